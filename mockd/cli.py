@@ -1,0 +1,135 @@
+"""The ``mockd`` command line.
+
+``get_parser()`` is pure argparse with no side effects (argparse-manpage imports it to build
+``man/mockd.1``); its help strings are the only copy of the option docs. ``main()`` is the one
+place that prints ``mockd: error: ...`` and picks exit codes: 0 success, 1 runtime failure,
+2 usage or configuration error. Neither gevent nor Flask is imported at module level.
+"""
+import argparse
+import json
+import os
+import sys
+
+from .errors import ConfigError, MockdError, PluginError
+from .version import __version__
+
+EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
+
+SERVE_EXAMPLES = """examples:
+  mockd serve                          serve the built-in demo (echo at /ws, chat at /ws/chat)
+  mockd serve --config mockd.yaml      serve the mocks of a file
+  mockd serve -c mockd.yaml -p 0       pick a free port; the banner prints it
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _add_plugin_options(parser):
+    group = parser.add_argument_group("plugin options")
+    group.add_argument("--plugins-dir", metavar="DIR",
+                       help="also load every *.py file in DIR as a plugin")
+    group.add_argument("--disable-plugin", metavar="NAME", action="append", default=[],
+                       help="do not load the plugin NAME (repeatable; also MOCKD_DISABLED_PLUGINS=a,b)")
+    group.add_argument("--no-plugin-autoload", action="store_true",
+                       help="do not load installed plugins (also MOCKD_DISABLE_PLUGIN_AUTOLOAD=1)")
+
+
+def get_parser():
+    """Build the argument parser. Pure: no imports of gevent or Flask, no I/O."""
+    parser = argparse.ArgumentParser(
+        prog="mockd", formatter_class=_Formatter,
+        description="mockd: a WebSocket mock server. Mocks are written in a YAML file and served on "
+                    "ws://HOST:4280; the admin API on http://127.0.0.1:4290 changes them at run time.",
+        epilog="Run 'mockd COMMAND --help' for the options of one command.")
+    parser.add_argument("--version", action="version", version=f"mockd {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the mocks of a config file (or the built-in demo)",
+                                description="Serve WebSocket mocks until SIGTERM or Ctrl+C.",
+                                epilog=SERVE_EXAMPLES, formatter_class=_Formatter)
+    serve.add_argument("-c", "--config", metavar="FILE", default=os.environ.get("MOCKD_CONFIG"),
+                       help="YAML or JSON config file (env MOCKD_CONFIG); without it the built-in demo is served")
+    listen = serve.add_argument_group("listener options")
+    listen.add_argument("--host", default="0.0.0.0", metavar="HOST",
+                        help="address of the mock listener (default: 0.0.0.0)")
+    listen.add_argument("-p", "--port", type=int, default=4280, metavar="PORT",
+                        help="port of the mock listener; 0 picks a free one (default: 4280)")
+    listen.add_argument("--handshake-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="close clients that do not finish their HTTP handshake in time (default: 10)")
+    logs = serve.add_argument_group("logging options")
+    logs.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                      help="least severe level logged (default: info)")
+    logs.add_argument("--log-format", default="text", choices=("text", "json"),
+                      help="text lines, or one JSON object per line (default: text)")
+    _add_plugin_options(serve)
+
+    check = commands.add_parser("check", help="validate a config file without serving it",
+                                description="Load and validate a config file and its plugins, then exit: "
+                                            "0 when valid, 2 with the located error when not.",
+                                epilog="example:\n  mockd check -c mockd.yaml", formatter_class=_Formatter)
+    check.add_argument("-c", "--config", metavar="FILE", required=True, help="the config file to validate")
+    _add_plugin_options(check)
+
+    plugins = commands.add_parser("plugins", help="list the loaded plugins as JSON",
+                                  description="Print the loaded plugins as a JSON list: name, distribution, "
+                                              "version and hooks.",
+                                  epilog="examples:\n  mockd plugins\n  mockd plugins --all",
+                                  formatter_class=_Formatter)
+    plugins.add_argument("--all", action="store_true", help="include mockd's built-in plugins")
+    _add_plugin_options(plugins)
+    return parser
+
+
+def _plugin_manager(args):
+    from .plugins import Registry, get_plugin_manager
+    pm = get_plugin_manager(load_entrypoints=not args.no_plugin_autoload, disabled=args.disable_plugin,
+                            plugins_dir=args.plugins_dir)
+    return pm, Registry.from_plugin_manager(pm)
+
+
+def _load(args, registry):
+    from .config import load_config, parse_config_text
+    if args.config:
+        return load_config(args.config, registry)
+    from importlib.resources import files
+    text = files("mockd").joinpath("demo.yaml").read_text(encoding="utf-8")
+    return parse_config_text(text, registry, source="<built-in demo>")
+
+
+def _check(args):
+    _pm, registry = _plugin_manager(args)
+    config = _load(args, registry)
+    print(f"{args.config}: OK ({len(config.mocks)} mocks)")
+    return EXIT_OK
+
+
+def _plugins(args):
+    from .plugins import list_plugins
+    pm, _registry = _plugin_manager(args)
+    print(json.dumps(list_plugins(pm, include_builtin=args.all), indent=2))
+    return EXIT_OK
+
+
+def main(argv=None):
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            from .serve import serve  # patches gevent first thing
+            return serve(args, _plugin_manager, _load)
+        if args.command == "check":
+            return _check(args)
+        if args.command == "plugins":
+            return _plugins(args)
+    except (ConfigError, PluginError) as exc:
+        print(f"mockd: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MockdError as exc:
+        print(f"mockd: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        return EXIT_OK
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_USAGE

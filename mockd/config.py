@@ -1,0 +1,350 @@
+"""Loading and validating a mockd config file into immutable runtime objects.
+
+The whole file is validated before anything is served: a bad file never half-loads. Matcher,
+response and step types are resolved against the plugin :class:`~mockd.plugins.Registry`, and
+templates, regexes and JSON paths are compiled here, once, never on the per-message path.
+"""
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Optional
+
+import yaml
+
+from . import schema
+from .errors import ConfigError
+from .schema import join_where, one_of_hint
+from .yamlload import load_yaml, scalar_text
+
+SUPPORTED_VERSION = "1.0"
+MOCK_TYPES = ("websocket",)
+DEFAULT_MAX_MESSAGE_SIZE = 65536
+TOP_LEVEL_KEYS = ("version", "mocks", "plugins", "name", "kind", "metadata", "serverConfig")
+MOCK_KEYS = ("id", "type", "name", "description", "enabled", "websocket", "parentId", "metaSortKey",
+             "workspaceId", "createdAt", "updatedAt")
+WEBSOCKET_KEYS = ("path", "subprotocols", "requireSubprotocol", "maxMessageSize", "maxConnections",
+                  "idleTimeout", "echoMode", "heartbeat", "matchers", "defaultResponse", "scenario",
+                  "skipOriginVerify")
+HEARTBEAT_KEYS = ("enabled", "interval", "timeout")
+RULE_KEYS = ("match", "response", "noResponse")
+SCENARIO_KEYS = ("name", "loop", "resetOnReconnect", "steps")
+MATCH_COMMON_KEYS = ("type", "messageType")
+RESPONSE_COMMON_KEYS = ("type", "delay")
+MESSAGE_TYPES = ("text", "binary")
+
+
+# ---------------------------------------------------------------- runtime objects
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """A ``match:`` block: a matcher plus the ``messageType`` filter."""
+    matcher: object
+    message_type: Optional[str]  # "text", "binary" or None for both
+    label: str = ""
+
+    def test(self, message, context=None):
+        if self.message_type is not None and self.message_type != message.type:
+            return None
+        return self.matcher.match(message, context)
+
+
+@dataclass(frozen=True)
+class Response:
+    """A ``response:`` block: a response type instance plus an optional delay (seconds)."""
+    kind: object
+    delay: float = 0.0
+
+    def render(self, ctx):
+        """Return ``str`` (a text frame) or ``bytes`` (a binary frame)."""
+        return self.kind.render(ctx)
+
+
+@dataclass(frozen=True)
+class Rule:
+    criteria: Criteria
+    response: Optional[Response]
+    label: str  # "matchers[3]", used by the journal
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    interval: float
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    loop: bool
+    steps: tuple
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    subprotocols: tuple = ()
+    require_subprotocol: bool = False
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_connections: int = 0
+    idle_timeout: float = 0.0
+    echo: bool = True
+    heartbeat: Optional[Heartbeat] = None
+    rules: tuple = ()
+    default_response: Optional[Response] = None
+    scenario: Optional[Scenario] = None
+
+
+@dataclass
+class Mock:
+    id: str
+    type: str
+    name: str
+    enabled: bool
+    endpoint: Endpoint
+    spec: dict  # the mock as written (id and type filled in), for the admin API and export
+
+
+@dataclass
+class Config:
+    version: str
+    mocks: list
+    plugins: dict = field(default_factory=dict)
+    source: Optional[str] = None
+
+
+# ---------------------------------------------------------------- the builder handed to plugin types
+
+
+class Build:
+    """What ``from_config(spec, where, build)`` of matchers, responses and steps can use."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def template(self, text, where):
+        from .templating import compile_template
+        return compile_template(text, self.registry.template_functions, where)
+
+    def value(self, tree, where):
+        from .templating import compile_value
+        return compile_value(tree, self.registry.template_functions, where)
+
+    def criteria(self, spec, where):
+        spec = schema.mapping(spec, where)
+        type_name = schema.string(spec, "type", where, required=True)
+        cls = self.registry.matchers.get(type_name)
+        if cls is None:
+            raise ConfigError(f"unknown matcher type {type_name!r} {one_of_hint(type_name, self.registry.matchers)}",
+                              where=join_where(where, "type"))
+        message_type = schema.string(spec, "messageType", where)
+        if message_type not in MESSAGE_TYPES:
+            message_type = None  # upstream: missing, empty or anything else means both
+        own = {k: v for k, v in spec.items() if k not in MATCH_COMMON_KEYS}
+        matcher = cls.from_config(own, where, self)
+        return Criteria(matcher, message_type)
+
+    def response(self, spec, where):
+        spec = schema.mapping(spec, where)
+        type_name = schema.string(spec, "type", where, required=True)
+        cls = self.registry.response_types.get(type_name)
+        if cls is None:
+            raise ConfigError(
+                f"unknown response type {type_name!r} {one_of_hint(type_name, self.registry.response_types)}",
+                where=join_where(where, "type"))
+        delay = schema.duration(spec, "delay", where, default=0.0)
+        own = {k: v for k, v in spec.items() if k not in RESPONSE_COMMON_KEYS}
+        return Response(cls.from_config(own, where, self), delay)
+
+    def step(self, spec, where):
+        spec = schema.mapping(spec, where)
+        type_name = schema.string(spec, "type", where, required=True)
+        cls = self.registry.step_types.get(type_name)
+        if cls is None:
+            raise ConfigError(f"unknown step type {type_name!r} {one_of_hint(type_name, self.registry.step_types)}",
+                              where=join_where(where, "type"))
+        own = {k: v for k, v in spec.items() if k != "type"}
+        return cls.from_config(own, where, self)
+
+
+# ---------------------------------------------------------------- loading
+
+
+_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def expand_env(text, environ=None):
+    """Expand ``$VAR``, ``${VAR}`` and ``${VAR:-default}``; ``$$`` is a literal ``$``.
+
+    Unlike Go's ``os.ExpandEnv``, an undefined variable without a default is left as it is:
+    regexes such as ``^total$`` or ``\\$price`` must survive, and a visible ``${PORT}`` in an
+    error beats a silently empty value.
+    """
+    environ = os.environ if environ is None else environ
+
+    def replace(m):
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1) or m.group(3)
+        if name in environ:
+            return environ[name]
+        if m.group(2) is not None:
+            return m.group(2)
+        return m.group(0)
+
+    return _ENV_REF.sub(replace, text)
+
+
+def load_config(path, registry):
+    """Read, expand, parse and validate a config file. Raises :class:`ConfigError`."""
+    source = os.fspath(path)
+    try:
+        with open(source, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise ConfigError("configuration file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration file: {exc}", source=source) from None
+    return parse_config_text(text, registry, source)
+
+
+def parse_config_text(text, registry, source="<config>"):
+    if not text.strip():
+        raise ConfigError("configuration file is empty", source=source)
+    text = expand_env(text)
+    is_json = not source.endswith((".yaml", ".yml")) and text.lstrip().startswith(("{", "["))
+    try:
+        data = json.loads(text) if is_json else load_yaml(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=source) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("invalid YAML: " + " ".join(str(exc).split()), source=source) from None
+    try:
+        return build_config(data, registry, source)
+    except ConfigError as exc:
+        raise exc.located(source=source) from None
+
+
+def build_config(data, registry, source=None):
+    """Validate a parsed config document into a :class:`Config`."""
+    data = schema.mapping(data, None, "a mapping with 'version' and 'mocks' at the top level")
+    if "endpoints" in data and "mocks" not in data:
+        raise ConfigError("this is the NativeV1 format ('endpoints:'); write 'version: \"1.0\"' and 'mocks:'")
+    schema.check_keys(data, TOP_LEVEL_KEYS, None)
+    version = schema.string(data, "version", None, required=True)
+    if version != SUPPORTED_VERSION:
+        raise ConfigError(f"unsupported version {version!r} (expected \"1.0\")", where="version")
+    plugins = schema.mapping(data.get("plugins") or {}, "plugins")
+    mocks = []
+    seen = {}
+    for index, spec in enumerate(schema.sequence(data.get("mocks"), "mocks")):
+        mock = build_mock(spec, registry, f"mocks[{index}]", id_prefix="ws_")
+        if mock.id in seen:
+            raise ConfigError(f"duplicate mock id {mock.id!r} (also used by mocks[{seen[mock.id]}])",
+                              where=f"mocks[{index}].id")
+        seen[mock.id] = index
+        mocks.append(mock)
+    return Config(version=version, mocks=mocks, plugins=plugins, source=source)
+
+
+def new_mock_id(prefix):
+    return prefix + secrets.token_hex(8)
+
+
+def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False):
+    """Validate one mock definition. ``spec`` is not modified."""
+    spec = schema.mapping(spec, where)
+    schema.check_keys(spec, MOCK_KEYS, where)
+    mock_type = schema.string(spec, "type", where, required=require_type)
+    if mock_type is None:
+        mock_type = "websocket" if "websocket" in spec else "http"
+    if mock_type not in MOCK_TYPES:
+        raise ConfigError(f"unsupported mock type {mock_type!r} (mockd serves: {', '.join(MOCK_TYPES)})",
+                          where=join_where(where, "type"))
+    mock_id = schema.string(spec, "id", where, allow_empty=False) or new_mock_id(id_prefix)
+    if spec.get("websocket") is None:
+        raise ConfigError("websocket spec is required for WebSocket mocks", where=join_where(where, "websocket"))
+    endpoint = build_endpoint(spec["websocket"], Build(registry), join_where(where, "websocket"))
+    stored = dict(spec, id=mock_id, type=mock_type)
+    return Mock(id=mock_id, type=mock_type, name=schema.string(spec, "name", where, default="") or "",
+                enabled=schema.boolean(spec, "enabled", where, default=True), endpoint=endpoint, spec=stored)
+
+
+def build_endpoint(spec, build, where):
+    spec = schema.mapping(spec, where)
+    schema.check_keys(spec, WEBSOCKET_KEYS, where)
+    path = schema.string(spec, "path", where, required=True)
+    if not path.startswith("/"):
+        raise ConfigError(f"path must start with / (got {path!r})", where=join_where(where, "path"))
+    subprotocols = tuple(
+        schema.string({"_": item}, "_", None, allow_empty=False) if item is not None else ""
+        for item in schema.sequence(spec.get("subprotocols"), join_where(where, "subprotocols")))
+    rules = tuple(
+        _build_rule(item, build, join_where(join_where(where, "matchers"), i), f"matchers[{i}]")
+        for i, item in enumerate(schema.sequence(spec.get("matchers"), join_where(where, "matchers"))))
+    default_response = None
+    if spec.get("defaultResponse") is not None:
+        default_response = build.response(spec["defaultResponse"], join_where(where, "defaultResponse"))
+    scenario = None
+    if spec.get("scenario") is not None:
+        scenario = _build_scenario(spec["scenario"], build, join_where(where, "scenario"))
+    max_size = schema.integer(spec, "maxMessageSize", where, default=DEFAULT_MAX_MESSAGE_SIZE)
+    return Endpoint(
+        path=path,
+        subprotocols=subprotocols,
+        require_subprotocol=schema.boolean(spec, "requireSubprotocol", where, default=False),
+        max_message_size=max_size if max_size > 0 else DEFAULT_MAX_MESSAGE_SIZE,
+        max_connections=schema.integer(spec, "maxConnections", where, default=0, minimum=0),
+        idle_timeout=schema.duration(spec, "idleTimeout", where, default=0.0),
+        echo=schema.boolean(spec, "echoMode", where, default=not rules and scenario is None),
+        heartbeat=_build_heartbeat(spec.get("heartbeat"), join_where(where, "heartbeat")),
+        rules=rules,
+        default_response=default_response,
+        scenario=scenario,
+    )
+
+
+def _build_heartbeat(spec, where):
+    if spec is None:
+        return None
+    spec = schema.mapping(spec, where)
+    schema.check_keys(spec, HEARTBEAT_KEYS, where)
+    if not schema.boolean(spec, "enabled", where, default=False):
+        return None
+    return Heartbeat(interval=schema.duration(spec, "interval", where) or 30.0,
+                     timeout=schema.duration(spec, "timeout", where) or 10.0)
+
+
+def _build_rule(spec, build, where, label):
+    spec = schema.mapping(spec, where)
+    schema.check_keys(spec, RULE_KEYS, where)
+    if spec.get("match") is None:
+        raise ConfigError("a matcher needs a 'match' block", where=join_where(where, "match"))
+    criteria = build.criteria(spec["match"], join_where(where, "match"))
+    no_response = schema.boolean(spec, "noResponse", where, default=False)
+    response = None
+    if spec.get("response") is not None and not no_response:
+        response = build.response(spec["response"], join_where(where, "response"))
+    # A matcher without a response behaves as noResponse: it matches and sends nothing.
+    return Rule(criteria=Criteria(criteria.matcher, criteria.message_type, label), response=response, label=label)
+
+
+def _build_scenario(spec, build, where):
+    spec = schema.mapping(spec, where)
+    schema.check_keys(spec, SCENARIO_KEYS, where)
+    schema.boolean(spec, "resetOnReconnect", where)  # accepted; state is always per connection
+    steps = tuple(build.step(item, join_where(join_where(where, "steps"), i))
+                  for i, item in enumerate(schema.sequence(spec.get("steps"), join_where(where, "steps"))))
+    return Scenario(name=schema.string(spec, "name", where, default="") or "",
+                    loop=schema.boolean(spec, "loop", where, default=False), steps=steps)
+
+
+def string_value(spec, where):
+    """The ``value`` of a string-valued matcher, YAML scalars read as their literal text."""
+    return schema.string(spec, "value", where, default="")
+
+
+__all__ = ["Build", "Config", "ConfigError", "Criteria", "Endpoint", "Heartbeat", "Mock", "Response", "Rule",
+           "Scenario", "build_config", "build_mock", "load_config", "parse_config_text", "scalar_text"]

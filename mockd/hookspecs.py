@@ -1,0 +1,143 @@
+"""Hook specifications: the contract between mockd and its plugins.
+
+Project name ``mockd`` everywhere: markers, plugin manager and the entry-point group.
+Registration hooks take no arguments because registries must exist before the config
+is validated (a config names matcher, step and response types).
+"""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("mockd")
+hookimpl = pluggy.HookimplMarker("mockd")
+
+# ---------------------------------------------------------------- registration
+
+
+@hookspec
+def mockd_register_matchers():
+    """Register match types usable as ``match.type`` in matchers and wait steps.
+
+    Called once, in the main greenlet, when the registry is built (before the config loads).
+
+    :return: an iterable of :class:`mockd.matching.Matcher` subclasses; each class's
+        ``name`` attribute is its YAML ``type``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def mockd_register_template_functions():
+    """Register template functions, callable as ``{{ name }}`` or ``{{ name(arg, ...) }}``.
+
+    Called once, in the main greenlet, when the registry is built.
+
+    :return: a mapping ``{name: callable}``. Names may be dotted (``uuid.short``); the
+        callable receives the evaluated arguments and returns a value rendered as text.
+        It runs in the connection greenlet, so it must be fast and must not block.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def mockd_register_step_types():
+    """Register scenario step types, usable as ``steps[].type``.
+
+    Called once, in the main greenlet, when the registry is built.
+
+    :return: an iterable of :class:`mockd.scenario.StepType` subclasses; each class's
+        ``name`` attribute is its YAML ``type``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def mockd_register_response_types():
+    """Register response types, usable as ``response.type`` and ``message.type``.
+
+    Called once, in the main greenlet, when the registry is built.
+
+    :return: an iterable of :class:`mockd.responses.ResponseType` subclasses; each class's
+        ``name`` attribute is its YAML ``type``.
+
+    .. versionadded:: 0.1
+    """
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+@hookspec
+def mockd_configure(server):
+    """Configure a plugin for a server about to start.
+
+    Called once in the main greenlet after the config is validated and before the
+    listeners bind. Read settings with ``server.plugin_config(name)``; raise
+    :class:`mockd.ConfigError` for bad plugin settings.
+
+    :param server: the :class:`mockd.server.MockServer`.
+    :return: nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def mockd_unconfigure(server):
+    """Release what :func:`mockd_configure` acquired.
+
+    Called once in the main greenlet during shutdown, after the listeners stop.
+
+    :param server: the :class:`mockd.server.MockServer`.
+    :return: nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+# ---------------------------------------------------------------- observers
+
+
+@hookspec
+def mockd_connection_opened(server, connection):
+    """Observe a WebSocket connection that has just been accepted.
+
+    Called in the connection's greenlet right after the 101 response; must not block.
+
+    :param server: the :class:`mockd.server.MockServer`.
+    :param connection: the :class:`mockd.ws.connection.Connection`.
+    :return: nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def mockd_message_received(server, connection, message):
+    """Observe an inbound data message before it is matched.
+
+    Called in the connection's greenlet for every text or binary message; must not block.
+
+    :param server: the :class:`mockd.server.MockServer`.
+    :param connection: the :class:`mockd.ws.connection.Connection`.
+    :param message: the :class:`mockd.matching.Message`.
+    :return: nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def mockd_connection_closed(server, connection):
+    """Observe a WebSocket connection that has ended.
+
+    Called in the connection's greenlet after the connection is untracked; must not block.
+
+    :param server: the :class:`mockd.server.MockServer`.
+    :param connection: the :class:`mockd.ws.connection.Connection`; ``close_code`` and
+        ``close_reason`` say how it ended.
+    :return: nothing.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,149 @@
+"""Building the plugin manager and the registry of named extension points.
+
+Built-in matchers, template functions, step and response types are registered through
+the same hooks as third-party ones (``DEFAULT_PLUGINS``); nothing takes a private shortcut.
+"""
+import importlib
+import importlib.util
+import os
+import pathlib
+import sys
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+
+DEFAULT_PLUGINS = (
+    "mockd.matching",
+    "mockd.templating",
+    "mockd.responses",
+    "mockd.scenario",
+)
+ENTRYPOINT_GROUP = "mockd"
+
+
+def _env_list(name):
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+def get_plugin_manager(*, load_entrypoints=True, disabled=(), plugins_dir=None, plugins=()):
+    """Return a fresh, checked plugin manager.
+
+    :param load_entrypoints: load installed plugins from the ``mockd`` entry-point group
+        (also off when ``MOCKD_DISABLE_PLUGIN_AUTOLOAD=1``).
+    :param disabled: plugin names to block (plus ``MOCKD_DISABLED_PLUGINS=a,b``).
+    :param plugins_dir: a folder whose loose ``*.py`` files are registered as plugins.
+    :param plugins: extra plugin objects (modules or instances) to register.
+    """
+    pm = pluggy.PluginManager("mockd")
+    pm.add_hookspecs(hookspecs)
+    for name in list(disabled) + _env_list("MOCKD_DISABLED_PLUGINS"):
+        pm.set_blocked(name)
+    if load_entrypoints and os.environ.get("MOCKD_DISABLE_PLUGIN_AUTOLOAD") != "1":
+        pm.load_setuptools_entrypoints(ENTRYPOINT_GROUP)
+    for modname in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(modname), name=modname)
+    if plugins_dir:
+        for path in sorted(pathlib.Path(plugins_dir).glob("*.py")):
+            pm.register(_load_module_from_file(path), name=path.stem)
+    for plugin in plugins:
+        if not pm.is_registered(plugin):
+            pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc)) from None
+    if os.environ.get("MOCKD_TRACE_PLUGINS") == "1":
+        pm.trace.root.setwriter(sys.stderr.write)
+        pm.enable_tracing()
+    return pm
+
+
+def _load_module_from_file(path):
+    spec = importlib.util.spec_from_file_location(f"mockd_plugins_dir.{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a broken loose plugin must say which file it was
+        raise PluginError(f"cannot load plugin file {path}: {exc}") from exc
+    return module
+
+
+class Registry:
+    """Named extension points collected from every plugin, duplicates rejected."""
+
+    def __init__(self):
+        self.matchers = {}
+        self.template_functions = {}
+        self.step_types = {}
+        self.response_types = {}
+        self._owners = {}
+
+    @classmethod
+    def from_plugin_manager(cls, pm):
+        registry = cls()
+        hook = pm.hook
+        registry._collect(pm, hook.mockd_register_matchers, "matcher", registry.matchers, _named_classes)
+        registry._collect(pm, hook.mockd_register_template_functions, "template function",
+                          registry.template_functions, _mapping_items)
+        registry._collect(pm, hook.mockd_register_step_types, "step type", registry.step_types, _named_classes)
+        registry._collect(pm, hook.mockd_register_response_types, "response type",
+                          registry.response_types, _named_classes)
+        return registry
+
+    def _collect(self, pm, hookcaller, kind, target, items):
+        # Call each implementation on its own so that a duplicate can name both plugins.
+        for impl in reversed(hookcaller.get_hookimpls()):
+            result = impl.function()
+            if result is None:
+                continue
+            for name, value in items(result, kind, impl.plugin_name):
+                key = (kind, name)
+                if key in self._owners:
+                    raise PluginError(
+                        f"{kind} {name!r} is registered by both {self._owners[key]!r} "
+                        f"and {impl.plugin_name!r}")
+                self._owners[key] = impl.plugin_name
+                target[name] = value
+
+    def owner(self, kind, name):
+        """Which plugin registered ``name`` of ``kind`` (``"matcher"``, ``"step type"``...)."""
+        return self._owners.get((kind, name))
+
+
+def _named_classes(result, kind, plugin_name):
+    for item in result:
+        name = getattr(item, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin_name!r} registered a {kind} without a name: {item!r}")
+        yield name, item
+
+
+def _mapping_items(result, kind, plugin_name):
+    if not hasattr(result, "items"):
+        raise PluginError(f"plugin {plugin_name!r} must return a mapping of {kind}s, got {result!r}")
+    for name, func in result.items():
+        if not callable(func):
+            raise PluginError(f"plugin {plugin_name!r} registered {kind} {name!r} that is not callable")
+        yield name, func
+
+
+def list_plugins(pm, include_builtin=False):
+    """Describe the registered plugins: name, distribution, version and sorted hook names."""
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    rows = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        if not include_builtin and name in DEFAULT_PLUGINS:
+            continue
+        dist = dists.get(id(plugin))
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or ())
+        rows.append({
+            "name": name,
+            "distribution": dist.project_name if dist else None,
+            "version": dist.version if dist else None,
+            "hooks": hooks,
+        })
+    return sorted(rows, key=lambda row: row["name"])

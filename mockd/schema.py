@@ -1,0 +1,143 @@
+"""Field readers for config validation: each one checks a value and says where it is wrong.
+
+Every reader takes ``where`` (``mocks[2].websocket.path``) and raises :class:`ConfigError`
+located there, naming the allowed values when there is a closed set.
+"""
+import base64
+import binascii
+import difflib
+
+from .durations import parse_duration
+from .errors import ConfigError
+from .yamlload import scalar_text
+
+_MISSING = object()
+
+
+def type_name(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def join_where(where, key):
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else key
+
+
+def one_of_hint(value, choices):
+    """``(allowed: a, b, c)`` plus a did-you-mean when one is close."""
+    choices = sorted(choices)
+    hint = f"(allowed: {', '.join(choices)})"
+    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    if close:
+        hint += f"; did you mean {close[0]!r}?"
+    return hint
+
+
+def mapping(value, where, what="a mapping"):
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected {what}, got {type_name(value)}", where=where)
+    return value
+
+
+def sequence(value, where):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"expected a list, got {type_name(value)}", where=where)
+    return value
+
+
+def check_keys(spec, allowed, where):
+    """Reject keys outside ``allowed``: a typo must not be silently ignored."""
+    for key in spec:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {key!r} {one_of_hint(key, allowed)}", where=join_where(where, key))
+
+
+def string(spec, key, where, required=False, default=None, allow_empty=True):
+    """A string field; YAML scalars keep their literal text (``42`` reads as ``"42"``)."""
+    value = spec.get(key, _MISSING)
+    at = join_where(where, key)
+    if value is _MISSING or value is None:
+        if required:
+            raise ConfigError(f"{key} is required", where=at)
+        return default
+    if isinstance(value, (dict, list)):
+        raise ConfigError(f"expected a string, got {type_name(value)}", where=at)
+    if not isinstance(value, str):
+        value = scalar_text(value)
+    if not value and not allow_empty:
+        raise ConfigError(f"{key} must not be empty", where=at)
+    return value
+
+
+def boolean(spec, key, where, default=None):
+    value = spec.get(key, _MISSING)
+    if value is _MISSING or value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ConfigError(f"expected true or false, got {value!r}", where=join_where(where, key))
+    return value
+
+
+def integer(spec, key, where, default=None, minimum=None):
+    value = spec.get(key, _MISSING)
+    at = join_where(where, key)
+    if value is _MISSING or value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"expected a whole number, got {value!r}", where=at)
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"must be at least {minimum}, got {value}", where=at)
+    return int(value)
+
+
+def duration(spec, key, where, default=None, positive=False):
+    """A Go-style duration string in seconds; ``""`` or absent means ``default``."""
+    value = spec.get(key, _MISSING)
+    at = join_where(where, key)
+    if value is _MISSING or value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"expected a duration string like '500ms' or '30s', got {type_name(value)}", where=at)
+    if not isinstance(value, str):
+        if value == 0:
+            return 0.0
+        raise ConfigError(
+            f"a duration needs a unit: write '{scalar_text(value)}s' or '{scalar_text(value)}ms', "
+            f"not a bare number", where=at)
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc), where=at) from None
+    if seconds < 0 or (positive and seconds == 0):
+        raise ConfigError(f"duration must be {'positive' if positive else 'zero or more'}, got {value!r}", where=at)
+    return seconds
+
+
+def choice(spec, key, where, choices, default=None):
+    value = string(spec, key, where, default=default)
+    if value is not None and value not in choices:
+        raise ConfigError(f"unknown value {value!r} {one_of_hint(value, choices)}", where=join_where(where, key))
+    return value
+
+
+def base64_bytes(text, where):
+    """Standard base64 with padding, strictly: a typo must not be sent as garbage."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ConfigError("value is not valid base64 (standard alphabet, with '=' padding)", where=where) from None

@@ -1,0 +1,81 @@
+"""Runtime state shared by the listener and the admin API: live mocks and connections.
+
+Everything here is touched from greenlets of one thread, so plain dicts suffice; nothing
+here blocks.
+"""
+import itertools
+import os
+import time
+
+from .dispatch import RuleSet
+
+_counter = itertools.count(1)
+
+
+def new_connection_id():
+    """``conn-<16 hex ns time>-<8 hex counter>-<8 hex random>``, unique in the process."""
+    return f"conn-{time.time_ns():016x}-{next(_counter) & 0xFFFFFFFF:08x}-{os.urandom(4).hex()}"
+
+
+class MockRuntime:
+    """A served mock: its compiled endpoint, the dispatcher, and its live connections."""
+
+    __slots__ = ("mock", "endpoint", "rules", "connections", "pending")
+
+    def __init__(self, mock):
+        self.mock = mock
+        self.endpoint = mock.endpoint
+        self.rules = RuleSet(mock.endpoint.rules)
+        self.connections = set()  # accepted connections (past the 101)
+        self.pending = 0          # handshakes admitted but not yet upgraded (maxConnections slots)
+
+    @property
+    def id(self):
+        return self.mock.id
+
+    def occupied(self):
+        return len(self.connections) + self.pending
+
+
+class ConnectionRegistry:
+    """Live connections by id, and the totals that outlive them."""
+
+    def __init__(self):
+        self._by_id = {}
+        self.total_connections = 0
+        self._closed_sent = 0
+        self._closed_received = 0
+
+    def add(self, connection):
+        self._by_id[connection.id] = connection
+        self.total_connections += 1
+
+    def remove(self, connection):
+        if self._by_id.pop(connection.id, None) is not None:
+            self._closed_sent += connection.messages_sent
+            self._closed_received += connection.messages_received
+
+    def get(self, connection_id):
+        return self._by_id.get(connection_id)
+
+    def __len__(self):
+        return len(self._by_id)
+
+    def __iter__(self):
+        return iter(list(self._by_id.values()))
+
+    def for_mock(self, mock_id):
+        return [c for c in self._by_id.values() if c.mock_id == mock_id]
+
+    def stats(self):
+        live = list(self._by_id.values())
+        by_mock = {}
+        for connection in live:
+            by_mock[connection.mock_id] = by_mock.get(connection.mock_id, 0) + 1
+        return {
+            "totalConnections": self.total_connections,
+            "activeConnections": len(live),
+            "totalMessagesSent": self._closed_sent + sum(c.messages_sent for c in live),
+            "totalMessagesRecv": self._closed_received + sum(c.messages_received for c in live),
+            "connectionsByMock": by_mock,
+        }

@@ -1,0 +1,65 @@
+"""The mock listener's WSGI application: exact-path routing and the pre-upgrade checks.
+
+No Flask here: routing is one dict lookup, and Werkzeug's websocket route matching would only
+get in the way of the upgrade (see notes/gevent-websocket.md). Handshake answers follow
+behaviour.md §2, §4 and §9: unknown path 404, plain GET 400, maxConnections 503,
+unsatisfied ``requireSubprotocol`` 400, all before the upgrade.
+"""
+import json
+
+from .connection import Connection
+from .handler import Rejection
+
+
+def negotiate_subprotocol(offered_header, supported):
+    """Pick the first of the server's ``supported`` subprotocols the client offered."""
+    if not supported or not offered_header:
+        return None
+    offered = {item.strip() for item in offered_header.split(",") if item.strip()}
+    for name in supported:
+        if name in offered:
+            return name
+    return None
+
+
+def _text(start_response, status, body, extra=()):
+    data = body.encode("utf-8")
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(data)))] + list(extra))
+    return [data]
+
+
+class MockApp:
+    """Routes upgrades to mock endpoints; answers everything else itself."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def open_websocket(self, environ):
+        path = environ.get("PATH_INFO", "")
+        runtime = self.server.routes.get(path)
+        if runtime is None:
+            body = json.dumps({"error": "websocket_endpoint_not_found", "path": path}) + "\n"
+            return Rejection(404, body)
+        endpoint = runtime.endpoint
+        if endpoint.max_connections and runtime.occupied() >= endpoint.max_connections:
+            return Rejection(503, "max connections reached\n")
+        chosen = negotiate_subprotocol(environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", ""), endpoint.subprotocols)
+        if endpoint.require_subprotocol and chosen is None:
+            reason = "subprotocol not supported" if endpoint.subprotocols else "subprotocol required"
+            return Rejection(400, reason + "\n")
+        runtime.pending += 1  # holds a maxConnections slot until run() or cancel()
+        return Connection(self.server, runtime, environ, chosen)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path in ("/__mockd/health", "/__mockd/ready"):
+            return _text(start_response, "200 OK", "ok\n")
+        if path in self.server.routes:
+            return _text(start_response, "400 Bad Request", "WebSocket upgrade required\n",
+                         [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")])
+        body = json.dumps({"error": "no_match", "message": "No mock matched the request", "path": path,
+                           "method": environ.get("REQUEST_METHOD", "")})
+        data = body.encode("utf-8")
+        start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]

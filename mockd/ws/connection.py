@@ -1,0 +1,254 @@
+"""One accepted WebSocket connection: the blocking receive loop and what it answers.
+
+The receive loop runs in the connection's own greenlet (pywsgi's), the scenario in a second
+greenlet beside it; both write through the socket's send lock. Idle and heartbeat checks are
+libev timers, not greenlets, so an idle connection costs no greenlet stack of its own.
+"""
+import datetime
+import logging
+import time
+
+import gevent
+from gevent.event import AsyncResult
+
+from ..message import Message
+from ..scenario import StepContext, run_scenario
+from ..state import new_connection_id
+from ..templating import RenderContext
+from .protocol import ConnectionClosed
+
+log = logging.getLogger("mockd.ws")
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL_ERROR = 1011
+
+
+class _PendingWait:
+    __slots__ = ("criteria", "result")
+
+    def __init__(self, criteria):
+        self.criteria = criteria
+        self.result = AsyncResult()
+
+
+class Connection:
+    """Session handed to the WebSocket handler; lives until the socket is gone."""
+
+    def __init__(self, server, runtime, environ, subprotocol):
+        self.server = server
+        self.runtime = runtime
+        self.endpoint = runtime.endpoint
+        self.mock_id = runtime.id
+        self.path = self.endpoint.path
+        self.subprotocol = subprotocol
+        self.max_message_size = self.endpoint.max_message_size
+        self.id = new_connection_id()
+        self.connected_at = datetime.datetime.now(datetime.timezone.utc)
+        self.remote_addr = environ.get("REMOTE_ADDR", "")
+        self.user_agent = environ.get("HTTP_USER_AGENT", "")
+        self.messages_sent = 0
+        self.messages_received = 0
+        self.last_activity = time.monotonic()
+        self.close_code = None
+        self.close_reason = ""
+        self.ws = None
+        self.last_consumed = None  # the last message a scenario wait step took
+        self._wait = None
+        self._scenario = None
+        self._timers = {}
+        self._ping_sent_at = None
+        self._admitted = True
+
+    # ------------------------------------------------------------ session protocol (handler.py)
+
+    def cancel(self):
+        """The handshake failed after admission: give the maxConnections slot back."""
+        if self._admitted:
+            self._admitted = False
+            self.runtime.pending -= 1
+
+    def run(self, ws):
+        self.ws = ws
+        ws.on_pong = self._on_pong
+        self.cancel()
+        self.runtime.connections.add(self)
+        self.server.connections.add(self)
+        hooks = self.server.observers
+        try:
+            if hooks.opened:
+                self.server.plugin_manager.hook.mockd_connection_opened(server=self.server, connection=self)
+            self._start_timers()
+            if self.endpoint.scenario is not None and self.endpoint.scenario.steps:
+                self._scenario = gevent.spawn(self._play_scenario)
+            receive = ws.receive_message
+            handle = self._handle
+            while True:
+                data = receive()
+                if data is None:
+                    break
+                handle(data)
+        except Exception:
+            log.exception("connection %s on %s failed", self.id, self.path)
+            self.close(CLOSE_INTERNAL_ERROR, "internal error")
+        finally:
+            self._finish()
+
+    # ------------------------------------------------------------ the message pipeline (§7)
+
+    def _handle(self, data):
+        message = Message(data, data.__class__ is bytes)
+        self.messages_received += 1
+        self.last_activity = time.monotonic()
+        server = self.server
+        if server.observers.received:
+            server.plugin_manager.hook.mockd_message_received(server=server, connection=self, message=message)
+        wait = self._wait
+        if wait is not None and (wait.criteria is None or wait.criteria.test(message, self) is not None):
+            self._wait = None
+            self.last_consumed = message
+            wait.result.set(message)
+            return
+        rule, _captures = self.runtime.rules.first_match(message, self)
+        if rule is not None:
+            if rule.response is not None:
+                self.send_response(rule.response, message)
+            return
+        endpoint = self.endpoint
+        if endpoint.default_response is not None:
+            self.send_response(endpoint.default_response, message)
+        elif endpoint.echo:
+            self.send(data)
+
+    def send_response(self, response, message):
+        """Render ``response`` for ``message`` and send it, after its delay."""
+        if response.delay:
+            gevent.sleep(response.delay)
+            if self.ws.closed:
+                return
+        self.send(response.render(RenderContext(message, self.path, self)))
+
+    def send(self, payload):
+        """Send ``str`` as a text frame or ``bytes`` as a binary frame. False once closed."""
+        try:
+            self.ws.send(payload)
+        except ConnectionClosed:
+            return False
+        self.messages_sent += 1
+        self.last_activity = time.monotonic()
+        return True
+
+    def close(self, code=CLOSE_NORMAL, reason=""):
+        """Close from any greenlet; the receive loop then ends and cleans up."""
+        if self.ws is not None:
+            self.ws.close(code, reason)
+
+    @property
+    def closed(self):
+        return self.ws is None or self.ws.closed
+
+    # ------------------------------------------------------------ scenario support
+
+    def wait_for_message(self, criteria, timeout):
+        """Block the scenario until the receive loop hands over a matching message."""
+        wait = _PendingWait(criteria)
+        self._wait = wait
+        try:
+            return wait.result.get(timeout=timeout)
+        except gevent.Timeout:
+            return None
+        finally:
+            if self._wait is wait:
+                self._wait = None
+
+    def _play_scenario(self):
+        try:
+            run_scenario(self.endpoint.scenario, StepContext(self))
+        except Exception:
+            log.exception("scenario %r of mock %s failed on connection %s",
+                          self.endpoint.scenario.name, self.mock_id, self.id)
+            self.close(CLOSE_INTERNAL_ERROR, "scenario error")
+
+    # ------------------------------------------------------------ idle timeout and heartbeat
+
+    def _start_timers(self):
+        endpoint = self.endpoint
+        if endpoint.idle_timeout:
+            self._set_timer("idle", endpoint.idle_timeout, 0.0, self._idle_check)
+        if endpoint.heartbeat is not None:
+            interval = endpoint.heartbeat.interval
+            self._set_timer("heartbeat", interval, interval, self._heartbeat_due)
+
+    def _set_timer(self, slot, after, repeat, callback):
+        old = self._timers.get(slot)
+        if old is not None:
+            old.close()
+        timer = gevent.get_hub().loop.timer(after, repeat)
+        timer.start(callback)
+        self._timers[slot] = timer
+
+    def _idle_check(self):
+        # Runs in the hub: must not block, so the close itself gets a greenlet.
+        remaining = self.endpoint.idle_timeout - (time.monotonic() - self.last_activity)
+        if remaining <= 0:
+            gevent.spawn(self.close, CLOSE_GOING_AWAY, "idle timeout")
+        else:
+            self._set_timer("idle", remaining, 0.0, self._idle_check)
+
+    def _heartbeat_due(self):
+        if self._ping_sent_at is not None:
+            return  # still waiting for the previous pong; the pong timer decides
+        self._ping_sent_at = time.monotonic()
+        gevent.spawn(self._ping)
+        self._set_timer("pong", self.endpoint.heartbeat.timeout, 0.0, self._pong_check)
+
+    def _ping(self):
+        try:
+            self.ws.ping(b"mockd")
+        except ConnectionClosed:
+            pass
+
+    def _pong_check(self):
+        if self._ping_sent_at is not None:
+            gevent.spawn(self.close, CLOSE_GOING_AWAY, "ping timeout")
+
+    def _on_pong(self, payload):
+        self._ping_sent_at = None
+
+    # ------------------------------------------------------------ teardown
+
+    def _finish(self):
+        for timer in self._timers.values():
+            timer.close()
+        self._timers.clear()
+        if self._scenario is not None:
+            self._scenario.kill(block=False)
+        if self._wait is not None:
+            self._wait.result.set(None)
+        ws = self.ws
+        if ws is not None:
+            if not ws.closed:
+                ws.close(CLOSE_GOING_AWAY, "")
+            self.close_code = ws.close_code
+            self.close_reason = ws.close_reason
+        self.runtime.connections.discard(self)
+        self.server.connections.remove(self)
+        if self.server.observers.closed:
+            try:
+                self.server.plugin_manager.hook.mockd_connection_closed(server=self.server, connection=self)
+            except Exception:
+                log.exception("a mockd_connection_closed hook failed for connection %s", self.id)
+
+    def describe(self):
+        """The connection object of the admin API (behaviour.md §11.2)."""
+        return {
+            "id": self.id,
+            "mockId": self.mock_id,
+            "path": self.path,
+            "subprotocol": self.subprotocol or "",
+            "connectedAt": self.connected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "messagesSent": self.messages_sent,
+            "messagesRecv": self.messages_received,
+            "status": "closed" if self.closed else "connected",
+            "remoteAddr": self.remote_addr,
+        }
