@@ -4,7 +4,6 @@ Each built-in is registered through :func:`mockd_register_matchers`, the hook pl
 Comparison is case-sensitive and byte-wise on the raw payload (behaviour.md §5.2); values are
 compiled once at load (regexes, JSON paths, the bytes form of a value).
 """
-import json
 import re
 
 from . import schema
@@ -12,6 +11,7 @@ from .errors import ConfigError
 from .hookspecs import hookimpl
 from .message import NOT_JSON, Message
 from .schema import join_where
+from .textrender import to_text
 
 __all__ = ["Matcher", "Message", "NOT_JSON", "render_json_scalar"]
 
@@ -147,18 +147,8 @@ class RegexMatcher(Matcher):
 
 
 def render_json_scalar(value):
-    """A JSON value as the string a ``json`` matcher compares (behaviour.md §5.3)."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    """A JSON value as the string a ``json`` matcher compares (behaviour.md §5.3); null is None."""
+    return None if value is None else to_text(value)
 
 
 _DOTTED = re.compile(r"^[^\[\]*?@()]*$")

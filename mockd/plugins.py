@@ -16,7 +16,7 @@ from .errors import PluginError
 
 DEFAULT_PLUGINS = (
     "mockd.matching",
-    "mockd.templating",
+    "mockd.templatefuncs",
     "mockd.responses",
     "mockd.scenario",
 )

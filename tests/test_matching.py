@@ -3,7 +3,7 @@ import pytest
 
 from mockd.config import Build
 from mockd.dispatch import RuleSet
-from mockd.config import Criteria, Rule
+from mockd.config import Rule
 from mockd.errors import ConfigError
 from mockd.message import Message
 from mockd.plugins import Registry, get_plugin_manager

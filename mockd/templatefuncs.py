@@ -1,0 +1,125 @@
+"""The built-in template functions of ``spec/behaviour.md`` §6.3, registered through the same
+``mockd_register_template_functions()`` hook that plugins implement."""
+import itertools
+import os
+import random
+import time
+
+from .fakerfuncs import FAKER_FUNCTIONS
+from .hookspecs import hookimpl
+from .textrender import to_text
+
+__all__ = ["reset_sequences"]
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_now_cache = (None, "")
+_sequences = {}
+
+
+def _uuid():
+    # Same bits as str(uuid.uuid4()) from os.urandom, at less than half the cost.
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def _now():
+    global _now_cache
+    sec = int(time.time())
+    cached = _now_cache
+    if cached[0] != sec:
+        cached = _now_cache = (sec, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sec)))
+    return cached[1]
+
+
+def _timestamp_iso():
+    sec, frac = divmod(time.time_ns(), 1_000_000_000)
+    digits = f"{frac:09d}".rstrip("0")  # RFC 3339 with nanoseconds, trailing zeros dropped
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + (f".{digits}Z" if digits else "Z")
+
+
+def _number(value, kind):
+    # Arguments may come from message fields: "5", 5.0 and 5 all count; garbage gives None.
+    if value.__class__ is int:
+        return value if kind is int else float(value)  # no float round trip for big ints
+    try:
+        return kind(value) if kind is float else int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _random_int(low=0, high=100):
+    low, high = _number(low, int), _number(high, int)
+    if low is None or high is None or low > high:
+        return ""  # REAL renders an empty range as ""
+    return random.randint(low, high)
+
+
+def _random_float(low=0.0, high=1.0, precision=6):
+    low, high, precision = _number(low, float), _number(high, float), _number(precision, int)
+    if low is None or high is None or precision is None:
+        return ""
+    if low >= high:
+        high = low + 1  # as REAL does
+    return f"{random.uniform(low, high):.{max(0, min(precision, 17))}f}"
+
+
+def _random_string(length=10):
+    n = _number(length, int)
+    if not n or n <= 0:
+        n = 10
+    return "".join(random.choices(_ALNUM, k=min(n, 65536)))  # capped: n may come from a message
+
+
+def _sequence(name, start=1):
+    # itertools.count's next() runs in C under the GIL: atomic for threads and greenlets.
+    key = to_text(name)
+    counter = _sequences.get(key)
+    if counter is None:
+        first = _number(start, int)
+        counter = _sequences.setdefault(key, itertools.count(1 if first is None else first))
+    return next(counter)
+
+
+def reset_sequences():
+    """Forget every ``sequence()`` counter (they are shared process-wide)."""
+    _sequences.clear()
+
+
+def _default(value, fallback=""):
+    return value if to_text(value) != "" else fallback
+
+
+def _random_element(*items):
+    return random.choice(items) if items else ""
+
+
+def _timestamp():
+    return str(int(time.time()))
+
+
+_BUILTINS = {
+    "uuid": _uuid,
+    "uuid.short": lambda: os.urandom(4).hex(),  # the first 8 characters of a v4 UUID are random
+    "now": _now,
+    "timestamp": _timestamp,
+    "timestamp.unix": _timestamp,
+    "timestamp.unix_ms": lambda: str(time.time_ns() // 1_000_000),
+    "timestamp.iso": _timestamp_iso,
+    "random": lambda: os.urandom(4).hex(),
+    "random.int": _random_int, "randomInt": _random_int,
+    "random.float": _random_float, "randomFloat": _random_float,
+    "random.string": _random_string, "randomString": _random_string,
+    "random.element": _random_element, "randomElement": _random_element,
+    "sequence": _sequence,
+    "upper": lambda value: to_text(value).upper(),
+    "lower": lambda value: to_text(value).lower(),
+    "default": _default,
+    **FAKER_FUNCTIONS,
+}
+
+
+@hookimpl
+def mockd_register_template_functions():
+    """Register the built-in template functions of ``spec/behaviour.md`` §6.3."""
+    return dict(_BUILTINS)
