@@ -1,0 +1,256 @@
+"""The opening handshake: mockd's pywsgi handler over gevent-websocket's ``WebSocketHandler``.
+
+Used as ``WSGIServer(listener, app, handler_class=MockdWebSocketHandler)``. Requests that do
+not look like a WebSocket upgrade go to ``app`` as plain WSGI (keep-alive included). For an
+upgrade the handler asks ``app.open_websocket(environ)`` first; the app routes and admits the
+connection (404 / 503 / 400 for subprotocols) and returns a :class:`Rejection` or a session.
+The handler then checks the handshake itself (RFC 6455 §4.2.1), writes the 101 response and
+runs ``session.run(ws)`` in the connection's greenlet with a :class:`MockdWebSocket`.
+
+A session must provide ``subprotocol`` (the chosen one, or None), ``max_message_size``
+(bytes), ``run(ws)`` and ``cancel()``; ``cancel()`` is called instead of ``run()`` when the
+handshake fails after ``open_websocket()`` admitted it.
+"""
+import base64
+import binascii
+import hashlib
+import logging
+import socket
+from http import HTTPStatus
+
+from gevent import Timeout
+from gevent.pywsgi import WSGIHandler
+from geventwebsocket.handler import WebSocketHandler
+
+from .frames import CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
+from .protocol import ConnectionClosed, MockdWebSocket
+
+log = logging.getLogger("mockd.ws")
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class _HandshakeTimeout(BaseException):
+    """Raised into a handler greenlet whose client took too long to send its request.
+
+    A BaseException, so that pywsgi's ``except Exception`` around header parsing lets it pass."""
+
+
+class Rejection:
+    """An HTTP answer given instead of the upgrade: ``Rejection(404, "not found\\n")``.
+
+    The body is sent as ``text/plain; charset=utf-8`` with ``Connection: close``; ``headers``
+    (name, value) pairs are added (a ``Content-Type`` among them replaces the default).
+    """
+
+    __slots__ = ("status", "body", "headers")
+
+    def __init__(self, status, body, headers=()):
+        self.status = int(status)
+        self.body = body
+        self.headers = tuple(headers)
+
+    def __repr__(self):
+        return f"Rejection({self.status}, {self.body!r})"
+
+
+def looks_like_upgrade(environ):
+    """``Upgrade: websocket`` and an ``upgrade`` token in ``Connection`` (both case-insensitive)."""
+    if environ.get("HTTP_UPGRADE", "").strip().lower() != "websocket":
+        return False
+    return any(token.strip().lower() == "upgrade" for token in environ.get("HTTP_CONNECTION", "").split(","))
+
+
+def accept_key(key):
+    """``Sec-WebSocket-Accept`` for a ``Sec-WebSocket-Key``."""
+    return base64.b64encode(hashlib.sha1(key.encode("ascii") + GUID).digest()).decode("ascii")
+
+
+def _valid_key(key):
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False
+
+
+class MockdWebSocketHandler(WebSocketHandler):
+    """gevent-websocket's handler with the handshake and connection lifetime done by mockd."""
+
+    #: Seconds a client gets to send a complete HTTP request (line and headers); ``None`` or 0
+    #: waits forever. ``WSGIServer.handshake_timeout``, when set, takes precedence.
+    handshake_timeout = 10.0
+    #: Status for a ``Sec-WebSocket-Version`` other than 13 (always with the header
+    #: ``Sec-WebSocket-Version: 13``). 400 is upstream mockd's answer (behaviour.md §4); RFC 6455
+    #: §4.2.2 suggests 426. ws_conformance.py accepts either as long as the header is there.
+    version_mismatch_status = 400
+
+    _handshake_timer = None
+
+    # ------------------------------------------------------------------ handshake timeout
+
+    def handle_one_request(self):
+        # Not a library fault but pywsgi's: it waits forever for the request line and headers,
+        # so a client that connects and stalls holds a socket and a greenlet for good. The
+        # timer runs from read_requestline() to the end of read_request(), for each request of
+        # a keep-alive connection, and never covers the application or the WebSocket.
+        try:
+            return super().handle_one_request()
+        except _HandshakeTimeout:
+            self.close_connection = True
+            return None  # pywsgi's handle() then closes the socket
+        finally:
+            self._cancel_handshake_timer()
+
+    def read_requestline(self):
+        # Starts the handshake timer (see handle_one_request).
+        seconds = getattr(self.server, "handshake_timeout", None)
+        if seconds is None:
+            seconds = self.handshake_timeout
+        if seconds:
+            self._handshake_timer = Timeout.start_new(seconds, _HandshakeTimeout())
+        return super().read_requestline()
+
+    def read_request(self, raw_requestline):
+        # Stops the handshake timer once the headers are in (see handle_one_request).
+        try:
+            return super().read_request(raw_requestline)
+        finally:
+            self._cancel_handshake_timer()
+
+    def _cancel_handshake_timer(self):
+        timer, self._handshake_timer = self._handshake_timer, None
+        if timer is not None:
+            timer.close()
+
+    # ------------------------------------------------------------------ request dispatch
+
+    def run_application(self):
+        # Library faults 6, 7, 8: the library's run_application() upgrades through its
+        # Python-2 error paths, then calls the WSGI app with environ["wsgi.websocket"] (a
+        # socket without a write lock). mockd's app takes upgrades through open_websocket()
+        # instead; everything else is plain WSGI.
+        if not looks_like_upgrade(self.environ) or not hasattr(self.application, "open_websocket"):
+            return WSGIHandler.run_application(self)
+        accepted = self.upgrade_websocket()
+        if accepted is not None:
+            self.run_websocket(*accepted)
+
+    def upgrade_websocket(self):
+        # Library fault 8: rejections were returned as ``str`` bodies (gevent logged a
+        # TypeError after the status line), HTTP/1.0 got "402 Bad Request", a key that is not
+        # base64 raised a 500 with a traceback. Every refusal is now a complete text/plain
+        # answer. Returns (ws, session) after the 101, or None after an HTTP answer.
+        try:
+            outcome = self.application.open_websocket(self.environ)
+        except Exception:
+            log.exception("open_websocket() failed for %s", self.environ.get("PATH_INFO"))
+            self._reject(Rejection(500, "internal server error\n"))
+            return None
+        if isinstance(outcome, Rejection):
+            self._reject(outcome)
+            return None
+        session = outcome
+        ws = None
+        try:
+            refusal = self._check_handshake()
+            if refusal is not None:
+                self._reject(refusal)
+                return None
+            ws = self.upgrade_connection(session)
+        except OSError:  # the client vanished while we answered
+            self.close_connection = True
+        finally:
+            if ws is None:
+                session.cancel()
+        return (ws, session) if ws is not None else None
+
+    def _check_handshake(self):
+        """RFC 6455 §4.2.1 checks, in upstream's order; a Rejection, or None when valid."""
+        environ = self.environ
+        if environ.get("REQUEST_METHOD") != "GET":
+            return Rejection(405, "WebSocket handshake must use GET\n", [("Allow", "GET")])
+        try:
+            http_version = tuple(int(part) for part in self.request_version[5:].split("."))
+        except ValueError:
+            http_version = (0, 9)
+        if http_version < (1, 1):
+            return Rejection(426, "WebSocket handshake needs HTTP/1.1\n", [("Upgrade", "websocket")])
+        if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "").strip() != "13":
+            return Rejection(self.version_mismatch_status,
+                             "unsupported WebSocket version (only 13 is supported)\n",
+                             [("Sec-WebSocket-Version", "13")])
+        if not _valid_key(environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()):
+            return Rejection(400, "missing or invalid Sec-WebSocket-Key\n")
+        return None
+
+    def upgrade_connection(self, session):
+        # Library faults 6 and 8: the library picked the subprotocol by a substring test on the
+        # raw header (offering "chat.v2" got "chat") and let a non-base64 key crash with a 500.
+        # The key is validated before this point, the app's choice is echoed verbatim, and no
+        # extension is negotiated. Writes the 101 and returns the MockdWebSocket.
+        subprotocol = session.subprotocol
+        lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+                 "Sec-WebSocket-Accept: " + accept_key(self.environ["HTTP_SEC_WEBSOCKET_KEY"].strip())]
+        if subprotocol:
+            lines.append("Sec-WebSocket-Protocol: " + subprotocol)
+        response = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        # pywsgi's bookkeeping: a response is out and nothing may follow it on this socket.
+        self.status, self._orig_status, self.code = b"101 Switching Protocols", "101 Switching Protocols", 101
+        self.headers_sent = self.connection_upgraded = self.close_connection = True
+        try:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        self.socket.sendall(response)
+        self.response_length = len(response)
+        return MockdWebSocket(self.socket, rfile=self.rfile, environ=self.environ, handler=self,
+                              subprotocol=subprotocol,
+                              max_message_size=getattr(session, "max_message_size", 65536))
+
+    def run_websocket(self, ws, session):
+        # Library faults 1 and 7: the library ran the WSGI app, kept a server.clients map and
+        # finally closed with no status code. Here the session runs in this greenlet, its
+        # errors are logged (never a gevent "greenlet crashed"), and the connection is always
+        # closed properly: close frame with a code, the peer's reply awaited, TCP wound down.
+        code, reason = CLOSE_NORMAL, ""
+        try:
+            session.run(ws)
+        except ConnectionClosed:
+            log.debug("WebSocket session on %s ended: connection closed", self.environ.get("PATH_INFO"))
+        except Exception:
+            log.exception("WebSocket session on %s failed", self.environ.get("PATH_INFO"))
+            code, reason = CLOSE_INTERNAL_ERROR, "internal error"
+        except BaseException:  # the greenlet is being killed (server stop): cut, don't linger
+            ws._lost()
+            raise
+        try:
+            ws._finish(code, reason)
+        except Exception:  # e.g. the session left another greenlet reading this socket
+            log.debug("WebSocket teardown on %s cut short", self.environ.get("PATH_INFO"), exc_info=True)
+            ws._lost()
+
+    # ------------------------------------------------------------------ HTTP answers
+
+    def _reject(self, rejection):
+        """Answer ``rejection`` as a complete plain-text HTTP response and end the connection."""
+        body = rejection.body
+        body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        extra = [(name, value) for name, value in rejection.headers
+                 if name.lower() not in ("content-length", "connection")]
+        headers = [] if any(name.lower() == "content-type" for name, _ in extra) else \
+            [("Content-Type", "text/plain; charset=utf-8")]
+        headers += extra + [("Content-Length", str(len(body))), ("Connection", "close")]
+        try:
+            phrase = HTTPStatus(rejection.status).phrase
+        except ValueError:
+            phrase = "Error"
+        self.close_connection = True
+        try:
+            WSGIHandler.start_response(self, f"{rejection.status} {phrase}", headers)
+            self.write(body)
+        except OSError:
+            pass  # the client is gone; nothing to answer
+
+    def log_request(self):
+        # The library's log_request() writes to its own logger and ignores WSGIServer(log=...).
+        WSGIHandler.log_request(self)

@@ -1,0 +1,446 @@
+"""mockd's WebSocket connection object: gevent-websocket's ``WebSocket`` with its faults fixed.
+
+gevent-websocket 0.10.1 is frozen since 2017; ``shared/notes/gevent-websocket.md`` lists the
+faults this class fixes. The read side is rewritten around one buffer: large reads, frames
+parsed from memory, payloads unmasked by int XOR (``frames.py``), fragments reassembled with
+interleaved control frames, UTF-8 checked incrementally (fail fast), and a size limit checked
+against the declared length *before* anything is buffered. Every protocol error fails the
+connection with its RFC 6455 close code; ``receive_message()`` never raises for the network.
+The write side serialises all frames of a socket through one semaphore, so any greenlet may
+send, ping or close while another one is blocked in ``receive_message()``.
+"""
+import codecs
+import io
+import logging
+import socket
+
+from gevent import Timeout, get_hub
+from gevent.lock import Semaphore
+from geventwebsocket.websocket import WebSocket
+
+from . import frames
+from .frames import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_PROTOCOL_ERROR,
+                     CLOSE_TOO_BIG, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, header, unmask)
+
+log = logging.getLogger("mockd.ws")
+
+READ_SIZE = 1 << 16          # one recv() for the common (small-message) case
+LARGE_SEND = 1 << 16         # above this, header and payload go out in two writes (no copy)
+_new_utf8_decoder = codecs.getincrementaldecoder("utf-8")
+
+
+class ConnectionClosed(Exception):
+    """Raised by ``send*()``, ``ping()`` on a connection that is closing or gone."""
+
+
+class _Fail(Exception):
+    """Internal: the peer broke the protocol; ``_Fail(code, reason)`` fails the connection."""
+
+
+class _EOF(Exception):
+    """Internal: the peer closed TCP."""
+
+
+class MockdWebSocket(WebSocket):
+    """A server-side WebSocket on an upgraded pywsgi connection.
+
+    :param sock: the connected gevent socket.
+    :param rfile: pywsgi's buffered reader on ``sock``; it may already hold bytes the client
+        sent right after its handshake, so they are taken from it first.
+    :param environ: the WSGI environ of the handshake (kept as ``environ``).
+    :param handler: the pywsgi handler (kept as ``handler``; not used for I/O).
+    :param subprotocol: the subprotocol announced in the 101 response, or None.
+    :param max_message_size: largest inbound message (after reassembly) in bytes; a bigger one
+        fails the connection with 1009 before it is read.
+    :param close_timeout: seconds to wait for the peer's close reply after ``close()``.
+    """
+
+    close_timeout = 2.0
+    on_pong = None  # callable(payload: bytes), called in the reading greenlet for every pong
+
+    def __init__(self, sock, *, rfile=None, environ=None, handler=None, subprotocol=None,
+                 max_message_size=65536, close_timeout=None):
+        # The library's __init__ builds its Stream (2-byte reads through rfile) and a pure-Python
+        # UTF-8 validator; neither is used here.
+        self.environ = environ
+        self.handler = handler
+        self.stream = None
+        self.closed = False
+        self.subprotocol = subprotocol
+        self.max_message_size = max_message_size
+        if close_timeout is not None:
+            self.close_timeout = close_timeout
+        self.close_code = None
+        self.close_reason = ""
+        self._sock = sock
+        self._rfile = rfile
+        self._recv = self._recv_first if rfile is not None else sock.recv
+        self._buf = b""
+        self._pos = 0
+        self._wlock = Semaphore()
+        self._close_sent = False
+        self._done_reading = False
+        self._shut_wr = False
+        self._close_timer = None
+
+    # ------------------------------------------------------------------ library API, fixed
+
+    def __del__(self):
+        # Library fault 1 (and a hazard of its own): WebSocket.__del__ sends a close frame from
+        # the garbage collector, in whatever greenlet happens to run it. Teardown is explicit.
+        pass
+
+    @property
+    def protocol(self):
+        # Library fault 6: ``protocol`` returned the *requested* header; this is the chosen one.
+        return self.subprotocol
+
+    def receive(self):
+        # Library faults 2, 3, 4, 9, 10: its receive() accepts unmasked frames, reads any declared
+        # length, unmasks byte by byte, closes without a code, validates UTF-8 late and slowly,
+        # and raises WebSocketError once closed. Kept as an alias of receive_message().
+        return self.receive_message()
+
+    read_message = receive  # the library's internal reader, same faults
+
+    def send_frame(self, message, opcode):
+        # Library faults 5 and 7: no write lock, and pings/text were ``str()``-ed before sending.
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        self._send(opcode, message)
+
+    def handle_ping(self, header, payload):
+        # Library fault 7: the automatic pong went out without the write lock. No pong once
+        # we have sent our close frame.
+        if not self.closed:
+            self._send(OP_PONG, payload)
+
+    def handle_pong(self, header, payload):
+        # Library fault 5: pongs were dropped; they now reach ``on_pong`` (heartbeats need it).
+        callback = self.on_pong
+        if callback is not None:
+            try:
+                callback(payload)
+            except Exception:
+                log.exception("on_pong callback failed")
+
+    def handle_close(self, header, payload):
+        # Library faults 1 and 9: the reply to a close carried no code (or ``str(bytearray)``),
+        # and an invalid close was not failed with 1002 / 1007.
+        if len(payload) == 1:
+            raise _Fail(CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte payload")
+        code, reason = CLOSE_NO_STATUS, ""
+        if payload:
+            code = frames.unpack_u16(payload)[0]
+            if not frames.valid_close_code(code):
+                raise _Fail(CLOSE_PROTOCOL_ERROR, f"invalid close code {code}")
+            reason = payload[2:].decode("utf-8")  # UnicodeDecodeError -> 1007
+        self._done_reading = True
+        if self._close_sent:
+            self._stop_close_timer()  # the peer answered our close: handshake complete
+        else:
+            self.closed = True
+            self._close_sent = True
+            self.close_code, self.close_reason = code, reason
+            self._write_close(payload[:2])  # echo the peer's code (or an empty close)
+        self._shutdown(socket.SHUT_WR)  # the server closes TCP first (RFC 6455 §7.1.1)
+
+    # ------------------------------------------------------------------ public API
+
+    def receive_message(self):
+        """Block until a whole data message arrived; ``str`` (text), ``bytes`` (binary), or
+        None once the connection has ended for any reason. Never raises for the network."""
+        if self._done_reading:
+            return None
+        try:
+            return self._read_message()
+        except UnicodeDecodeError:
+            self._fail(CLOSE_INVALID_DATA, "invalid UTF-8")
+        except _Fail as failure:
+            self._fail(*failure.args)
+        except (_EOF, OSError, ConnectionClosed):  # ConnectionClosed: an automatic pong failed
+            self._lost()
+        return None
+
+    def send_text(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"send_text() needs str, not {type(text).__name__}")
+        self._send(OP_TEXT, text.encode("utf-8"))
+
+    def send_binary(self, data):
+        if not isinstance(data, (bytes, bytearray)):
+            data = memoryview(data).cast("B")
+        self._send(OP_BINARY, data)
+
+    def send(self, data):
+        # Library API: its send(message, binary=None) guessed the type and raised WebSocketError.
+        if isinstance(data, str):
+            self._send(OP_TEXT, data.encode("utf-8"))
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            self.send_binary(data)
+        else:
+            raise TypeError(f"cannot send {type(data).__name__}; use str or bytes")
+
+    def ping(self, payload=b""):
+        # Library fault 5: there was no ping(); send_frame(b"x", PING) sent the bytes' repr.
+        payload = bytes(payload)
+        if len(payload) > frames.MAX_CONTROL_PAYLOAD:
+            raise ValueError("a ping payload is at most 125 bytes")
+        self._send(OP_PING, payload)
+
+    def close(self, code=1000, reason=""):
+        # Library faults 1 and 7: the close frame carried no code, and was written unlocked.
+        """Start the closing handshake; callable from any greenlet, idempotent, never blocks for
+        long. A reader blocked in ``receive_message()`` returns None once the peer answers, or
+        after ``close_timeout`` seconds, when the socket is shut down."""
+        if self.closed:
+            return
+        payload = frames.close_payload(code, reason)
+        self.closed = True
+        self._close_sent = True
+        self.close_code, self.close_reason = code, reason
+        if self._write_close(payload) and not self._done_reading:
+            timer = self._close_timer = get_hub().loop.timer(self.close_timeout)
+            timer.start(self._abort)
+
+    # ------------------------------------------------------------------ reading
+
+    def _recv_first(self, size):
+        # pywsgi's rfile may hold bytes that arrived with the handshake; read1() returns those
+        # without blocking (or does one socket read when it holds none). After that call the
+        # buffer is empty and the socket is read directly.
+        self._recv = self._sock.recv
+        return self._rfile.read1(size)
+
+    def _fill(self, need):
+        """Make ``self._buf[self._pos:]`` hold at least ``need`` bytes; return (buf, pos)."""
+        buf = self._buf[self._pos:]
+        while len(buf) < need:
+            data = self._recv(READ_SIZE)
+            if not data:
+                raise _EOF()
+            buf = buf + data if buf else data
+        self._buf, self._pos = buf, 0
+        return buf, 0
+
+    def _read_payload(self, length, key, decoder):
+        """Read the rest of a frame that is only partly buffered straight into its own buffer,
+        unmasking (and UTF-8 checking) each piece as it arrives; return it as ``bytes``.
+
+        The buffer is a BytesIO's: once its view is released, ``getvalue()`` hands over the
+        very same memory as ``bytes`` (no copy), so a 16 MiB message costs 16 MiB once."""
+        store = io.BytesIO()
+        store.seek(length - 1)
+        store.write(b"\0")
+        have = len(self._buf) - self._pos
+        unmasker = frames.Unmasker(key, length)
+        recv_into = self._sock.recv_into
+        done = 0
+        with store.getbuffer() as view:
+            view[:have] = memoryview(self._buf)[self._pos:]
+            self._buf, self._pos = b"", 0
+            while True:
+                if have > done:
+                    unmasker.apply(view, done, have)
+                    if decoder is not None:
+                        decoder.decode(view[done:have])  # fails fast on invalid UTF-8
+                    done = have
+                if have == length:
+                    break
+                got = recv_into(view[have:min(length, have + frames.UNMASK_CHUNK)])
+                if not got:
+                    raise _EOF()
+                have += got
+        return store.getvalue()
+
+    def _read_message(self):
+        limit = self.max_message_size
+        message_op = 0     # opcode of an open fragmented message
+        parts = None
+        size = 0
+        decoder = None
+        while True:
+            buf, pos = self._buf, self._pos
+            if len(buf) - pos < 2:
+                buf, pos = self._fill(2)
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            if not b1 & 0x80:
+                raise _Fail(CLOSE_PROTOCOL_ERROR, "unmasked client frame")  # library fault 2
+            if b0 & 0x70:
+                raise _Fail(CLOSE_PROTOCOL_ERROR, "reserved bits set without an extension")
+            op = b0 & 0x0F
+            length = b1 & 0x7F
+            if op >= 8:
+                if op > OP_PONG:
+                    raise _Fail(CLOSE_PROTOCOL_ERROR, f"reserved opcode {op}")
+                if length > 125 or not b0 & 0x80:
+                    raise _Fail(CLOSE_PROTOCOL_ERROR, "control frame fragmented or over 125 bytes")
+                head = 6
+            else:
+                if op > OP_BINARY:
+                    raise _Fail(CLOSE_PROTOCOL_ERROR, f"reserved opcode {op}")
+                if op == 0 and not message_op:
+                    raise _Fail(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
+                if op and message_op:
+                    raise _Fail(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented message")
+                head = 6 if length < 126 else 8 if length == 126 else 14
+            if len(buf) - pos < head:
+                buf, pos = self._fill(head)
+            if head == 8:
+                length = frames.unpack_u16(buf, pos + 2)[0]
+            elif head == 14:
+                length = frames.unpack_u64(buf, pos + 2)[0]
+            if op < 8 and size + length > limit:  # library fault 3: checked before reading
+                raise _Fail(CLOSE_TOO_BIG, f"read limited at {limit + 1} bytes")
+            start = pos + head
+            end = start + length
+            text = op == OP_TEXT or (op == 0 and message_op == OP_TEXT)
+            if end <= len(buf):  # the whole frame is in hand: the common, fast path
+                self._pos = end
+                payload = unmask(buf[start:end], buf[start - 4:start]) if length else b""
+                checked = False
+            else:
+                self._pos = start
+                if text and decoder is None:
+                    decoder = _new_utf8_decoder()
+                payload = self._read_payload(length, buf[start - 4:start], decoder if text else None)
+                checked = text
+
+            if op >= 8:
+                if op == OP_PING:
+                    self.handle_ping(None, payload)
+                elif op == OP_PONG:
+                    self.handle_pong(None, payload)
+                else:
+                    self.handle_close(None, payload)
+                    return None
+                continue
+
+            if b0 & 0x80 and op:  # a whole message in one frame
+                if self._close_sent:
+                    continue  # we are closing: data is discarded until the peer's close
+                if text:
+                    if checked:
+                        decoder.decode(b"", True)
+                    return payload.decode("utf-8")
+                return payload
+
+            if op:
+                message_op, parts = op, []
+                if text and decoder is None:
+                    decoder = _new_utf8_decoder()
+            if text and not checked:
+                decoder.decode(payload)
+            parts.append(payload)
+            size += length
+            if b0 & 0x80:
+                if self._close_sent:  # we are closing: data is discarded until the peer's close
+                    message_op, parts, size, decoder = 0, None, 0, None
+                    continue
+                data = b"".join(parts)
+                if text:
+                    decoder.decode(b"", True)
+                    return data.decode("utf-8")
+                return data
+
+    # ------------------------------------------------------------------ writing
+
+    def _send(self, opcode, payload):
+        frame_header = header(opcode, len(payload))
+        sock = self._sock
+        with self._wlock:  # library fault 7: one writer at a time per socket
+            if self.closed:
+                raise ConnectionClosed(f"connection closed ({self.close_code})")
+            try:
+                if len(payload) <= LARGE_SEND:
+                    data = frame_header + payload
+                    sent = sock.send(data)
+                    if sent < len(data):
+                        sock.sendall(memoryview(data)[sent:])
+                else:  # no copy of a large payload
+                    sock.sendall(frame_header)
+                    sock.sendall(payload)
+            except OSError as exc:
+                self._lost()
+                raise ConnectionClosed(f"connection lost: {exc}") from None
+
+    def _write_close(self, payload):
+        """Write a close frame, waiting at most ``close_timeout`` for a busy writer or a full
+        socket buffer; on failure the socket is shut down. True when the frame went out."""
+        frame = header(OP_CLOSE, len(payload)) + payload
+        timeout = Timeout(self.close_timeout)
+        timeout.start()
+        try:
+            with self._wlock:
+                self._sock.sendall(frame)
+            return True
+        except Timeout as exc:
+            if exc is not timeout:
+                raise
+        except OSError:
+            pass
+        finally:
+            timeout.close()
+        self._lost()
+        return False
+
+    # ------------------------------------------------------------------ ending
+
+    def _fail(self, code, reason):
+        """Fail the connection (RFC 6455 §7.1.7): close frame with ``code``, then close TCP."""
+        self._done_reading = True
+        self._stop_close_timer()
+        if not self._close_sent:
+            log.debug("failing WebSocket connection: %s %s", code, reason)
+            self.closed = True
+            self._close_sent = True
+            self.close_code, self.close_reason = code, reason
+            self._write_close(frames.close_payload(code, reason))
+        self._shutdown(socket.SHUT_WR)
+
+    def _lost(self):
+        """The TCP connection died (or had to be cut): 1006 unless a close already happened."""
+        self._done_reading = True
+        self.closed = True
+        if self.close_code is None:
+            self.close_code = CLOSE_ABNORMAL
+        self._shutdown(socket.SHUT_RDWR)
+
+    def _abort(self):
+        # Runs in the hub when the peer did not answer our close in time: wakes up the reader.
+        self._close_timer = None
+        self._lost()
+
+    def _stop_close_timer(self):
+        timer, self._close_timer = self._close_timer, None
+        if timer is not None:
+            timer.close()
+
+    def _shutdown(self, how):
+        if how == socket.SHUT_RDWR:
+            self._stop_close_timer()
+        elif self._shut_wr:
+            return
+        self._shut_wr = True
+        try:
+            self._sock.shutdown(how)
+        except OSError:
+            pass
+
+    def _finish(self, code=1000, reason=""):
+        """Called by the handler once the session is over: close if still open, read until the
+        peer's close reply (bounded by ``close_timeout``), then let TCP wind down without an RST
+        (the peer gets our FIN, we drain what it still sends until its FIN or the timeout)."""
+        self.close(code, reason)
+        while not self._done_reading:
+            self.receive_message()
+        self._stop_close_timer()
+        self._shutdown(socket.SHUT_WR)
+        with Timeout(self.close_timeout, False):
+            try:
+                while self._sock.recv(READ_SIZE):
+                    pass
+            except OSError:
+                pass
+        self._shutdown(socket.SHUT_RDWR)
