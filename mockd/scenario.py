@@ -136,7 +136,8 @@ class StepContext:
     def receive(self, criteria, timeout):
         """Wait up to ``timeout`` seconds for a client message accepted by ``criteria``
         (any message when ``None``); the message is consumed. Returns it, or ``None``."""
-        return self.connection.wait_for_message(criteria, timeout)
+        label = f"scenario.steps[{self.step_index}]" if self.step_index is not None else "scenario"
+        return self.connection.wait_for_message(criteria, timeout, label)
 
     def sleep(self, seconds):
         gevent.sleep(seconds)

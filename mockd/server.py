@@ -1,11 +1,13 @@
 """``MockServer``: owns the runtime state and the listeners of one mockd process."""
 import logging
+import time
 
 import gevent
 import gevent.event
 from gevent.pywsgi import WSGIServer
 
-from .errors import ConfigError
+from .errors import ConfigError, MockdError
+from .journal import DEFAULT_BODY_LIMIT, DEFAULT_SIZE, Journal
 from .state import ConnectionRegistry, MockRuntime
 from .ws.app import MockApp
 from .ws.handler import MockdWebSocketHandler
@@ -13,6 +15,19 @@ from .ws.handler import MockdWebSocketHandler
 log = logging.getLogger("mockd.server")
 
 CLOSE_GOING_AWAY = 1001
+CLOSE_SERVICE_RESTART = 1012
+
+
+class MockConflict(MockdError):
+    """A mock cannot be added: its id or its path is taken. ``code`` is the API error code."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+class UnknownMock(MockdError):
+    pass
 
 
 class _Observers:
@@ -30,7 +45,8 @@ class MockServer:
     """The mock listener (and, when enabled, the admin listener) in one process."""
 
     def __init__(self, config, plugin_manager, registry, *, host="0.0.0.0", port=4280,
-                 admin_host="127.0.0.1", admin_port=4290, admin=False, handshake_timeout=10.0):
+                 admin_host="127.0.0.1", admin_port=4290, admin=False, handshake_timeout=10.0,
+                 journal_size=DEFAULT_SIZE, journal_body_limit=DEFAULT_BODY_LIMIT, admin_token=None):
         self.config = config
         self.plugin_manager = plugin_manager
         self.registry = registry
@@ -40,6 +56,9 @@ class MockServer:
         self.admin_port = admin_port
         self.admin_enabled = admin
         self.handshake_timeout = handshake_timeout
+        self.admin_token = admin_token
+        self.journal = Journal(journal_size, journal_body_limit)
+        self.started_at = None
         self.observers = _Observers(plugin_manager)
         self.connections = ConnectionRegistry()
         self.mocks = {}   # id -> Mock, in definition order
@@ -64,6 +83,67 @@ class MockServer:
         if mock.enabled:
             self.routes[mock.endpoint.path] = MockRuntime(mock)
 
+    def _uninstall(self, mock_id):
+        """Stop serving a mock; its live clients get 1012 ``mock updated``. Returns the close count."""
+        mock = self.mocks.get(mock_id)
+        if mock is None:
+            return 0
+        runtime = self.routes.get(mock.endpoint.path)
+        if runtime is None or runtime.id != mock_id:
+            return 0
+        del self.routes[mock.endpoint.path]
+        return self._close_all(list(runtime.connections), CLOSE_SERVICE_RESTART, "mock updated")
+
+    @staticmethod
+    def _close_all(connections, code, reason):
+        for connection in connections:
+            gevent.spawn(connection.close, code, reason)
+        return len(connections)
+
+    def _check_path_free(self, mock, ignore_id=None):
+        if not mock.enabled:
+            return
+        other = self.routes.get(mock.endpoint.path)
+        if other is not None and other.id not in (mock.id, ignore_id):
+            raise MockConflict("duplicate_path", f"path {mock.endpoint.path!r} is already served by mock {other.id!r}")
+
+    def get_mock(self, mock_id):
+        mock = self.mocks.get(mock_id)
+        if mock is None:
+            raise UnknownMock(f"mock {mock_id!r} not found")
+        return mock
+
+    def add_mock(self, mock):
+        """Serve a new mock at once. Raises :class:`MockConflict` for a taken id or path."""
+        if mock.id in self.mocks:
+            raise MockConflict("duplicate_id", f"a mock with id {mock.id!r} already exists")
+        self._check_path_free(mock)
+        self._install(mock)
+        return mock
+
+    def replace_mock(self, mock_id, mock):
+        """Swap a mock's definition; its live clients are closed with 1012, new ones get the new one."""
+        self.get_mock(mock_id)
+        self._check_path_free(mock, ignore_id=mock_id)
+        self._uninstall(mock_id)
+        del self.mocks[mock_id]
+        self._install(mock)
+        return mock
+
+    def remove_mock(self, mock_id):
+        self.get_mock(mock_id)
+        self._uninstall(mock_id)
+        return self.mocks.pop(mock_id)
+
+    def clear_mocks(self, mock_type=None):
+        removed = [m for m in self.mocks.values() if mock_type is None or m.type == mock_type]
+        for mock in removed:
+            self.remove_mock(mock.id)
+        return removed
+
+    def connections_of(self, mock_id):
+        return self.connections.for_mock(mock_id)
+
     def plugin_config(self, name):
         """The ``plugins: {name: {...}}`` block of the config, or ``{}``."""
         return dict(self.config.plugins.get(name) or {})
@@ -78,6 +158,7 @@ class MockServer:
         self._ws_server = WSGIServer((self.host, self.port), self.app, handler_class=handler,
                                      log=None, error_log=logging.getLogger("mockd.wsgi"), backlog=4096)
         self._ws_server.start()
+        self.started_at = time.time()
         if self.admin_enabled:
             from .admin.app import create_app
             self._admin_server = WSGIServer((self.admin_host, self.admin_port), create_app(self),

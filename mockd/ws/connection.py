@@ -25,10 +25,11 @@ CLOSE_INTERNAL_ERROR = 1011
 
 
 class _PendingWait:
-    __slots__ = ("criteria", "result")
+    __slots__ = ("criteria", "label", "result")
 
-    def __init__(self, criteria):
+    def __init__(self, criteria, label):
         self.criteria = criteria
+        self.label = label  # what the journal says took the message
         self.result = AsyncResult()
 
 
@@ -107,18 +108,23 @@ class Connection:
         if wait is not None and (wait.criteria is None or wait.criteria.test(message, self) is not None):
             self._wait = None
             self.last_consumed = message
+            server.journal.record(self, "inbound", data, wait.label)
             wait.result.set(message)
             return
         rule, _captures = self.runtime.rules.first_match(message, self)
+        endpoint = self.endpoint
         if rule is not None:
+            server.journal.record(self, "inbound", data, rule.label)
             if rule.response is not None:
                 self.send_response(rule.response, message)
-            return
-        endpoint = self.endpoint
-        if endpoint.default_response is not None:
+        elif endpoint.default_response is not None:
+            server.journal.record(self, "inbound", data, "defaultResponse")
             self.send_response(endpoint.default_response, message)
         elif endpoint.echo:
+            server.journal.record(self, "inbound", data, "echo")
             self.send(data)
+        else:
+            server.journal.record(self, "inbound", data, "unmatched")
 
     def send_response(self, response, message):
         """Render ``response`` for ``message`` and send it, after its delay."""
@@ -136,6 +142,7 @@ class Connection:
             return False
         self.messages_sent += 1
         self.last_activity = time.monotonic()
+        self.server.journal.record(self, "outbound", payload)
         return True
 
     def close(self, code=CLOSE_NORMAL, reason=""):
@@ -149,9 +156,9 @@ class Connection:
 
     # ------------------------------------------------------------ scenario support
 
-    def wait_for_message(self, criteria, timeout):
+    def wait_for_message(self, criteria, timeout, label="scenario"):
         """Block the scenario until the receive loop hands over a matching message."""
-        wait = _PendingWait(criteria)
+        wait = _PendingWait(criteria, label)
         self._wait = wait
         try:
             return wait.result.get(timeout=timeout)
