@@ -10,6 +10,7 @@ import json
 import os
 import sys
 
+from .client.parser import add_websocket_parser
 from .errors import ConfigError, MockdError, PluginError
 from .version import __version__
 
@@ -36,13 +37,64 @@ def _add_plugin_options(parser):
                        help="do not load installed plugins (also MOCKD_DISABLE_PLUGIN_AUTOLOAD=1)")
 
 
+def _non_negative(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
+    return value
+
+
+def _add_admin_options(parser):
+    group = parser.add_argument_group("admin options")
+    group.add_argument("--admin-host", default="127.0.0.1", metavar="HOST",
+                       help="address of the admin API (default: 127.0.0.1); any other than a loopback "
+                            "address needs --admin-token or --admin-insecure")
+    group.add_argument("-a", "--admin-port", type=int, default=4290, metavar="PORT",
+                       help="port of the admin API; 0 picks a free one (default: 4290)")
+    group.add_argument("--no-admin", action="store_true", help="do not serve the admin API")
+    group.add_argument("--admin-token", metavar="TOKEN",
+                       help="require 'Authorization: Bearer TOKEN' or 'X-API-Key: TOKEN' on every admin "
+                            "route but /health (env MOCKD_ADMIN_TOKEN)")
+    group.add_argument("--admin-insecure", action="store_true",
+                       help="allow a non-loopback --admin-host without a token (anyone who can reach it "
+                            "can change the mocks)")
+    group.add_argument("--journal-size", type=_non_negative, default=10000, metavar="N",
+                       help="message journal capacity in frames, oldest dropped first; 0 turns it off "
+                            "(default: 10000)")
+    group.add_argument("--journal-body-limit", type=_non_negative, default=10240, metavar="BYTES",
+                       help="bodies longer than this are journaled truncated (default: 10240)")
+
+
+def _admin_exposure_error(args):
+    """Why ``serve`` must not start with these admin options, or None."""
+    import ipaddress
+    if args.no_admin or args.admin_token or args.admin_insecure:
+        return None
+    host = args.admin_host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False  # a host name could resolve anywhere
+    if loopback:
+        return None
+    return (f"--admin-host {args.admin_host} exposes the admin API beyond this machine without a token: "
+            f"set --admin-token (or MOCKD_ADMIN_TOKEN), or pass --admin-insecure")
+
+
 def get_parser():
     """Build the argument parser. Pure: no imports of gevent or Flask, no I/O."""
     parser = argparse.ArgumentParser(
         prog="mockd", formatter_class=_Formatter,
         description="mockd: a WebSocket mock server. Mocks are written in a YAML file and served on "
                     "ws://HOST:4280; the admin API on http://127.0.0.1:4290 changes them at run time.",
-        epilog="Run 'mockd COMMAND --help' for the options of one command.")
+        epilog="examples:\n"
+               "  mockd serve                          serve the built-in demo on ws://localhost:4280\n"
+               "  mockd serve -c mockd.yaml            serve the mocks of a file\n"
+               "  mockd check -c mockd.yaml            validate a file without serving it\n\n"
+               "Run 'mockd COMMAND --help' for the options of one command.")
     parser.add_argument("--version", action="version", version=f"mockd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -58,11 +110,25 @@ def get_parser():
                         help="port of the mock listener; 0 picks a free one (default: 4280)")
     listen.add_argument("--handshake-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="close clients that do not finish their HTTP handshake in time (default: 10)")
+    listen.add_argument("--max-outbound-buffer", type=int, default=1 << 20, metavar="BYTES",
+                        help="bytes that may wait for a client that does not read; a client past it is "
+                             "closed with 1008 'outbound buffer full' (default: 1048576)")
+    listen.add_argument("--send-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="close with 1008 a client that takes no data for this long while some waits "
+                             "for it (default: 10)")
+    _add_admin_options(serve)
     logs = serve.add_argument_group("logging options")
     logs.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                       help="least severe level logged (default: info)")
     logs.add_argument("--log-format", default="text", choices=("text", "json"),
                       help="text lines, or one JSON object per line (default: text)")
+    tls = serve.add_argument_group("TLS and process options")
+    tls.add_argument("--tls-cert", metavar="FILE",
+                     help="PEM certificate (chain): serve wss:// on the mock listener and https on the admin one")
+    tls.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert")
+    tls.add_argument("--pid-file", metavar="FILE",
+                     help="write the process id to FILE once listening; removed on exit. "
+                          "SIGHUP reloads --config: changed mocks close their clients with 1012")
     _add_plugin_options(serve)
 
     check = commands.add_parser("check", help="validate a config file without serving it",
@@ -79,6 +145,7 @@ def get_parser():
                                   formatter_class=_Formatter)
     plugins.add_argument("--all", action="store_true", help="include mockd's built-in plugins")
     _add_plugin_options(plugins)
+    add_websocket_parser(commands)
     return parser
 
 
@@ -99,8 +166,13 @@ def _load(args, registry):
 
 
 def _check(args):
-    _pm, registry = _plugin_manager(args)
+    pm, registry = _plugin_manager(args)
     config = _load(args, registry)
+    # Plugins validate their plugins: settings in mockd_configure; nothing binds here.
+    from .server import MockServer
+    server = MockServer(config, pm, registry)
+    server.configure()
+    server.unconfigure()
     print(f"{args.config}: OK ({len(config.mocks)} mocks)")
     return EXIT_OK
 
@@ -117,10 +189,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
+            # Read here, not as the option's default: get_parser() must not capture a secret.
+            args.admin_token = args.admin_token or os.environ.get("MOCKD_ADMIN_TOKEN") or None
+            exposure = _admin_exposure_error(args)
+            if exposure:
+                raise ConfigError(exposure)
             from .serve import serve  # patches gevent first thing
             return serve(args, _plugin_manager, _load)
         if args.command == "check":
             return _check(args)
+        if args.command in ("websocket", "ws"):
+            from .client import run  # websocket-client and urllib; never gevent
+            return run(args)
         if args.command == "plugins":
             return _plugins(args)
     except (ConfigError, PluginError) as exc:

@@ -12,6 +12,76 @@ def _display_host(host):
     return "localhost" if host in ("0.0.0.0", "::", "") else host
 
 
+def _tls_options(args):
+    """WSGIServer TLS arguments from ``--tls-cert``/``--tls-key``; ``{}`` without them. The
+    certificate is loaded now so that a bad file stops startup (exit 2), not the first client.
+    The TLS handshake is left to the first read, inside the handler's handshake timeout."""
+    import ssl
+
+    from .errors import ConfigError
+    if not args.tls_cert and not args.tls_key:
+        return {}
+    if not (args.tls_cert and args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"cannot read {exc.filename}: file not found") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the TLS certificate {args.tls_cert} with key {args.tls_key}: "
+                          f"{getattr(exc, 'reason', None) or exc}") from None
+    return {"ssl_context": context, "do_handshake_on_connect": False}
+
+
+def _write_pid_file(path):
+    import os
+
+    from .errors import MockdError
+    try:
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(f"{os.getpid()}\n")
+    except OSError as exc:
+        raise MockdError(f"cannot write the pid file {path}: {exc.strerror or exc}") from None
+
+
+def _remove_pid_file(path):
+    import os
+    try:
+        with open(path, encoding="ascii") as fh:
+            if fh.read().strip() != str(os.getpid()):
+                return  # another process took the file over
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _reloader(args, server, registry, load_config):
+    """The SIGHUP handler: load the config file again and apply it; a bad file is logged and
+    the running config keeps serving."""
+    import logging
+
+    import gevent
+
+    from .errors import MockdError
+    log = logging.getLogger("mockd.server")
+
+    def reload():
+        if not args.config:
+            log.warning("SIGHUP: no --config file to reload (serving the built-in demo)")
+            return
+        try:
+            report = server.reload(load_config(args, registry))
+        except MockdError as exc:
+            log.error("reload failed, still serving the previous config: %s", exc)
+            return
+        log.info("reloaded %s: %d added, %d changed, %d removed, %d unchanged", args.config,
+                 *(len(report[key]) for key in ("added", "changed", "removed", "unchanged")))
+
+    return lambda: gevent.spawn(reload)
+
+
 def serve(args, make_plugin_manager, load_config):
     _patch()
     import signal
@@ -21,29 +91,51 @@ def serve(args, make_plugin_manager, load_config):
 
     from .errors import MockdError
     from .log import configure_logging
+    from .rlimit import raise_open_file_limit
     from .server import MockServer
 
     configure_logging(args.log_level, args.log_format)
     pm, registry = make_plugin_manager(args)
     config = load_config(args, registry)
-    server = MockServer(config, pm, registry, host=args.host, port=args.port,
-                        handshake_timeout=args.handshake_timeout)
+    ssl_args = _tls_options(args)
+    server = MockServer(config, pm, registry, host=args.host, port=args.port, ssl_args=ssl_args,
+                        handshake_timeout=args.handshake_timeout,
+                        max_outbound_buffer=args.max_outbound_buffer, send_timeout=args.send_timeout,
+                        admin=not args.no_admin, admin_host=args.admin_host, admin_port=args.admin_port,
+                        admin_token=args.admin_token, journal_size=args.journal_size,
+                        journal_body_limit=args.journal_body_limit)
     try:
         server.start()
     except OSError as exc:
         raise MockdError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    raise_open_file_limit()  # one descriptor per client; nothing was accepted yet (no yield so far)
+    # Before the pid file and the banner, which tell supervisors (and tests) we are ready:
+    # a SIGTERM right after them must already mean a clean shutdown, not the default death.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, server.stop)
+    gevent.signal_handler(signal.SIGHUP, _reloader(args, server, registry, load_config))
+    if args.pid_file:
+        try:
+            _write_pid_file(args.pid_file)
+        except MockdError:
+            server.stop()
+            raise
     source = "the built-in demo config" if not args.config else args.config
     lines = [f"mockd server started ({len(config.mocks)} mocks from {source})", "",
-             f"  Mock server: ws://{_display_host(args.host)}:{server.ws_port}"]
+             f"  Mock server: {'wss' if ssl_args else 'ws'}://{_display_host(args.host)}:{server.ws_port}"]
+    if server.admin_port_bound:
+        lines.append(f"  Admin API:   {'https' if ssl_args else 'http'}://{_display_host(args.admin_host)}:"
+                     f"{server.admin_port_bound}")
     if not args.config:
         lines += ["", "  Demo endpoints: /ws (echo), /ws/chat (chat room), /ws/stocks (ticker)"]
     lines += ["", "Press Ctrl+C to stop"]
     print("\n".join(lines), flush=True)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, server.stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
+    finally:
+        if args.pid_file:
+            _remove_pid_file(args.pid_file)
     sys.stdout.flush()
     return 0

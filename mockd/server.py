@@ -6,11 +6,13 @@ import gevent
 import gevent.event
 from gevent.pywsgi import WSGIServer
 
-from .errors import ConfigError, MockdError
+from .blame import blame
+from .errors import ConfigError, MockdError, PluginError
 from .journal import DEFAULT_BODY_LIMIT, DEFAULT_SIZE, Journal
 from .state import ConnectionRegistry, MockRuntime
 from .ws.app import MockApp
 from .ws.handler import MockdWebSocketHandler
+from .ws.outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT
 
 log = logging.getLogger("mockd.server")
 
@@ -41,12 +43,20 @@ class _Observers:
         self.closed = has("mockd_connection_closed")
 
 
+def _same_spec(old, new, ignore_id=False):
+    """Whether two mocks have the same definition (as written; server timestamps ignored)."""
+    ignored = {"createdAt", "updatedAt"} | ({"id"} if ignore_id else set())
+    return ({k: v for k, v in old.spec.items() if k not in ignored}
+            == {k: v for k, v in new.spec.items() if k not in ignored})
+
+
 class MockServer:
     """The mock listener (and, when enabled, the admin listener) in one process."""
 
     def __init__(self, config, plugin_manager, registry, *, host="0.0.0.0", port=4280,
                  admin_host="127.0.0.1", admin_port=4290, admin=False, handshake_timeout=10.0,
-                 journal_size=DEFAULT_SIZE, journal_body_limit=DEFAULT_BODY_LIMIT, admin_token=None):
+                 journal_size=DEFAULT_SIZE, journal_body_limit=DEFAULT_BODY_LIMIT, admin_token=None,
+                 ssl_args=None, max_outbound_buffer=DEFAULT_MAX_OUTBOUND, send_timeout=DEFAULT_SEND_TIMEOUT):
         self.config = config
         self.plugin_manager = plugin_manager
         self.registry = registry
@@ -56,7 +66,13 @@ class MockServer:
         self.admin_port = admin_port
         self.admin_enabled = admin
         self.handshake_timeout = handshake_timeout
+        # Per connection: bytes that may wait for a client that does not read, and seconds it
+        # may take nothing while data waits; past either it is closed with 1008 (ws/outbound.py).
+        self.max_outbound_buffer = max_outbound_buffer
+        self.send_timeout = send_timeout
         self.admin_token = admin_token
+        # WSGIServer TLS options for both listeners (``ssl_context=...``); empty: plain TCP.
+        self.ssl_args = dict(ssl_args or {})
         self.journal = Journal(journal_size, journal_body_limit)
         self.started_at = None
         self.observers = _Observers(plugin_manager)
@@ -141,6 +157,56 @@ class MockServer:
             self.remove_mock(mock.id)
         return removed
 
+    def reload(self, config):
+        """Serve ``config`` (a newly loaded file) instead of the current mocks.
+
+        Mocks whose definition is unchanged keep their live connections; changed and removed
+        ones close theirs with 1012 ``mock updated``; the served set becomes the file's (mocks
+        created through the admin API since are removed too). Nothing changes when the new
+        set is inconsistent (two enabled mocks on one path): :class:`ConfigError` is raised.
+
+        :return: ``{"added": [...], "changed": [...], "removed": [...], "unchanged": [...]}`` ids.
+        """
+        old = dict(self.mocks)
+        claimed = {}
+        for mock in config.mocks:
+            if mock.enabled and claimed.setdefault(mock.endpoint.path, mock.id) != mock.id:
+                raise ConfigError(f"path {mock.endpoint.path!r} is served by both mock "
+                                  f"{claimed[mock.endpoint.path]!r} and {mock.id!r}", source=config.source)
+        # A mock written without an id gets a new random one on every load: match it to the old
+        # mock by its definition instead, so that reloading an untouched file changes nothing.
+        fresh = {mock.id for mock in config.mocks if mock.id not in old}
+        orphans = [m for m in old.values() if m.id not in {c.id for c in config.mocks}]
+        wanted = []
+        for mock in config.mocks:
+            if mock.id in fresh:
+                twin = next((o for o in orphans if _same_spec(o, mock, ignore_id=True)), None)
+                if twin is not None:
+                    orphans.remove(twin)
+                    mock = twin
+            wanted.append(mock)
+        keep = {m.id for m in wanted if m.id in old and _same_spec(old[m.id], m)}
+        report = {"added": [m.id for m in wanted if m.id not in old],
+                  "changed": [m.id for m in wanted if m.id in old and m.id not in keep],
+                  "removed": [i for i in old if i not in {m.id for m in wanted}],
+                  "unchanged": [m.id for m in wanted if m.id in keep]}
+        for mock_id in report["removed"] + report["changed"]:
+            closed = self._uninstall(mock_id)
+            log.info("reload: mock %s %s; %d clients closed with 1012", mock_id,
+                     "removed" if mock_id in report["removed"] else "changed", closed,
+                     extra={"mock_id": mock_id})
+        self.mocks = {}
+        self.routes = {path: rt for path, rt in self.routes.items() if rt.id in keep}
+        for mock in wanted:
+            if mock.id in keep:
+                self.mocks[mock.id] = old[mock.id]
+            else:
+                self._install(mock)
+        if config.plugins != self.config.plugins:
+            log.warning("the plugins: settings changed; plugins read them at start only: restart mockd to apply")
+        self.config = config
+        return report
+
     def connections_of(self, mock_id):
         return self.connections.for_mock(mock_id)
 
@@ -152,20 +218,54 @@ class MockServer:
 
     def start(self):
         """Configure plugins and bind the listeners (port 0 picks a free port)."""
-        self.plugin_manager.hook.mockd_configure(server=self)
-        self._configured = True
+        self.configure()
         handler = type("BoundHandler", (MockdWebSocketHandler,), {"handshake_timeout": self.handshake_timeout})
         self._ws_server = WSGIServer((self.host, self.port), self.app, handler_class=handler,
-                                     log=None, error_log=logging.getLogger("mockd.wsgi"), backlog=4096)
+                                     log=None, error_log=logging.getLogger("mockd.wsgi"), backlog=4096,
+                                     **self.ssl_args)
         self._ws_server.start()
         self.started_at = time.time()
         if self.admin_enabled:
             from .admin.app import create_app
             self._admin_server = WSGIServer((self.admin_host, self.admin_port), create_app(self),
-                                            log=None, error_log=logging.getLogger("mockd.admin"))
-            self._admin_server.start()
+                                            log=None, error_log=logging.getLogger("mockd.admin"),
+                                            **self.ssl_args)
+            try:
+                self._admin_server.start()
+            except OSError as exc:
+                self._ws_server.stop(timeout=0)  # nothing was served yet: give the mock port back
+                self._admin_server = None
+                raise MockdError(f"cannot listen on {self.admin_host}:{self.admin_port} (admin API): "
+                                 f"{exc.strerror or exc}") from None
         log.info("listening ws=%s:%s admin=%s", self.host, self.ws_port,
                  f"{self.admin_host}:{self.admin_port_bound}" if self._admin_server else "off")
+
+    def configure(self):
+        """Call ``mockd_configure``, before the listeners bind (``mockd check`` calls it too).
+
+        :raises ConfigError: a plugin rejected its settings; located in the config file.
+        :raises PluginError: a plugin crashed; names it.
+        """
+        try:
+            self.plugin_manager.hook.mockd_configure(server=self)
+        except ConfigError as exc:
+            raise exc.located(source=self.config.source) from None
+        except Exception as exc:
+            raise PluginError(f"plugin {blame(exc, self.plugin_manager, self.registry)!r} failed in "
+                              f"mockd_configure: {exc!r}") from exc
+        self._configured = True
+
+    def unconfigure(self):
+        """Call ``mockd_unconfigure`` once, if ``configure`` ran; a failing plugin is logged,
+        so that shutdown still completes."""
+        if not self._configured:
+            return
+        self._configured = False
+        try:
+            self.plugin_manager.hook.mockd_unconfigure(server=self)
+        except Exception as exc:
+            log.error("plugin %r failed in mockd_unconfigure: %r",
+                      blame(exc, self.plugin_manager, self.registry), exc, exc_info=exc)
 
     @property
     def ws_port(self):
@@ -194,7 +294,8 @@ class MockServer:
             self._ws_server.stop(timeout=0.5)
         if self._admin_server is not None:
             self._admin_server.stop(timeout=0.5)
-        if self._configured:
-            self.plugin_manager.hook.mockd_unconfigure(server=self)
-        log.info("stopped: %d connections closed", len(live))
+        self.unconfigure()
+        stats = self.connections.stats()
+        log.info("stopped: %d connections closed, %d messages in, %d out, %d journal entries",
+                 len(live), stats["totalMessagesRecv"], stats["totalMessagesSent"], len(self.journal.entries))
         self._stopped.set()

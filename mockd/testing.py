@@ -1,8 +1,12 @@
 """A pytest plugin for testing against mockd: ``pytest_plugins = ["mockd.testing"]``.
 
-``make_mockd_server(config)`` starts an in-process server on 127.0.0.1 port 0 from a dict, a
-YAML string or a file path, and stops it at teardown. The test process must be patched by
-gevent (``monkey.patch_all()`` first thing in ``conftest.py``).
+``mockd_server(config)``, the factory for users' suites, and ``make_mockd_server(config)``, the
+same without the installed plugins (for isolated core tests), start an in-process server on
+127.0.0.1 port 0 from a dict, a YAML string or a file path, with its admin API on another port
+0, and stop it at teardown. The :class:`RunningServer` they return has ``.url(path)``,
+``.connect(path)``, ``.admin_url`` and ``.admin`` (a small HTTP client), ``.journal``,
+``.wait_for(...)`` and ``.push(...)``. The test process must be patched by gevent
+(``monkey.patch_all()`` first thing in ``conftest.py``).
 """
 import os
 
@@ -15,6 +19,7 @@ class RunningServer:
 
     def __init__(self, server):
         self.server = server
+        self._clients = []
 
     @property
     def port(self):
@@ -23,7 +28,102 @@ class RunningServer:
     def url(self, path="/ws"):
         return f"ws://127.0.0.1:{self.port}{path}"
 
+    @property
+    def admin_url(self):
+        """``http://127.0.0.1:PORT`` of the admin API, or None when it is off."""
+        port = self.server.admin_port_bound
+        return f"http://127.0.0.1:{port}" if port else None
+
+    @property
+    def admin(self):
+        """An :class:`~mockd.admin.client.AdminClient` (real HTTP) that sends the server's token."""
+        from .admin.client import AdminClient
+        return AdminClient(self.admin_url, token=self.server.admin_token)
+
+    @property
+    def journal(self):
+        """Every frame recorded so far, oldest first, shaped as ``GET /websocket/messages``."""
+        return [entry.to_json() for entry in self.server.journal.query()]
+
+    def wait_for(self, match=None, count=1, timeout=5.0, direction="inbound", mock_id=None,
+                 connection_id=None, since=None):
+        """Block until ``count`` frames accepted by ``match`` are in the journal, and return them
+        (shaped as :attr:`journal`). Frames recorded before the call count (after ``since``,
+        a journal ``seq``), so a reply that beat the call is not missed.
+
+        :param match: a ``match:`` block as in the config, e.g. ``{"type": "json", "path":
+            "$.type", "value": "pong"}``, or ``None`` for any frame.
+        :param direction: ``"inbound"`` (from clients), ``"outbound"`` (sent by mockd) or ``None``.
+        :raises AssertionError: after ``timeout`` seconds, listing the frames that did arrive.
+        """
+        from .config import Build
+        from .message import Message
+
+        server = self.server
+        criteria = None
+        if match is not None:
+            criteria = Build(server.registry, server.config.plugins, server.config.source).criteria(match, "match")
+        failures = []
+
+        def accept(entry, data):
+            if ((direction is not None and entry.direction != direction)
+                    or (mock_id is not None and entry.mock_id != mock_id)
+                    or (connection_id is not None and entry.connection_id != connection_id)):
+                return False
+            try:
+                return criteria is None or criteria.test(Message(data, entry.is_binary)) is not None
+            except Exception as exc:  # runs in a connection's greenlet: report it here instead
+                failures.append(exc)
+                return False
+
+        journal = server.journal
+        existing = [entry for entry in journal.query(since=since) if accept(entry, entry.body)]
+        complete, entries = journal.wait(accept, count, timeout, include_existing=existing)
+        if failures:
+            raise failures[0]
+        found = [entry.to_json() for entry in entries]
+        if not complete:
+            raise AssertionError(f"{len(found)} of {count} {direction or ''} frames matching {match!r} "
+                                 f"arrived within {timeout:g}s: {found!r}")
+        return found
+
+    def push(self, data, path=None, connection_id=None, timeout=2.0):
+        """Send ``data`` from the server to live clients: those of ``path``, the one
+        ``connection_id``, or all. ``str`` is a text frame, ``bytes`` a binary frame, anything
+        else compact JSON text. Waits up to ``timeout`` seconds for a client to be there,
+        since a client's handshake may return before the server has registered it.
+
+        :return: how many clients it was sent to.
+        """
+        import time
+
+        import gevent
+
+        from .responses import dumps_json
+
+        if not isinstance(data, (str, bytes)):
+            data = dumps_json(data)
+        deadline = time.monotonic() + timeout
+        while True:
+            targets = [c for c in self.server.connections
+                       if (path is None or c.path == path) and (connection_id is None or c.id == connection_id)]
+            if targets or time.monotonic() >= deadline:
+                break
+            gevent.sleep(0.01)
+        return sum(1 for connection in targets if connection.send(data))
+
+    def connect(self, path="/ws", timeout=5.0, **options):
+        """A real client: a ``websocket-client`` connection to ``path`` (``options`` go to
+        ``websocket.create_connection``, e.g. ``subprotocols=[...]``); closed at :meth:`stop`."""
+        import websocket
+
+        ws = websocket.create_connection(self.url(path), timeout=timeout, **options)
+        self._clients.append(ws)
+        return ws
+
     def stop(self):
+        for ws in self._clients:
+            ws.close(timeout=0.5)
         self.server.stop(timeout=2.0)
 
 
@@ -46,9 +146,25 @@ def start_server(config, plugins=(), load_entrypoints=False, **server_options):
     server_options.setdefault("host", "127.0.0.1")
     server_options.setdefault("port", 0)
     server_options.setdefault("admin_port", 0)
+    server_options.setdefault("admin", True)  # tests script mocks through it, as users do
     server = MockServer(loaded, pm, registry, **server_options)
     server.start()
     return RunningServer(server)
+
+
+def recv_close(ws, timeout=5.0):
+    """Read a ``websocket-client`` connection until the server closes it: ``(code, reason)``.
+    Data frames before the close are skipped."""
+    import struct
+
+    import websocket
+
+    ws.settimeout(timeout)
+    while True:
+        opcode, frame = ws.recv_data_frame(True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = struct.unpack("!H", frame.data[:2])[0] if len(frame.data) >= 2 else None
+            return code, frame.data[2:].decode("utf-8")
 
 
 def websocket_mock(path="/ws", **spec):
@@ -71,4 +187,18 @@ def make_mockd_server():
         running.stop()
 
 
-__all__ = ["RunningServer", "make_mockd_server", "start_server", "websocket_mock", "yaml"]
+@pytest.fixture
+def mockd_server(make_mockd_server):
+    """Factory: ``mockd_server(config, plugins=[...], **server_options)`` starts a server on
+    127.0.0.1 port 0 (admin API included) from a dict, YAML text or file, and stops it at
+    teardown. Unlike ``make_mockd_server``, which core tests use in isolation, it loads the
+    installed plugins (entry-point group ``mockd``) as ``mockd serve`` does; pass
+    ``load_entrypoints=False`` to opt out."""
+    def make(config, plugins=(), **server_options):
+        server_options.setdefault("load_entrypoints", True)
+        return make_mockd_server(config, plugins, **server_options)
+    return make
+
+
+__all__ = ["RunningServer", "make_mockd_server", "mockd_server", "recv_close", "start_server", "websocket_mock",
+           "yaml"]

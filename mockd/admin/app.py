@@ -1,0 +1,115 @@
+"""``create_app(server)``: the admin API's Flask application.
+
+Every answer is JSON. Errors are ``{"error": code, "message": text}`` whatever raised them
+(our own checks, Werkzeug's 404/405/413, a bug), so a client never parses an HTML page or
+sees a traceback. When the server has an ``admin_token``, every route but ``/health`` needs
+it as ``Authorization: Bearer <token>`` or ``X-API-Key: <token>``.
+"""
+import hmac
+import logging
+
+from flask import Flask, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..errors import ConfigError
+from ..server import MockConflict, UnknownMock
+from . import configio, connections, journal, mocks, openapi, system
+from .common import MAX_BODY, SERVER_KEY, ApiError
+
+log = logging.getLogger("mockd.admin")
+
+BLUEPRINTS = (mocks.bp, configio.bp, connections.bp, journal.bp, system.bp, openapi.bp)
+OPEN_ENDPOINTS = ("system.health",)
+_CODES = {413: "payload_too_large"}  # Werkzeug's name, "Request Entity Too Large", is the RFC 2616 one
+
+
+class _JSONProvider(DefaultJSONProvider):
+    sort_keys = False  # keep the documented field order (id, type, ... as written)
+
+    @staticmethod
+    def default(o):
+        # A value a YAML config produced that JSON has no type for is shown as text, not a 500.
+        try:
+            return DefaultJSONProvider.default(o)
+        except TypeError:
+            return str(o)
+
+
+def create_app(server):
+    """Build the admin app for ``server`` (a :class:`~mockd.server.MockServer`)."""
+    app = Flask("mockd.admin", static_folder=None)
+    app.json = _JSONProvider(app)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1  # see common.json_body
+    app.extensions[SERVER_KEY] = server
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.before_request(_authorize)
+    app.before_request(_limit_body)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(ConfigError, lambda exc: _error(400, "validation_error", str(exc)))
+    app.register_error_handler(MockConflict, lambda exc: _error(409, exc.code, str(exc)))
+    app.register_error_handler(UnknownMock, lambda exc: _error(404, "not_found", "mock not found"))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    return app
+
+
+# ---------------------------------------------------------------- request checks
+
+
+def _presented_tokens():
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        yield credentials.strip()
+    api_key = request.headers.get("X-API-Key")
+    if api_key:
+        yield api_key
+
+
+def _authorize():
+    token = current_app.extensions[SERVER_KEY].admin_token
+    if not token or request.endpoint in OPEN_ENDPOINTS:
+        return None
+    expected = token.encode("utf-8")
+    # WSGI headers are latin-1 text: encoding back to latin-1 recovers the bytes that were sent.
+    if any(hmac.compare_digest(given.encode("latin-1", "replace"), expected) for given in _presented_tokens()):
+        return None
+    raise ApiError(401, "unauthorized", "this admin API needs a token: send 'Authorization: Bearer <token>' "
+                                        "or 'X-API-Key: <token>'")
+
+
+def _limit_body():
+    # MAX_CONTENT_LENGTH only bites when a view reads the body; this answers 413 on every route.
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise RequestEntityTooLarge()
+
+
+# ---------------------------------------------------------------- error answers
+
+
+def _error(status, code, message, headers=None, **extra):
+    response = jsonify({"error": code, "message": message, **extra})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _api_error(exc):
+    headers = {"WWW-Authenticate": 'Bearer realm="mockd"'} if exc.status == 401 else None
+    return _error(exc.status, exc.code, exc.message, headers, **exc.extra)
+
+
+def _http_error(exc):
+    code = _CODES.get(exc.code) or (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    message = exc.description or exc.name
+    if exc.code == 413:
+        message = f"request body is larger than {MAX_BODY} bytes"
+    headers = {"Allow": ", ".join(sorted(exc.valid_methods))} if getattr(exc, "valid_methods", None) else None
+    return _error(exc.code or 500, code, message, headers)
+
+
+def _unexpected(exc):
+    log.exception("admin request %s %s failed", request.method, request.path)
+    return _error(500, "internal_error", "internal error; the mockd log has the details")

@@ -1,0 +1,51 @@
+"""Adding many mocks at once (``POST /mocks/bulk``, ``POST /config``): all of them or none.
+
+Everything is validated and every id and path conflict is found before the first change, so a
+bad batch leaves the server exactly as it was. Nothing here yields to other greenlets, so no
+request can slip in between the check and the change.
+"""
+from ..config import build_mock
+from ..server import MockConflict
+
+
+def build_all(server, specs, where, id_prefix, require_type):
+    """Validate every spec; ``where(i)`` locates errors. Raises the first ``ConfigError``."""
+    return [build_mock(spec, server.registry, where(i), id_prefix=id_prefix, require_type=require_type,
+                       plugins=server.config.plugins)
+            for i, spec in enumerate(specs)]
+
+
+def check(server, mocks, upsert=False, clear=False):
+    """Raise :class:`MockConflict` unless ``mocks`` can be applied.
+
+    :param upsert: a mock whose id exists replaces it (import) instead of conflicting (bulk).
+    :param clear: every existing mock goes first (import with ``replace``).
+    """
+    batch = {}
+    for mock in mocks:
+        if mock.id in batch:
+            raise MockConflict("duplicate_id", f"mock id {mock.id!r} appears twice in the request")
+        if not (upsert or clear) and mock.id in server.mocks:
+            raise MockConflict("duplicate_id", f"a mock with id {mock.id!r} already exists")
+        batch[mock.id] = mock
+    kept = [] if clear else [m for m in server.mocks.values() if m.id not in batch]
+    served = {}
+    for mock in kept + list(mocks):
+        if not mock.enabled:
+            continue
+        other = served.setdefault(mock.endpoint.path, mock.id)
+        if other != mock.id:
+            raise MockConflict("duplicate_path",
+                               f"path {mock.endpoint.path!r} would be served by both {other!r} and {mock.id!r}")
+
+
+def apply(server, mocks, clear=False):
+    """Install a checked batch. Replaced and cleared mocks close their clients with 1012."""
+    if clear:
+        server.clear_mocks()
+    # Remove every replaced mock before adding any: two mocks swapping paths must not collide.
+    for mock in mocks:
+        if mock.id in server.mocks:
+            server.remove_mock(mock.id)
+    for mock in mocks:
+        server.add_mock(mock)
