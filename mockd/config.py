@@ -119,10 +119,23 @@ class Config:
 
 
 class Build:
-    """What ``from_config(spec, where, build)`` of matchers, responses and steps can use."""
+    """What ``from_config(spec, where, build)`` of matchers, responses and steps can use.
 
-    def __init__(self, registry):
+    :param registry: the :class:`~mockd.plugins.Registry` types are resolved against.
+    :param plugins: the config's ``plugins:`` block, so that a plugin's type can read its
+        settings while it is validated (``build.plugin_config("protobuf")``) and fail at load.
+    :param source: the config file, for plugins that resolve relative paths against it
+        (``None`` for mocks that did not come from a file).
+    """
+
+    def __init__(self, registry, plugins=None, source=None):
         self.registry = registry
+        self.plugins = plugins or {}
+        self.source = source
+
+    def plugin_config(self, name):
+        """The ``plugins: {name: {...}}`` block, or ``{}`` (as ``MockServer.plugin_config``)."""
+        return dict(self.plugins.get(name) or {})
 
     def template(self, text, where):
         from .templating import compile_template
@@ -240,7 +253,7 @@ def build_config(data, registry, source=None):
     mocks = []
     seen = {}
     for index, spec in enumerate(schema.sequence(data.get("mocks"), "mocks")):
-        mock = build_mock(spec, registry, f"mocks[{index}]", id_prefix="ws_")
+        mock = build_mock(spec, registry, f"mocks[{index}]", id_prefix="ws_", plugins=plugins, source=source)
         if mock.id in seen:
             raise ConfigError(f"duplicate mock id {mock.id!r} (also used by mocks[{seen[mock.id]}])",
                               where=f"mocks[{index}].id")
@@ -253,8 +266,12 @@ def new_mock_id(prefix):
     return prefix + secrets.token_hex(8)
 
 
-def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False):
-    """Validate one mock definition. ``spec`` is not modified."""
+def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False, plugins=None, source=None):
+    """Validate one mock definition. ``spec`` is not modified.
+
+    ``plugins`` and ``source`` are the config's ``plugins:`` block and file (see :class:`Build`);
+    pass the server's for mocks added at run time.
+    """
     spec = schema.mapping(spec, where)
     schema.check_keys(spec, MOCK_KEYS, where)
     mock_type = schema.string(spec, "type", where, required=require_type)
@@ -266,7 +283,7 @@ def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False
     mock_id = schema.string(spec, "id", where, allow_empty=False) or new_mock_id(id_prefix)
     if spec.get("websocket") is None:
         raise ConfigError("websocket spec is required for WebSocket mocks", where=join_where(where, "websocket"))
-    endpoint = build_endpoint(spec["websocket"], Build(registry), join_where(where, "websocket"))
+    endpoint = build_endpoint(spec["websocket"], Build(registry, plugins, source), join_where(where, "websocket"))
     stored = dict(spec, id=mock_id, type=mock_type)
     return Mock(id=mock_id, type=mock_type, name=schema.string(spec, "name", where, default="") or "",
                 enabled=schema.boolean(spec, "enabled", where, default=True), endpoint=endpoint, spec=stored)
@@ -278,9 +295,9 @@ def build_endpoint(spec, build, where):
     path = schema.string(spec, "path", where, required=True)
     if not path.startswith("/"):
         raise ConfigError(f"path must start with / (got {path!r})", where=join_where(where, "path"))
-    subprotocols = tuple(
-        schema.string({"_": item}, "_", None, allow_empty=False) if item is not None else ""
-        for item in schema.sequence(spec.get("subprotocols"), join_where(where, "subprotocols")))
+    at = join_where(where, "subprotocols")
+    subprotocols = tuple(_subprotocol(item, join_where(at, i))
+                         for i, item in enumerate(schema.sequence(spec.get("subprotocols"), at)))
     rules = tuple(
         _build_rule(item, build, join_where(join_where(where, "matchers"), i), f"matchers[{i}]")
         for i, item in enumerate(schema.sequence(spec.get("matchers"), join_where(where, "matchers"))))
@@ -304,6 +321,18 @@ def build_endpoint(spec, build, where):
         default_response=default_response,
         scenario=scenario,
     )
+
+
+def _subprotocol(item, where):
+    """One ``subprotocols`` entry: a non-empty string (a null entry reads as ``""``)."""
+    if item is None:
+        return ""
+    if isinstance(item, (dict, list)):
+        raise ConfigError(f"expected a string, got {schema.type_name(item)}", where=where)
+    text = item if isinstance(item, str) else scalar_text(item)  # YAML scalars as written
+    if not text:
+        raise ConfigError("a subprotocol name must not be empty", where=where)
+    return text
 
 
 def _build_heartbeat(spec, where):

@@ -3,6 +3,10 @@
 Project name ``mockd`` everywhere: markers, plugin manager and the entry-point group.
 Registration hooks take no arguments because registries must exist before the config
 is validated (a config names matcher, step and response types).
+
+Plugin code that raises while a connection is being served (an observer hook, or a
+registered matcher, template function, response or step type) closes that connection with
+1011 and the log names the plugin; the server and the other connections carry on.
 """
 import pluggy
 
@@ -33,7 +37,9 @@ def mockd_register_template_functions():
 
     :return: a mapping ``{name: callable}``. Names may be dotted (``uuid.short``); the
         callable receives the evaluated arguments and returns a value rendered as text.
-        It runs in the connection greenlet, so it must be fast and must not block.
+        A callable decorated with :func:`mockd.templating.pass_context` receives the
+        :class:`mockd.templating.RenderContext` first. It runs in the connection greenlet,
+        so it must be fast and must not block.
 
     .. versionadded:: 0.1
     """

@@ -8,7 +8,8 @@ LEVELS = ("debug", "info", "warning", "error")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the connection and mock ids when a record has them."""
+    """One JSON object per line, with the connection and mock ids (and the plugin to blame for
+    a failure) when a record has them."""
 
     def format(self, record):
         entry = {
@@ -17,7 +18,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("connection_id", "mock_id"):
+        for key in ("connection_id", "mock_id", "plugin"):
             value = getattr(record, key, None)
             if value is not None:
                 entry[key] = value

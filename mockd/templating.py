@@ -6,8 +6,12 @@ rendering a message costs a few calls and a join. Template functions (built-ins 
 come from ``mockd_register_template_functions()``; this module's hookimpl registers the
 built-ins, so they share one namespace with plugin functions. Function names are matched
 case-insensitively (``{{NOW}}``, ``{{faker.firstname}}``); JSON field names are not.
+
+A template function that raises is not rendered as ``""``: the exception reaches the
+connection, which closes with 1011 and logs the plugin that registered the function
+(``mockd.blame``). Built-ins and plugin functions follow that one rule, as every other piece of
+plugin code in a message does; the built-ins return ``""`` for bad arguments instead of raising.
 """
-import logging
 import re
 
 from .errors import ConfigError
@@ -16,9 +20,7 @@ from .templatefuncs import reset_sequences  # noqa: F401 - part of this module's
 from .textrender import to_text
 
 __all__ = ["RenderContext", "Template", "CompiledValue", "compile_template", "compile_value",
-           "to_text", "reset_sequences"]
-
-log = logging.getLogger(__name__)
+           "pass_context", "to_text", "reset_sequences"]
 
 # Roots of paths resolved against the RenderContext. ``vars`` holds matcher captures and
 # scenario variables (``RenderContext.variables``).
@@ -41,6 +43,21 @@ class RenderContext:
         self.path = path
         self.connection = connection
         self.variables = variables
+
+
+def pass_context(func):
+    """Mark a template function that needs the :class:`RenderContext`: it is then called with
+    the context first, before the template's arguments (Jinja's ``pass_context``). Use it for
+    what arguments cannot carry, such as the raw bytes of a binary message.
+
+    .. versionadded:: 0.1
+    """
+    func._mockd_pass_context = True
+    return func
+
+
+def _the_context(ctx):
+    return ctx
 
 
 # ---------------------------------------------------------------- parsing
@@ -204,10 +221,13 @@ class _Parser:
             signature = inspect.signature(func)
         except (TypeError, ValueError):
             signature = None  # some C callables have no signature: nothing to check
+        passes_context = getattr(func, "_mockd_pass_context", False)
         try:
-            signature and signature.bind(*args)
+            signature and signature.bind(*([None] if passes_context else []), *args)
         except TypeError:
             self.error(f"{name} cannot take {len(args)} argument(s)", f"usage: {name}{signature}")
+        if passes_context:
+            args = [(False, _the_context)] + list(args)
         prepare = getattr(func, "_mockd_prepare", None)
         if prepare is not None:
             prepare()  # warm up a lazy dependency (faker) at load, not on the first message
@@ -305,28 +325,18 @@ class Template:
         self.source = source
         self._head = head
         self._pairs = pairs  # ((evaluator, literal that follows), ...)
-        self._warned = False
 
     def render(self, ctx):
-        """Return the text for one response.
+        """Return the text for one response. Exceptions of template functions propagate.
 
         :param ctx: a :class:`RenderContext`.
         """
         out = [self._head]
         for evaluate, literal in self._pairs:
-            try:
-                value = evaluate(ctx)
-            except Exception:  # a broken function renders "" rather than killing the connection
-                value = self._failed()
+            value = evaluate(ctx)
             out.append(value if value.__class__ is str else to_text(value))
             out.append(literal)
         return "".join(out)
-
-    def _failed(self):
-        log.log(logging.DEBUG if self._warned else logging.WARNING,
-                "template %r: a function raised; rendering it as ''", self.source, exc_info=True)
-        self._warned = True
-        return ""
 
     def __repr__(self):
         return f"{type(self).__name__}({self.source!r})"
@@ -348,10 +358,7 @@ class _ConstantTemplate(Template):
 class _SingleTemplate(Template):
     # Exactly one expression and no literal text, e.g. a JSON leaf "{{uuid}}".
     def render(self, ctx):
-        try:
-            value = self._pairs[0][0](ctx)
-        except Exception:
-            return self._failed()
+        value = self._pairs[0][0](ctx)
         return value if value.__class__ is str else to_text(value)
 
 

@@ -1,6 +1,5 @@
 """Unit tests for mockd.templating: the {{ expr }} grammar of spec/behaviour.md §6.3/§6.4."""
 import json
-import logging
 import re
 import subprocess
 import sys
@@ -115,12 +114,25 @@ def test_plugin_functions_share_the_namespace(render):
                             functions).render(ctx) == "dict int str"
 
 
-def test_a_raising_function_renders_empty_and_warns(caplog):
+def test_a_raising_function_propagates():
+    # Not rendered as "": the connection closes with 1011 and names the plugin
+    # (test_plugins.py::test_a_raising_plugin_template_function_closes_1011).
     functions = make_registry(GreetPlugin()).template_functions
-    template = compile_template("a{{boom}}b", functions)
-    with caplog.at_level(logging.WARNING, logger="mockd.templating"):
-        assert template.render(RenderContext()) == "ab"
-    assert "a{{boom}}b" in caplog.text
+    for source in ("a{{boom}}b", "{{boom}}"):
+        with pytest.raises(KeyError):
+            compile_template(source, functions).render(RenderContext())
+
+
+def test_pass_context_functions_get_the_render_context_first():
+    @mockd.templating.pass_context
+    def where(ctx, suffix=""):
+        return f"{ctx.path}{suffix}"
+
+    functions = {"where": where}
+    ctx = RenderContext(Message("x"), path="/chat")
+    assert compile_template("{{where}} {{where('!')}}", functions).render(ctx) == "/chat /chat!"
+    with pytest.raises(ConfigError, match="cannot take 2 argument"):
+        compile_template("{{where('a', 'b')}}", functions)
 
 
 # ---------------------------------------------------------------- message and request paths

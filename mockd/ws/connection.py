@@ -11,6 +11,7 @@ import time
 import gevent
 from gevent.event import AsyncResult
 
+from ..blame import blame
 from ..message import Message
 from ..scenario import StepContext, run_scenario
 from ..state import new_connection_id
@@ -44,6 +45,8 @@ class Connection:
         self.path = self.endpoint.path
         self.subprotocol = subprotocol
         self.max_message_size = self.endpoint.max_message_size
+        self.max_outbound = server.max_outbound_buffer  # read by handler.py for the socket
+        self.send_timeout = server.send_timeout
         self.id = new_connection_id()
         self.connected_at = datetime.datetime.now(datetime.timezone.utc)
         self.remote_addr = environ.get("REMOTE_ADDR", "")
@@ -60,6 +63,10 @@ class Connection:
         self._timers = {}
         self._ping_sent_at = None
         self._admitted = True
+        # echoMode and nothing else: no matcher or default reply ever looks at a message, so
+        # the pipeline may skip building a Message and asking the (empty) rule set.
+        self._plain_echo = (self.endpoint.echo and not runtime.rules.rules
+                            and self.endpoint.default_response is None)
 
     # ------------------------------------------------------------ session protocol (handler.py)
 
@@ -72,9 +79,13 @@ class Connection:
     def run(self, ws):
         self.ws = ws
         ws.on_pong = self._on_pong
+        ws.on_overflow = self._on_overflow
         self.cancel()
         self.runtime.connections.add(self)
         self.server.connections.add(self)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("connection %s opened on %s from %s", self.id, self.path, self.remote_addr,
+                      extra={"connection_id": self.id, "mock_id": self.mock_id})
         hooks = self.server.observers
         try:
             if hooks.opened:
@@ -89,19 +100,36 @@ class Connection:
                 if data is None:
                     break
                 handle(data)
-        except Exception:
-            log.exception("connection %s on %s failed", self.id, self.path)
-            self.close(CLOSE_INTERNAL_ERROR, "internal error")
+        except Exception as exc:
+            self._fail(exc, "connection", "internal error")
         finally:
             self._finish()
+
+    def _fail(self, exc, what, reason):
+        """Close this connection with 1011 after ``exc`` escaped plugin or mockd code; the
+        server and every other connection carry on. The log names the plugin to blame."""
+        culprit = blame(exc, self.server.plugin_manager, self.server.registry)
+        context = {"connection_id": self.id, "mock_id": self.mock_id, "plugin": culprit}
+        if culprit is None:
+            log.error("%s %s on %s failed", what, self.id, self.path, exc_info=exc, extra=context)
+            self.close(CLOSE_INTERNAL_ERROR, reason)
+        else:
+            log.error("plugin %r raised in %s %s on %s: %r", culprit, what, self.id, self.path, exc,
+                      exc_info=exc, extra=context)
+            # The reason tells the client's test which plugin to look at (123 bytes at most).
+            self.close(CLOSE_INTERNAL_ERROR, f"plugin {culprit} failed".encode()[:123].decode("utf-8", "ignore"))
 
     # ------------------------------------------------------------ the message pipeline (§7)
 
     def _handle(self, data):
-        message = Message(data, data.__class__ is bytes)
         self.messages_received += 1
         self.last_activity = time.monotonic()
         server = self.server
+        if self._plain_echo and self._wait is None and not server.observers.received:
+            server.journal.record(self, "inbound", data, "echo")
+            self.send(data)
+            return
+        message = Message(data, data.__class__ is bytes)
         if server.observers.received:
             server.plugin_manager.hook.mockd_message_received(server=server, connection=self, message=message)
         wait = self._wait
@@ -110,6 +138,10 @@ class Connection:
             self.last_consumed = message
             server.journal.record(self, "inbound", data, wait.label)
             wait.result.set(message)
+            # Let the scenario reach its next step before the next message is read (upstream
+            # advances the step in the read loop): back-to-back messages for two consecutive
+            # wait steps must both be consumed, not the second one left to the matchers.
+            gevent.sleep(0)
             return
         rule, _captures = self.runtime.rules.first_match(message, self)
         endpoint = self.endpoint
@@ -145,6 +177,22 @@ class Connection:
         self.server.journal.record(self, "outbound", payload)
         return True
 
+    def pace(self):
+        """Wait, in this greenlet only, until the client has taken what was sent (a scenario
+        goes at the client's pace; a client that takes nothing for ``send_timeout`` seconds
+        is closed with 1008). False once the connection is closed."""
+        try:
+            self.ws.drain()
+        except ConnectionClosed:
+            return False
+        return True
+
+    def _on_overflow(self, detail):
+        # Called by the socket just before it closes with 1008: the log and the journal say why.
+        log.warning("connection %s on %s: outbound buffer full, closing with 1008: %s", self.id, self.path,
+                    detail, extra={"connection_id": self.id, "mock_id": self.mock_id})
+        self.server.journal.record(self, "event", f"close 1008 outbound buffer full: {detail}")
+
     def close(self, code=CLOSE_NORMAL, reason=""):
         """Close from any greenlet; the receive loop then ends and cleans up."""
         if self.ws is not None:
@@ -171,10 +219,8 @@ class Connection:
     def _play_scenario(self):
         try:
             run_scenario(self.endpoint.scenario, StepContext(self))
-        except Exception:
-            log.exception("scenario %r of mock %s failed on connection %s",
-                          self.endpoint.scenario.name, self.mock_id, self.id)
-            self.close(CLOSE_INTERNAL_ERROR, "scenario error")
+        except Exception as exc:
+            self._fail(exc, "scenario", "scenario error")
 
     # ------------------------------------------------------------ idle timeout and heartbeat
 
@@ -240,11 +286,16 @@ class Connection:
             self.close_reason = ws.close_reason
         self.runtime.connections.discard(self)
         self.server.connections.remove(self)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("connection %s on %s closed: %s %s", self.id, self.path, self.close_code, self.close_reason,
+                      extra={"connection_id": self.id, "mock_id": self.mock_id})
         if self.server.observers.closed:
             try:
                 self.server.plugin_manager.hook.mockd_connection_closed(server=self.server, connection=self)
-            except Exception:
-                log.exception("a mockd_connection_closed hook failed for connection %s", self.id)
+            except Exception as exc:  # the socket is gone already: only the log can tell
+                log.error("plugin %r raised in mockd_connection_closed for connection %s: %r",
+                          blame(exc, self.server.plugin_manager, self.server.registry), self.id, exc,
+                          exc_info=exc, extra={"connection_id": self.id, "mock_id": self.mock_id})
 
     def describe(self):
         """The connection object of the admin API (behaviour.md §11.2)."""

@@ -1,0 +1,88 @@
+"""Which plugin raised: naming the culprit of an exception from its traceback.
+
+A plugin's code runs inside a message in many places: observer hooks, a matcher's
+``match()``, a template function, a response type's ``render()``, a step's ``run()``. Rather
+than wrapping each of those calls (and paying for it on every message), the connection
+catches whatever escapes and asks :func:`blame`, which walks the traceback from the innermost
+frame outwards and stops at the first frame that belongs to a plugin:
+
+- the frame runs a hookimpl or a registered template function: its owner
+  (pluggy's ``HookImpl.plugin_name``, or ``Registry.owner``);
+- the frame is a method of an instance (or class) of a registered matcher, response or step
+  type: the plugin that registered that type, even for a method inherited from a base class,
+  because the object is the plugin's.
+
+Only failures pay, and the answer is the deepest plugin on the stack, so a plugin's response
+type failing inside a built-in step is blamed on the plugin, not on ``mockd.scenario``.
+A template function written in C (``{"hex": hex}``) has no frame of its own; its failure is
+then blamed on the response type that rendered it.
+"""
+import traceback
+
+__all__ = ["blame"]
+
+_KINDS = (("matcher", "matchers"), ("response type", "response_types"), ("step type", "step_types"))
+
+
+def _code(func):
+    func = getattr(func, "__func__", func)  # bound methods (hookimpls of plugin instances)
+    func = getattr(func, "func", func)      # functools.partial
+    return getattr(func, "__code__", None)
+
+
+def _code_owners(plugin_manager, registry):
+    owners = {}
+    for name, plugin in plugin_manager.list_name_plugin():
+        if plugin is None:  # a blocked name
+            continue
+        for hookcaller in plugin_manager.get_hookcallers(plugin) or ():
+            for impl in hookcaller.get_hookimpls():
+                if impl.plugin is plugin:
+                    owners.setdefault(_code(impl.function), impl.plugin_name)
+    for name, func in registry.template_functions.items():
+        owners.setdefault(_code(func), registry.owner("template function", name))
+    owners.pop(None, None)
+    return owners
+
+
+def _class_owners(registry):
+    owners = {}
+    for kind, attribute in _KINDS:
+        for name, cls in getattr(registry, attribute).items():
+            owners.setdefault(cls, registry.owner(kind, name))
+    return owners
+
+
+def _owner_of_object(obj, class_owners):
+    cls = obj if isinstance(obj, type) else type(obj)
+    for klass in cls.__mro__:  # a subclass created by a registered type counts as that type
+        owner = class_owners.get(klass)
+        if owner is not None:
+            return owner
+    return None
+
+
+def blame(exc, plugin_manager, registry):
+    """Return the name of the plugin whose code raised ``exc``, or ``None`` when no plugin
+    code is on its traceback (a bug in mockd itself).
+
+    :param exc: the exception, with its ``__traceback__``.
+    :param plugin_manager: the server's :class:`pluggy.PluginManager`.
+    :param registry: the server's :class:`mockd.plugins.Registry`.
+    """
+    frames = [frame for frame, _lineno in traceback.walk_tb(exc.__traceback__)]
+    if not frames:
+        return None
+    code_owners = _code_owners(plugin_manager, registry)
+    class_owners = _class_owners(registry)
+    for frame in reversed(frames):
+        owner = code_owners.get(frame.f_code)
+        if owner is not None:
+            return owner
+        local = frame.f_locals
+        obj = local.get("self", local.get("cls"))
+        if obj is not None:
+            owner = _owner_of_object(obj, class_owners)
+            if owner is not None:
+                return owner
+    return None

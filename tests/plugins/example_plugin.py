@@ -1,0 +1,206 @@
+"""A one-file plugin that implements every mockd hook; tests load it with ``plugins_dir``.
+
+Dependency-free on purpose (the datasette ``tests/plugins/my_plugin.py`` pattern): it
+exercises the hook plumbing, not a library. What each hook adds, as the tests see it through a
+real socket:
+
+- matcher ``length``: the payload has ``value`` characters (bytes, for a binary frame);
+- template functions ``example.reverse(text)`` and ``example.greeting()``, which reads the
+  configured greeting through the render context;
+- response type ``reverse``: a templated ``prefix`` then the message reversed, and ``events``:
+  what the observer hooks saw on this server, as JSON;
+- step type ``repeat``: sends ``text`` (a template) ``times`` times;
+- ``mockd_configure`` reads ``plugins: {example_plugin: {greeting, journal}}``, rejects a
+  greeting that is not a string, and opens the ``journal`` file; the observers append a line
+  to it per event; ``mockd_unconfigure`` writes its last line and closes it.
+
+Fault injection, for the 1011 tests: the text ``raise in <place>`` makes that place raise,
+and so do the paths ``/raise-on-open`` and ``/raise-on-close`` for those observers.
+"""
+import json
+import weakref
+
+from mockd import ConfigError, hookimpl
+from mockd.matching import MATCHED, Matcher
+from mockd.responses import ResponseType
+from mockd.scenario import StepType
+from mockd.schema import check_keys, integer, join_where, string
+from mockd.templating import pass_context
+
+NAME = "example_plugin"  # the file's name: the plugin's name under plugins_dir
+
+
+class PluginFault(Exception):
+    """What the injected faults raise, so that tests can find it in the log."""
+
+
+class _State:
+    def __init__(self, greeting, journal):
+        self.greeting = greeting
+        self.journal = journal  # an open file, or None
+        self.events = []
+
+    def record(self, *event):
+        self.events.append(list(event))
+        if self.journal is not None:
+            self.journal.write(" ".join(str(part) for part in event) + "\n")
+            self.journal.flush()
+
+
+_states = weakref.WeakKeyDictionary()  # MockServer -> _State
+
+
+def _state(server):
+    return _states.get(server) or _states.setdefault(server, _State("hello", None))
+
+
+def _fault(text, place):
+    if text == f"raise in {place}":
+        raise PluginFault(f"injected fault in {place}")
+
+
+# ---------------------------------------------------------------- registration hooks
+
+
+class LengthMatcher(Matcher):
+    name = "length"
+    keys = ("value",)
+
+    def __init__(self, length):
+        self.length = length
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        check_keys(spec, cls.keys + ("type", "messageType"), where)
+        return cls(integer(spec, "value", where, minimum=0, default=0))
+
+    def match(self, message, context=None):
+        _fault(message.text, "match")
+        return MATCHED if len(message.data) == self.length else None
+
+
+class ReverseResponse(ResponseType):
+    name = "reverse"
+    keys = ("prefix",)
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        check_keys(spec, cls.keys + ("type", "delay"), where)
+        return cls(build.template(string(spec, "prefix", where, default=""), join_where(where, "prefix")))
+
+    def render(self, ctx):
+        text = ctx.message.text if ctx.message is not None else ""
+        _fault(text, "render")
+        return self.prefix.render(ctx) + text[::-1]
+
+
+class EventsResponse(ResponseType):
+    name = "events"
+    keys = ()
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        check_keys(spec, ("type", "delay"), where)
+        return cls()
+
+    def render(self, ctx):
+        return json.dumps(_state(ctx.connection.server).events)
+
+
+class RepeatStep(StepType):
+    name = "repeat"
+
+    def __init__(self, text, response, times):
+        self.text = text
+        self.response = response
+        self.times = times
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        check_keys(spec, ("text", "times"), where)
+        text = string(spec, "text", where, required=True)
+        response = build.response({"type": "text", "value": text}, where)
+        return cls(text, response, integer(spec, "times", where, minimum=1, default=1))
+
+    def run(self, ctx):
+        _fault(self.text, "step")
+        for _ in range(self.times):
+            ctx.send(self.response)
+        return True
+
+
+def reverse(text):
+    _fault(text, "template function")
+    return str(text)[::-1]
+
+
+@pass_context
+def greeting(ctx):
+    return _state(ctx.connection.server).greeting
+
+
+@hookimpl
+def mockd_register_matchers():
+    return [LengthMatcher]
+
+
+@hookimpl
+def mockd_register_template_functions():
+    return {"example.reverse": reverse, "example.greeting": greeting}
+
+
+@hookimpl
+def mockd_register_step_types():
+    return [RepeatStep]
+
+
+@hookimpl
+def mockd_register_response_types():
+    return [ReverseResponse, EventsResponse]
+
+
+# ---------------------------------------------------------------- lifecycle hooks
+
+
+@hookimpl
+def mockd_configure(server):
+    settings = server.plugin_config(NAME)
+    greeting_text = settings.get("greeting", "hello")
+    if not isinstance(greeting_text, str):
+        raise ConfigError("greeting must be a string", where=f"plugins.{NAME}.greeting")
+    path = settings.get("journal")
+    _states[server] = _State(greeting_text, open(path, "a", encoding="utf-8") if path else None)
+
+
+@hookimpl
+def mockd_unconfigure(server):
+    state = _states.pop(server, None)
+    if state is not None and state.journal is not None:
+        state.record("unconfigure")
+        state.journal.close()
+
+
+# ---------------------------------------------------------------- observer hooks
+
+
+@hookimpl
+def mockd_connection_opened(server, connection):
+    if connection.path == "/raise-on-open":
+        raise PluginFault("injected fault in mockd_connection_opened")
+    _state(server).record("opened", connection.path)
+
+
+@hookimpl
+def mockd_message_received(server, connection, message):
+    _fault(message.text, "mockd_message_received")
+    _state(server).record("received", message.text)
+
+
+@hookimpl
+def mockd_connection_closed(server, connection):
+    if connection.path == "/raise-on-close":
+        raise PluginFault("injected fault in mockd_connection_closed")
+    _state(server).record("closed", connection.close_code)
