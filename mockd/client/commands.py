@@ -1,0 +1,225 @@
+"""``mockd websocket add|status|connections|stats|messages``: admin API calls and their output
+(behaviour.md §12.2, §12.6, §12.7). Text goes to standard output; ``--json`` prints the
+API's answer (or the documented object) indented, and ``messages --json`` one object a line.
+"""
+import base64
+import binascii
+import datetime
+import json
+import time
+
+from . import UsageError, admin_settings, option
+from .admin import AdminClient, connection_path
+
+
+def _client(args):
+    url, token, insecure, cacert = admin_settings(args)
+    return AdminClient(url, token, insecure=insecure, cacert=cacert)
+
+
+def _print_json(value):
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _ago(timestamp):
+    """``45s``, ``3m12s``, ``2h5m`` since an RFC 3339 timestamp (``?`` when unreadable)."""
+    try:
+        then = datetime.datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        return "?"
+    seconds = max(0, int((datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m"
+    if minutes:
+        return f"{minutes}m{seconds}s"
+    return f"{seconds}s"
+
+
+def _table(header, rows):
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+    for row in [header] + rows:
+        print("   ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+# ---------------------------------------------------------------- add, status, stats
+
+
+def add(args):
+    if not args.path:
+        raise UsageError("--path is required for WebSocket mocks (e.g. --path /ws/echo)")
+    if not args.path.startswith("/"):
+        raise UsageError(f"--path must start with / (got {args.path!r})")
+    websocket = {"path": args.path}
+    if args.echo:
+        websocket["echoMode"] = True
+    if args.message is not None:
+        try:
+            value = json.loads(args.message)
+        except ValueError as exc:
+            raise UsageError(f"--message must be JSON: {exc}") from None
+        websocket["defaultResponse"] = {"type": "json", "value": value}
+    spec = {"type": "websocket", "enabled": True, "websocket": websocket}
+    if args.name:
+        spec["name"] = args.name
+    answer = _client(args).post("/mocks", spec) or {}
+    mock = answer.get("mock") or {}
+    mock_id = answer.get("id") or mock.get("id", "")
+    echo = bool((mock.get("websocket") or websocket).get("echoMode"))
+    if option(args, "json"):
+        _print_json({"id": mock_id, "type": "websocket", "action": answer.get("action", "created"),
+                     "path": args.path, "echo": echo})
+        return 0
+    print(f"Created mock: {mock_id}")
+    print("  Type: websocket")
+    print(f"  Path: {args.path}")
+    if echo:
+        print("  Echo: enabled")
+    return 0
+
+
+def status(args):
+    answer = _client(args).get("/mocks", type="websocket") or {}
+    mocks = answer.get("mocks") or []
+    if option(args, "json"):
+        _print_json({"count": len(mocks), "enabled": len(mocks) > 0, "endpoints": mocks})
+        return 0
+    if not mocks:
+        print("WebSocket: no mocks configured")
+        return 0
+    print(f"WebSocket: {len(mocks)} mock(s) configured")
+    for mock in mocks:
+        path = (mock.get("websocket") or {}).get("path", "")
+        state = "disabled" if mock.get("enabled") is False else "enabled"
+        print(f"  - {path} ({mock.get('id', '')}) [{state}]")
+    return 0
+
+
+def stats(args):
+    answer = _client(args).get("/websocket/stats") or {}
+    if option(args, "json"):
+        _print_json(answer)
+        return 0
+    print("WebSocket Statistics")
+    print(f"  Active Connections:  {answer.get('activeConnections', 0)}")
+    print(f"  Total Connections:   {answer.get('totalConnections', 0)}")
+    print(f"  Total Messages Sent: {answer.get('totalMessagesSent', 0)}")
+    print(f"  Total Messages Recv: {answer.get('totalMessagesRecv', 0)}")
+    by_mock = answer.get("connectionsByMock") or {}
+    if by_mock:
+        print("  Connections by Mock:")
+        for mock_id, count in sorted(by_mock.items()):
+            print(f"    {mock_id}: {count}")
+    return 0
+
+
+# ---------------------------------------------------------------- connections
+
+
+def connections(args):
+    action = option(args, "action") or "list"
+    client = _client(args)
+    as_json = option(args, "json")
+    if action in ("list", "ls"):
+        answer = client.get("/websocket/connections") or {}
+        conns = answer.get("connections") or []
+        if as_json:
+            _print_json(answer)
+        elif not conns:
+            print("No active WebSocket connections")
+        else:
+            _table(("ID", "PATH", "MOCK ID", "CONNECTED", "MSG SENT", "MSG RECV", "STATUS"),
+                   [(c.get("id", ""), c.get("path", ""), c.get("mockId", ""), _ago(c.get("connectedAt")),
+                     c.get("messagesSent", 0), c.get("messagesRecv", 0), c.get("status", ""))
+                    for c in conns])
+            print(f"\nTotal: {len(conns)} connection(s)")
+        return 0
+    connection_id = args.connection_id
+    if action == "get":
+        conn = client.get(connection_path(connection_id)) or {}
+        if as_json:
+            _print_json(conn)
+            return 0
+        print(f"WebSocket Connection: {conn.get('id', connection_id)}")
+        print(f"  Path:          {conn.get('path', '')}")
+        print(f"  Mock ID:       {conn.get('mockId', '')}")
+        if conn.get("subprotocol"):
+            print(f"  Subprotocol:   {conn['subprotocol']}")
+        print(f"  Connected:     {conn.get('connectedAt', '')} ({_ago(conn.get('connectedAt'))} ago)")
+        print(f"  Messages Sent: {conn.get('messagesSent', 0)}")
+        print(f"  Messages Recv: {conn.get('messagesRecv', 0)}")
+        print(f"  Status:        {conn.get('status', '')}")
+        return 0
+    if action == "close":
+        client.delete(connection_path(connection_id))
+        if as_json:
+            _print_json({"id": connection_id, "closed": True})
+        else:
+            print(f"Closed WebSocket connection: {connection_id}")
+        return 0
+    kind = "binary" if args.binary else "text"
+    if args.binary:
+        try:
+            base64.b64decode(args.message, validate=True)
+        except (binascii.Error, ValueError):
+            raise UsageError("invalid base64 data: --binary needs MESSAGE in standard base64") from None
+    client.post(connection_path(connection_id, "/send"), {"type": kind, "data": args.message})
+    if as_json:
+        _print_json({"id": connection_id, "sent": True, "type": kind})
+    else:
+        print(f"Sent {kind} message to connection {connection_id}")
+    return 0
+
+
+# ---------------------------------------------------------------- messages (the journal)
+
+
+def _journal_line(entry):
+    stamp = str(entry.get("time", ""))
+    arrow = ">" if entry.get("direction") == "inbound" else "<"
+    body = entry.get("body", "")
+    if entry.get("type") == "binary":
+        body = f"[binary {entry.get('size', '?')} bytes] {body}"
+    elif entry.get("truncated"):
+        body = f"{body}... [{entry.get('size')} bytes, truncated]"
+    handled = f" [{entry['matched']}]" if entry.get("direction") == "inbound" and entry.get("matched") else ""
+    return f"{stamp} {entry.get('connectionId', '')} {entry.get('path', '')} {arrow}{handled} {body}"
+
+
+def _entries(answer):
+    """The entries of a ``GET /websocket/messages`` answer and its ``lastSeq`` (or None)."""
+    if isinstance(answer, list):
+        return answer, None
+    answer = answer or {}
+    last = answer.get("lastSeq")
+    return list(answer.get("messages") or []), last if isinstance(last, int) else None
+
+
+def messages(args):
+    client = _client(args)
+    as_json = option(args, "json")
+    query = {"mockId": args.mock, "connectionId": args.connection, "direction": args.direction,
+             "limit": args.limit}
+    since = None
+    try:
+        while True:
+            entries, last_seq = _entries(client.get("/websocket/messages", since=since, **query))
+            for entry in entries:
+                print(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) if as_json
+                      else _journal_line(entry), flush=True)
+                if isinstance(entry.get("seq"), int):
+                    since = max(since or 0, entry["seq"])
+            if not args.follow:
+                return 0
+            # Filtered-out entries still move the cursor: the next poll asks only for newer ones.
+            since = max(since or 0, last_seq or 0)
+            query["limit"] = None  # --limit trims the first page only
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+
+
+def run(command, args):
+    handlers = {"add": add, "status": status, "stats": stats, "connections": connections, "messages": messages}
+    return handlers[command](args)
