@@ -115,7 +115,7 @@ def get_parser():
                              "closed with 1008 'outbound buffer full' (default: 1048576)")
     listen.add_argument("--send-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="close with 1008 a client that takes no data for this long while some waits "
-                             "for it (default: 10)")
+                             "for it; 0 waits forever (default: 10)")
     _add_admin_options(serve)
     logs = serve.add_argument_group("logging options")
     logs.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),

@@ -1,7 +1,10 @@
 """The message journal: a bounded ring of every inbound and outbound data frame.
 
-Recording costs one small object and a deque append per frame; bodies are kept as they are
-(truncated) and only turned into JSON when somebody asks. Waiters (``POST
+Recording costs one plain tuple and a deque append per frame (about 0.5 us): a tuple is the
+cheapest object to build, and one of strings and numbers is untracked by the garbage collector
+after its first collection, so a full ring is not traversed again by every full collection.
+Readers get :class:`Entry` views of those tuples. Bodies are kept
+as they are (truncated) and only turned into JSON when somebody asks. Waiters (``POST
 /websocket/messages/wait``) are checked on append only while there are any.
 """
 import base64
@@ -9,6 +12,7 @@ import collections
 import datetime
 import itertools
 import time
+from operator import itemgetter
 
 from gevent.event import Event
 
@@ -16,9 +20,25 @@ DEFAULT_SIZE = 10_000
 DEFAULT_BODY_LIMIT = 10_240
 
 
-class Entry:
-    __slots__ = ("seq", "time", "connection_id", "mock_id", "path", "direction", "is_binary", "size",
-                 "body", "matched")
+class Entry(tuple):
+    """One journaled frame, read-only: a view of the tuple the ring stores."""
+
+    __slots__ = ()
+    FIELDS = ("seq", "time", "connection_id", "mock_id", "path", "direction", "is_binary", "size",
+              "body", "matched")
+    seq = property(itemgetter(0))
+    time = property(itemgetter(1))
+    connection_id = property(itemgetter(2))
+    mock_id = property(itemgetter(3))
+    path = property(itemgetter(4))
+    direction = property(itemgetter(5))
+    is_binary = property(itemgetter(6))
+    size = property(itemgetter(7))
+    body = property(itemgetter(8))
+    matched = property(itemgetter(9))
+
+    def __repr__(self):
+        return f"Entry(seq={self.seq}, {self.direction}, {self.body!r:.60})"
 
     def to_json(self):
         body = self.body
@@ -50,39 +70,82 @@ class _Waiter:
         self.event = Event()
 
 
+class _Ring:
+    """``Journal.entries``: the ring seen as :class:`Entry` objects (``len``, ``maxlen``,
+    indexing, iteration oldest first, ``clear``)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items):
+        self._items = items
+
+    @property
+    def maxlen(self):
+        return self._items.maxlen
+
+    def __len__(self):
+        return len(self._items)
+
+    def __getitem__(self, index):
+        return Entry(self._items[index])
+
+    def __iter__(self):
+        return map(Entry, self._items)
+
+    def clear(self):
+        self._items.clear()
+
+
+_time = time.time
+
+
 class Journal:
     def __init__(self, size=DEFAULT_SIZE, body_limit=DEFAULT_BODY_LIMIT):
-        self.entries = collections.deque(maxlen=max(0, size))
+        self._ring = collections.deque(maxlen=max(0, size))
+        self.entries = _Ring(self._ring)
         self.body_limit = body_limit
         self._seq = itertools.count(1)
         self._waiters = []
 
     def record(self, connection, direction, data, matched=None):
-        """Append one frame. ``data`` is ``str`` (text) or ``bytes`` (binary)."""
-        if self.entries.maxlen == 0 and not self._waiters:
+        """Append one frame. ``data`` is ``str`` (text) or ``bytes`` (binary). Returns the
+        :class:`Entry` while somebody waits on the journal, else None (no view is built)."""
+        ring = self._ring
+        if not ring.maxlen and not self._waiters:
             return None
-        entry = Entry()
-        entry.seq = next(self._seq)
-        entry.time = time.time()
-        entry.connection_id = connection.id
-        entry.mock_id = connection.mock_id
-        entry.path = connection.path
-        entry.direction = direction
-        is_binary = data.__class__ is bytes
-        entry.is_binary = is_binary
         limit = self.body_limit
-        if is_binary:
-            entry.size = len(data)
-            entry.body = data[:limit] if len(data) > limit else data
+        if data.__class__ is bytes:
+            size = len(data)
+            item = (next(self._seq), _time(), connection.id, connection.mock_id, connection.path, direction,
+                    True, size, data[:limit] if size > limit else data, matched)
         else:
-            # Text sizes are UTF-8 bytes; only long texts pay for the encode.
-            entry.size = len(data) if data.isascii() else len(data.encode("utf-8"))
-            entry.body = data if entry.size <= limit else data.encode("utf-8")[:limit].decode("utf-8", "ignore")
-        entry.matched = matched
-        self.entries.append(entry)
+            # Text sizes are UTF-8 bytes; only non-ASCII texts pay for the encode.
+            size = len(data) if data.isascii() else len(data.encode("utf-8"))
+            item = (next(self._seq), _time(), connection.id, connection.mock_id, connection.path, direction,
+                    False, size,
+                    data if size <= limit else data.encode("utf-8")[:limit].decode("utf-8", "ignore"), matched)
+        ring.append(item)
         if self._waiters:
+            entry = Entry(item)
             self._feed_waiters(entry, data)
-        return entry
+            return entry
+        return None
+
+    def record_exchange(self, connection, data, matched, reply):
+        """Append an inbound frame and the reply already sent for it: the same two entries as
+        two :meth:`record` calls (inbound first), in one call with one clock read when both are
+        the same short ASCII text (an echo's hot path)."""
+        ring = self._ring
+        if (reply is data and data.__class__ is str and ring.maxlen and not self._waiters
+                and data.isascii() and len(data) <= self.body_limit):
+            now = _time()
+            size = len(data)
+            cid, mid, path = connection.id, connection.mock_id, connection.path
+            ring.append((next(self._seq), now, cid, mid, path, "inbound", False, size, data, matched))
+            ring.append((next(self._seq), now, cid, mid, path, "outbound", False, size, data, None))
+            return
+        self.record(connection, "inbound", data, matched)
+        self.record(connection, "outbound", reply)
 
     def _feed_waiters(self, entry, data):
         for waiter in list(self._waiters):
@@ -92,28 +155,28 @@ class Journal:
                     waiter.event.set()
 
     def clear(self):
-        self.entries.clear()
+        self._ring.clear()
 
     def query(self, mock_id=None, connection_id=None, direction=None, matched=None, since=None, limit=None):
         """Entries oldest first, filtered; ``since`` is a sequence number (exclusive)."""
         result = []
-        for entry in self.entries:
-            if since is not None and entry.seq <= since:
+        for item in self._ring:  # (seq, time, connection_id, mock_id, path, direction, ...)
+            if since is not None and item[0] <= since:
                 continue
-            if mock_id is not None and entry.mock_id != mock_id:
+            if mock_id is not None and item[3] != mock_id:
                 continue
-            if connection_id is not None and entry.connection_id != connection_id:
+            if connection_id is not None and item[2] != connection_id:
                 continue
-            if direction is not None and entry.direction != direction:
+            if direction is not None and item[5] != direction:
                 continue
             if matched is not None:
-                is_matched = entry.direction == "inbound" and entry.matched not in (None, "unmatched")
+                is_matched = item[5] == "inbound" and item[9] not in (None, "unmatched")
                 if matched != is_matched:
                     continue
-            result.append(entry)
+            result.append(item)
         if limit is not None:
             result = result[-limit:] if limit > 0 else []
-        return result
+        return [Entry(item) for item in result]
 
     def wait(self, accept, count, timeout, include_existing=()):
         """Block this greenlet until ``count`` entries accepted by ``accept(entry, data)`` were

@@ -130,8 +130,10 @@ class StepContext:
         return self.connection.last_consumed
 
     def send(self, response):
-        """Render ``response`` (after its delay) and send it; False once the socket is closed."""
+        """Render ``response`` (after its delay) and send it, then wait until the client has
+        taken it (a fast loop goes at the client's pace instead of filling its queue)."""
         self.connection.send_response(response, self.connection.last_consumed)
+        self.connection.pace()
 
     def receive(self, criteria, timeout):
         """Wait up to ``timeout`` seconds for a client message accepted by ``criteria``

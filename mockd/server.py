@@ -278,8 +278,13 @@ class MockServer:
     def serve_forever(self):
         self._stopped.wait()
 
-    def stop(self, timeout=5.0):
-        """Stop accepting, close every client with 1001 ``server shutdown``, unconfigure."""
+    def stop(self, timeout=3.0):
+        """Stop accepting, close every client with 1001 ``server shutdown``, unconfigure, and log
+        the totals (``stopped: N connections closed, M messages in, K out, J journal entries``).
+
+        Clients get ``timeout`` seconds to leave; one that does not answer its close frame is
+        cut after the socket's close timeout (2 s) anyway, so this returns within about
+        ``timeout`` + 1 s: SIGTERM ends ``mockd serve`` well inside systemd's 10 s."""
         if self._stopped.is_set():
             return
         if self._ws_server is not None:

@@ -100,6 +100,7 @@ class Connection:
                 if data is None:
                     break
                 handle(data)
+                del data  # not held while the next message arrives: one large message in memory, not two
         except Exception as exc:
             self._fail(exc, "connection", "internal error")
         finally:
@@ -126,8 +127,14 @@ class Connection:
         self.last_activity = time.monotonic()
         server = self.server
         if self._plain_echo and self._wait is None and not server.observers.received:
-            server.journal.record(self, "inbound", data, "echo")
-            self.send(data)
+            # send() with both journal entries written by one call (they stay in this order)
+            try:
+                self.ws.send(data)
+            except ConnectionClosed:
+                server.journal.record(self, "inbound", data, "echo")
+                return
+            self.messages_sent += 1
+            server.journal.record_exchange(self, data, "echo", data)
             return
         message = Message(data, data.__class__ is bytes)
         if server.observers.received:

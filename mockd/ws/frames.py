@@ -18,6 +18,7 @@ CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_NO_STATUS = 1005          # never on the wire: "the peer's close had no code"
 CLOSE_ABNORMAL = 1006           # never on the wire: "the TCP connection just died"
 CLOSE_INVALID_DATA = 1007
+CLOSE_POLICY_VIOLATION = 1008   # sent when a client does not read and its outbound queue is full
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 

@@ -8,7 +8,8 @@ The handler then checks the handshake itself (RFC 6455 §4.2.1), writes the 101 
 runs ``session.run(ws)`` in the connection's greenlet with a :class:`MockdWebSocket`.
 
 A session must provide ``subprotocol`` (the chosen one, or None), ``max_message_size``
-(bytes), ``run(ws)`` and ``cancel()``; ``cancel()`` is called instead of ``run()`` when the
+(bytes), ``run(ws)`` and ``cancel()``, and may provide ``max_outbound`` (bytes) and ``send_timeout``
+(seconds), see :class:`MockdWebSocket`; ``cancel()`` is called instead of ``run()`` when the
 handshake fails after ``open_websocket()`` admitted it.
 """
 import base64
@@ -20,10 +21,11 @@ from http import HTTPStatus
 
 from gevent import Timeout
 from gevent.pywsgi import WSGIHandler
+from gevent.pywsgi import _InvalidClientInput  # an OSError that means bad input, not a gone client
 from geventwebsocket.handler import WebSocketHandler
 
 from .frames import CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
-from .protocol import ConnectionClosed, MockdWebSocket
+from .protocol import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, MockdWebSocket
 
 log = logging.getLogger("mockd.ws")
 
@@ -117,6 +119,16 @@ class MockdWebSocketHandler(WebSocketHandler):
         finally:
             self._cancel_handshake_timer()
 
+    def _handle_client_error(self, ex):
+        # pywsgi prints a traceback to stderr for any exception of read_request() but a
+        # ValueError: a client that resets the connection inside its request headers is gone,
+        # not a server fault. Drop it quietly; malformed requests still get pywsgi's 400.
+        if isinstance(ex, OSError) and not isinstance(ex, _InvalidClientInput):
+            log.debug("client %s left during its request headers: %r", self.client_address, ex)
+            self.close_connection = True
+            return None
+        return super()._handle_client_error(ex)
+
     def _cancel_handshake_timer(self):
         timer, self._handshake_timer = self._handshake_timer, None
         if timer is not None:
@@ -205,7 +217,9 @@ class MockdWebSocketHandler(WebSocketHandler):
         self.response_length = len(response)
         return MockdWebSocket(self.socket, rfile=self.rfile, environ=self.environ, handler=self,
                               subprotocol=subprotocol,
-                              max_message_size=getattr(session, "max_message_size", 65536))
+                              max_message_size=getattr(session, "max_message_size", 65536),
+                              max_outbound=getattr(session, "max_outbound", DEFAULT_MAX_OUTBOUND),
+                              send_timeout=getattr(session, "send_timeout", DEFAULT_SEND_TIMEOUT))
 
     def run_websocket(self, ws, session):
         # Library faults 1 and 7: the library ran the WSGI app, kept a server.clients map and

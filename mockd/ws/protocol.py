@@ -6,8 +6,11 @@ parsed from memory, payloads unmasked by int XOR (``frames.py``), fragments reas
 interleaved control frames, UTF-8 checked incrementally (fail fast), and a size limit checked
 against the declared length *before* anything is buffered. Every protocol error fails the
 connection with its RFC 6455 close code; ``receive_message()`` never raises for the network.
-The write side serialises all frames of a socket through one semaphore, so any greenlet may
-send, ping or close while another one is blocked in ``receive_message()``.
+The write side (``outbound.py``) never blocks a sender: frames go to the kernel at once or
+into a bounded per-connection queue drained by a writer greenlet, in order, so any greenlet
+may send, ping or close while another one is blocked in ``receive_message()``, and frames
+never interleave. The reader waits while its replies are still queued (TCP's flow control
+for request/reply traffic).
 """
 import codecs
 import io
@@ -15,22 +18,22 @@ import logging
 import socket
 
 from gevent import Timeout, get_hub
-from gevent.lock import Semaphore
+from gevent.socket import socket as _gevent_socket
 from geventwebsocket.websocket import WebSocket
 
 from . import frames
 from .frames import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_PROTOCOL_ERROR,
-                     CLOSE_TOO_BIG, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, header, unmask)
+                     CLOSE_TOO_BIG, OP_BINARY, OP_PING, OP_PONG, OP_TEXT, unmask)
+from .outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, OutboundQueue
 
 log = logging.getLogger("mockd.ws")
 
 READ_SIZE = 1 << 16          # one recv() for the common (small-message) case
-LARGE_SEND = 1 << 16         # above this, header and payload go out in two writes (no copy)
 _new_utf8_decoder = codecs.getincrementaldecoder("utf-8")
-
-
-class ConnectionClosed(Exception):
-    """Raised by ``send*()``, ``ping()`` on a connection that is closing or gone."""
+# One receive buffer for the whole process: a read lands here and only what came is copied
+# out (``sock.recv(READ_SIZE)`` mallocs 64 KiB and shrinks it again on every message). Safe
+# because nothing can yield between the non-blocking read and the copy.
+_read_view = memoryview(bytearray(READ_SIZE))
 
 
 class _Fail(Exception):
@@ -41,7 +44,10 @@ class _EOF(Exception):
     """Internal: the peer closed TCP."""
 
 
-class MockdWebSocket(WebSocket):
+__all__ = ["ConnectionClosed", "DEFAULT_MAX_OUTBOUND", "DEFAULT_SEND_TIMEOUT", "MockdWebSocket"]
+
+
+class MockdWebSocket(OutboundQueue, WebSocket):
     """A server-side WebSocket on an upgraded pywsgi connection.
 
     :param sock: the connected gevent socket.
@@ -53,13 +59,19 @@ class MockdWebSocket(WebSocket):
     :param max_message_size: largest inbound message (after reassembly) in bytes; a bigger one
         fails the connection with 1009 before it is read.
     :param close_timeout: seconds to wait for the peer's close reply after ``close()``.
+    :param max_outbound: bytes of data frames that may wait in user space for a client that
+        does not read; a frame that would pass it closes the connection with 1008
+        ``outbound buffer full`` (one frame is always taken when nothing waits, whatever its size).
+    :param send_timeout: seconds a client may take nothing while data waits for it, before
+        :meth:`drain` (the reader's and the scenario's pacing) closes it with 1008.
     """
 
     close_timeout = 2.0
     on_pong = None  # callable(payload: bytes), called in the reading greenlet for every pong
 
     def __init__(self, sock, *, rfile=None, environ=None, handler=None, subprotocol=None,
-                 max_message_size=65536, close_timeout=None):
+                 max_message_size=65536, close_timeout=None, max_outbound=DEFAULT_MAX_OUTBOUND,
+                 send_timeout=DEFAULT_SEND_TIMEOUT):
         # The library's __init__ builds its Stream (2-byte reads through rfile) and a pure-Python
         # UTF-8 validator; neither is used here.
         self.environ = environ
@@ -74,10 +86,10 @@ class MockdWebSocket(WebSocket):
         self.close_reason = ""
         self._sock = sock
         self._rfile = rfile
-        self._recv = self._recv_first if rfile is not None else sock.recv
+        self._recv = self._recv_first if rfile is not None else self._socket_reader()
         self._buf = b""
         self._pos = 0
-        self._wlock = Semaphore()
+        self._init_outbound(sock, max_outbound, send_timeout)
         self._close_sent = False
         self._done_reading = False
         self._shut_wr = False
@@ -152,6 +164,16 @@ class MockdWebSocket(WebSocket):
         None once the connection has ended for any reason. Never raises for the network."""
         if self._done_reading:
             return None
+        if self._out is not None and not self._close_sent:
+            # Flow control for request/reply: no next request while the replies to the last
+            # ones still wait for the client to read (so echo to a non-reading client stalls
+            # that client, bounded, instead of filling the queue).
+            try:
+                self.drain()
+            except ConnectionClosed:
+                pass  # closed meanwhile (1008 when the client took nothing for send_timeout)
+            if self._done_reading:
+                return None
         try:
             return self._read_message()
         except UnicodeDecodeError:
@@ -209,8 +231,27 @@ class MockdWebSocket(WebSocket):
         # pywsgi's rfile may hold bytes that arrived with the handshake; read1() returns those
         # without blocking (or does one socket read when it holds none). After that call the
         # buffer is empty and the socket is read directly.
-        self._recv = self._sock.recv
+        self._recv = self._socket_reader()
         return self._rfile.read1(size)
+
+    def _socket_reader(self):
+        """``_recv_waiting`` on a plain gevent socket; the socket's own ``recv`` otherwise (TLS)."""
+        return self._recv_waiting if type(self._sock) is _gevent_socket else self._sock.recv
+
+    def _recv_waiting(self, size):
+        # Waits for readability *first*, then makes one non-blocking read. In request/reply
+        # traffic the next message is rarely there yet when the reader asks, so gevent's
+        # try-first recv mostly costs a failed syscall and an exception; and a connection
+        # whose client answers within microseconds no longer keeps every other ready
+        # connection waiting (its reader goes back through the hub after each read).
+        sock = self._sock
+        while True:
+            sock._wait(sock._read_event)  # what gevent's recv() does after EAGAIN; raises on shutdown
+            try:
+                got = sock._sock.recv_into(_read_view, size)
+            except BlockingIOError:
+                continue  # woken up without data after all: wait again
+            return bytes(_read_view[:got])
 
     def _fill(self, need):
         """Make ``self._buf[self._pos:]`` hold at least ``need`` bytes; return (buf, pos)."""
@@ -344,47 +385,6 @@ class MockdWebSocket(WebSocket):
                     return data.decode("utf-8")
                 return data
 
-    # ------------------------------------------------------------------ writing
-
-    def _send(self, opcode, payload):
-        frame_header = header(opcode, len(payload))
-        sock = self._sock
-        with self._wlock:  # library fault 7: one writer at a time per socket
-            if self.closed:
-                raise ConnectionClosed(f"connection closed ({self.close_code})")
-            try:
-                if len(payload) <= LARGE_SEND:
-                    data = frame_header + payload
-                    sent = sock.send(data)
-                    if sent < len(data):
-                        sock.sendall(memoryview(data)[sent:])
-                else:  # no copy of a large payload
-                    sock.sendall(frame_header)
-                    sock.sendall(payload)
-            except OSError as exc:
-                self._lost()
-                raise ConnectionClosed(f"connection lost: {exc}") from None
-
-    def _write_close(self, payload):
-        """Write a close frame, waiting at most ``close_timeout`` for a busy writer or a full
-        socket buffer; on failure the socket is shut down. True when the frame went out."""
-        frame = header(OP_CLOSE, len(payload)) + payload
-        timeout = Timeout(self.close_timeout)
-        timeout.start()
-        try:
-            with self._wlock:
-                self._sock.sendall(frame)
-            return True
-        except Timeout as exc:
-            if exc is not timeout:
-                raise
-        except OSError:
-            pass
-        finally:
-            timeout.close()
-        self._lost()
-        return False
-
     # ------------------------------------------------------------------ ending
 
     def _fail(self, code, reason):
@@ -422,6 +422,9 @@ class MockdWebSocket(WebSocket):
             self._stop_close_timer()
         elif self._shut_wr:
             return
+        elif self._out is not None:  # our close frame still waits: the writer shuts down after it
+            self._shut_pending = True
+            return
         self._shut_wr = True
         try:
             self._sock.shutdown(how)
@@ -436,8 +439,9 @@ class MockdWebSocket(WebSocket):
         while not self._done_reading:
             self.receive_message()
         self._stop_close_timer()
-        self._shutdown(socket.SHUT_WR)
         with Timeout(self.close_timeout, False):
+            self._wait_drained()  # whatever waits, our close frame last, must go out first
+            self._shutdown(socket.SHUT_WR)
             try:
                 while self._sock.recv(READ_SIZE):
                     pass

@@ -1,0 +1,59 @@
+"""The mockd configuration the benchmark serves, and the messages its cases send.
+
+One mockd process serves every case on its own path (``/echo``, ``/json``, ``/exact1``,
+``/exact200``, ``/feed``, ``/big``, ``/idle``); a second one, started with
+``--journal-size 0``, serves the same file for the journal on/off comparison.
+"""
+import json
+
+ECHO_PAYLOAD = b"a" * 32
+
+# The matched reply: a json matcher on $.type among 20, answering a templated JSON object.
+JSON_MATCHERS = 20
+JSON_REQUEST = b'{"type":"quote-19","id":4711}'
+JSON_REPLY_TEMPLATE = {"type": "quote", "id": "{{uuid}}", "at": "{{now}}", "re": "{{message.id}}"}
+
+# 200 exact matchers, the hit being the last one; the 1-matcher case answers the same.
+EXACT_MATCHERS = 200
+EXACT_REQUEST = b"exact-request-0199-aaaaaaaaaaaaa"   # 32 bytes
+EXACT_REPLY = b"exact-reply-0199-bbbbbbbbbbbbbbbb"    # 33 bytes
+
+FEED_PERIOD = 0.02          # each feed connection gets a message every 20 ms (50 per second)
+BIG_LIMIT = 64 << 20        # maxMessageSize of /big
+IDLE_HEARTBEAT = ("1s", "5s")
+
+
+def _exact_rule(value, reply):
+    return {"match": {"type": "exact", "value": value}, "response": {"type": "text", "value": reply}}
+
+
+def mockd_config(feed_period=FEED_PERIOD):
+    """The config document (JSON-able) of the benchmark's mockd server."""
+    request = EXACT_REQUEST.decode()
+    reply = EXACT_REPLY.decode()
+    json_rules = [{"match": {"type": "json", "path": "$.type", "value": f"quote-{i}"},
+                   "response": {"type": "json", "value": JSON_REPLY_TEMPLATE}}
+                  for i in range(JSON_MATCHERS)]
+    others = [_exact_rule(f"exact-request-{i:04d}-ccccccccccccc", f"reply-{i}") for i in range(EXACT_MATCHERS - 1)]
+    feed_ms = max(1, int(round(feed_period * 1000)))
+    mocks = [
+        {"id": "echo", "websocket": {"path": "/echo", "echoMode": True}},
+        {"id": "json20", "websocket": {"path": "/json", "matchers": json_rules}},
+        {"id": "exact1", "websocket": {"path": "/exact1", "matchers": [_exact_rule(request, reply)]}},
+        {"id": "exact200", "websocket": {"path": "/exact200", "matchers": others + [_exact_rule(request, reply)]}},
+        {"id": "feed", "websocket": {"path": "/feed", "scenario": {
+            "name": "ticker", "loop": True, "steps": [
+                {"type": "send", "message": {"type": "json", "value": {
+                    "type": "tick", "seq": "{{sequence('tick')}}", "ts": "{{timestamp.unix_ms}}"}}},
+                {"type": "delay", "duration": f"{feed_ms}ms"}]}}},
+        {"id": "big", "websocket": {"path": "/big", "echoMode": True, "maxMessageSize": BIG_LIMIT}},
+        {"id": "idle", "websocket": {"path": "/idle", "echoMode": True, "heartbeat": {
+            "enabled": True, "interval": IDLE_HEARTBEAT[0], "timeout": IDLE_HEARTBEAT[1]}}},
+    ]
+    return {"version": "1.0", "mocks": mocks}
+
+
+def write_mockd_config(path, feed_period=FEED_PERIOD):
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(mockd_config(feed_period), fh, indent=1)
+    return path
