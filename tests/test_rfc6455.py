@@ -22,13 +22,14 @@ LIMIT = 1024  # maxMessageSize of the mock under test
 
 
 def conformance_tool():
-    """The shared tool when this checkout sits beside ``shared/``, else the copy in tests/tools
-    (so a clean CI clone runs it too); ``MOCKD_WS_CONFORMANCE`` overrides both."""
-    for candidate in (os.environ.get("MOCKD_WS_CONFORMANCE"), HERE.parents[1] / "shared/tools/ws_conformance.py",
-                      HERE / "tools/ws_conformance.py"):
+    """``ws_conformance.py`` from the ``shared/`` folder beside this checkout (CI lays one there);
+    ``MOCKD_WS_CONFORMANCE`` overrides. Missing is a skip locally and a failure under CI."""
+    for candidate in (os.environ.get("MOCKD_WS_CONFORMANCE"), HERE.parents[1] / "shared/tools/ws_conformance.py"):
         if candidate and pathlib.Path(candidate).is_file():
             return pathlib.Path(candidate)
-    raise AssertionError("ws_conformance.py not found")
+    if os.environ.get("CI"):
+        raise AssertionError("ws_conformance.py not found beside the checkout (../shared/tools)")
+    pytest.skip("ws_conformance.py not found: put shared/ beside the checkout or set MOCKD_WS_CONFORMANCE")
 
 
 @pytest.fixture(autouse=True)
