@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from .client.parser import add_websocket_parser
+from .client.parser import add_websocket_parser, non_negative_int
 from .errors import ConfigError, MockdError, PluginError
 from .version import __version__
 
@@ -37,16 +37,6 @@ def _add_plugin_options(parser):
                        help="do not load installed plugins (also MOCKD_DISABLE_PLUGIN_AUTOLOAD=1)")
 
 
-def _non_negative(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
-    return value
-
-
 def _add_admin_options(parser):
     group = parser.add_argument_group("admin options")
     group.add_argument("--admin-host", default="127.0.0.1", metavar="HOST",
@@ -61,10 +51,10 @@ def _add_admin_options(parser):
     group.add_argument("--admin-insecure", action="store_true",
                        help="allow a non-loopback --admin-host without a token (anyone who can reach it "
                             "can change the mocks)")
-    group.add_argument("--journal-size", type=_non_negative, default=10000, metavar="N",
+    group.add_argument("--journal-size", type=non_negative_int, default=10000, metavar="N",
                        help="message journal capacity in frames, oldest dropped first; 0 turns it off "
                             "(default: 10000)")
-    group.add_argument("--journal-body-limit", type=_non_negative, default=10240, metavar="BYTES",
+    group.add_argument("--journal-body-limit", type=non_negative_int, default=10240, metavar="BYTES",
                        help="bodies longer than this are journaled truncated (default: 10240)")
 
 

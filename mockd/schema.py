@@ -14,7 +14,9 @@ from .yamlload import scalar_text
 _MISSING = object()
 
 
-def type_name(value):
+def type_name(value, in_json=False):
+    """How error messages name the type of ``value``: a list and a mapping are "an array" and
+    "an object" ``in_json`` (request bodies), as YAML has them otherwise (config files)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -24,9 +26,9 @@ def type_name(value):
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
-        return "a list"
+        return "an array" if in_json else "a list"
     if isinstance(value, dict):
-        return "a mapping"
+        return "an object" if in_json else "a mapping"
     return type(value).__name__
 
 

@@ -15,6 +15,7 @@ ADMIN_URL = re.compile(r"Admin API: +(https?)://[^:]+:(\d+)")
 
 
 def env(**extra):
+    """This environment for ``python -m mockd``: the checkout on PYTHONPATH, no MOCKD_* settings."""
     environ = dict(os.environ)
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
     environ["PYTHONUNBUFFERED"] = "1"
@@ -30,10 +31,10 @@ def mockd(*args, input=None, timeout=20, **env_extra):
                           text=True, timeout=timeout, env=env(**env_extra), cwd=ROOT)
 
 
-def popen(*args, **env_extra):
+def popen(*args, cwd=ROOT, **env_extra):
     return subprocess.Popen([sys.executable, "-m", "mockd", *map(str, args)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(**env_extra),
-                            cwd=ROOT)
+                            cwd=cwd)
 
 
 def end(proc, timeout=5):

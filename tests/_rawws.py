@@ -1,8 +1,8 @@
-"""A raw WebSocket client for the reliability tests: frames written exactly as told.
+"""A raw WebSocket client for the tests: requests and frames written exactly as told.
 
 Used in the gevent-patched test process, where its blocking calls yield; only 127.0.0.1.
-Unlike ``websocket-client`` it can send malformed frames, stop reading on purpose, reset the
-connection and open thousands of sockets cheaply.
+Unlike ``websocket-client`` it can send malformed handshakes and frames, stop reading or
+answering pings on purpose, reset the connection and open thousands of sockets cheaply.
 """
 import base64
 import os
@@ -69,19 +69,43 @@ class Client:
         if handshake:
             self.handshake()
 
-    def request_bytes(self):
-        key = base64.b64encode(os.urandom(16)).decode()
-        return (f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    def request_bytes(self, path=None, upgrade=True, key=None, version="13", method="GET", http="HTTP/1.1",
+                      headers=()):
+        """The bytes of an HTTP request for ``path`` (default: the client's): a valid WebSocket
+        handshake unless told otherwise (``key=""`` and ``version=None`` leave those headers out,
+        ``upgrade=False`` makes a plain request); ``headers`` are extra ``Name: value`` lines."""
+        lines = [f"{method} {self.path if path is None else path} {http}", "Host: 127.0.0.1"]
+        if upgrade:
+            key = base64.b64encode(os.urandom(16)).decode() if key is None else key
+            lines += ["Upgrade: websocket", "Connection: Upgrade"]
+            lines += [f"Sec-WebSocket-Key: {key}"] if key != "" else []
+            lines += [f"Sec-WebSocket-Version: {version}"] if version is not None else []
+        lines += list(headers)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def handshake(self):
-        self.sock.sendall(self.request_bytes())
+    def request(self, path=None, after=b"", **request_kw):
+        """Send a request (:meth:`request_bytes`), then ``after``; return the :meth:`response`."""
+        self.sock.sendall(self.request_bytes(path, **request_kw) + after)
+        return self.response()
+
+    def response(self):
+        """The next HTTP response: (status line, headers by lower-case name, body bytes)."""
         while b"\r\n\r\n" not in self.buf:
             self._more()
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        status = head.split(b"\r\n", 1)[0]
-        if not status.startswith(b"HTTP/1.1 101 "):
-            raise AssertionError(f"handshake refused: {head[:200]!r}")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in header_lines:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        return status_line, headers, self.read(int(headers.get("content-length", 0)))
+
+    def handshake(self, path=None, **request_kw):
+        """Open the WebSocket (on ``path``, default the client's); return the response headers."""
+        status_line, headers, _ = self.request(path, **request_kw)
+        if not status_line.startswith("HTTP/1.1 101 "):
+            raise AssertionError(f"handshake refused: {status_line!r} {headers}")
+        return headers
 
     def _more(self):
         chunk = self.sock.recv(1 << 18)
@@ -90,6 +114,18 @@ class Client:
         self.buf += chunk
 
     def read(self, n):
+        """Exactly ``n`` bytes; a large rest is read straight into place (16 MiB messages)."""
+        if n - len(self.buf) > 1 << 18:
+            out = bytearray(n)
+            have = len(self.buf)
+            out[:have], self.buf = self.buf, b""
+            view = memoryview(out)
+            while have < n:
+                got = self.sock.recv_into(view[have:])
+                if not got:
+                    raise EOFError("connection closed by the server")
+                have += got
+            return bytes(out)
         while len(self.buf) < n:
             self._more()
         out, self.buf = self.buf[:n], self.buf[n:]
@@ -125,15 +161,23 @@ class Client:
             elif opcode == OP_CLOSE:
                 raise AssertionError(f"closed: {parse_close(payload)}")
 
-    def recv_close(self):
-        """Skip data frames up to the close frame: ((code or None, reason bytes), data frames skipped)."""
+    def recv_close(self, allowed=None):
+        """Read up to the close frame, skipping (never answering) the frames before it, which
+        must have one of the ``allowed`` opcodes if given: ((code or None, reason bytes), data
+        frames skipped)."""
         skipped = 0
         while True:
             opcode, payload = self.recv_frame()
             if opcode == OP_CLOSE:
                 return parse_close(payload), skipped
+            assert allowed is None or opcode in allowed, (opcode, payload[:60])
             if opcode in (OP_TEXT, OP_BINARY):
                 skipped += 1
+
+    def expect_close(self, allowed=()):
+        """The close frame, which must come next (or after frames of the ``allowed`` opcodes
+        only): (code or None, reason bytes)."""
+        return self.recv_close(allowed)[0]
 
     def close(self, code=1000):
         """Close handshake from our side; returns the server's code, or None if it never came."""
@@ -151,8 +195,12 @@ class Client:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
 
-    def at_eof(self):
+    def at_eof(self, drain=True):
+        """Whether the server ends the TCP stream (a reset counts). With ``drain``, whatever data
+        comes first is read and dropped; without, nothing may be left before the end."""
         try:
+            if not drain:
+                return not self.buf and self.sock.recv(1) == b""
             while True:
                 if not self.sock.recv(1 << 16):
                     return True

@@ -2,7 +2,11 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import logging  # noqa: E402
+
 import pytest  # noqa: E402
+
+from _rawws import Client  # noqa: E402
 
 pytest_plugins = ["mockd.testing"]
 
@@ -15,3 +19,41 @@ def write_config(tmp_path):
         path.write_text(text, encoding="utf-8")
         return path
     return write
+
+
+@pytest.fixture
+def no_unhandled_errors(caplog, capfd):
+    """Fail the test if a ``mockd`` logger recorded an ERROR (in its setup, call or teardown) or
+    stderr shows an unhandled greenlet exception (a traceback, or gevent's "... failed with ...").
+    Yields ``caplog``, which listens to ``mockd`` at WARNING.
+
+    A test file opts in with ``pytestmark = pytest.mark.usefixtures("no_unhandled_errors")``:
+    set up before the server fixtures, it is torn down after them, so that the servers'
+    shutdown is covered too."""
+    mockd_logger = logging.getLogger("mockd")
+    propagate, mockd_logger.propagate = mockd_logger.propagate, True  # `mockd serve` turns it off
+    caplog.set_level(logging.WARNING, logger="mockd")  # caplog listens at the root
+    yield caplog
+    mockd_logger.propagate = propagate
+    errors = [f"{r.name}: {r.getMessage()}" for when in ("setup", "call", "teardown") for r in caplog.get_records(when)
+              if r.name.startswith("mockd") and r.levelno >= logging.ERROR]
+    assert not errors, errors
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "failed with" not in err, err
+
+
+@pytest.fixture
+def raw(make_mockd_server):
+    """``raw(port, path="/ws", timeout=5.0)``: a :class:`_rawws.Client` connected to 127.0.0.1
+    but not yet past its handshake (``client.handshake()``, ``client.request(...)``); its
+    socket is closed at teardown, before the servers stop."""
+    opened = []
+
+    def connect(port, path="/ws", timeout=5.0):
+        client = Client(port, path, timeout=timeout, handshake=False)
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        client.sock.close()

@@ -2,18 +2,16 @@
 
 Every test starts an in-process server on 127.0.0.1 port 0 with its admin API on another
 port 0, talks to the admin over real HTTP (``srv.admin``, urllib) and to the mocks with
-``websocket-client``. An autouse guard fails a test during which mockd logged an ERROR (the
-admin's last-resort handler logs one for every 500) or gevent printed a traceback.
+``websocket-client``. The guard ``no_unhandled_errors`` (conftest.py) fails a test during which
+mockd logged an ERROR (the admin's last-resort handler logs one for every 500) or gevent printed
+a traceback.
 """
+import contextlib
 import http.client
 import json
-import logging
-import os
 import pathlib
 import re
 import socket
-import subprocess
-import sys
 import time
 
 import gevent
@@ -23,6 +21,8 @@ import websocket
 from hypothesis import HealthCheck, settings
 from schemathesis.core import NotSet
 
+from _cli import end, popen, read_until
+from _helpers import wait_until
 from mockd.admin.app import MAX_BODY
 from mockd.admin.client import AdminClient
 from mockd.cli import _admin_exposure_error, get_parser, main
@@ -38,23 +38,10 @@ CONFIG = {"version": "1.0", "mocks": [
          {"match": {"type": "exact", "value": "ping"}, "response": {"type": "text", "value": "pong"}}]}},
 ]}
 
+pytestmark = pytest.mark.usefixtures("no_unhandled_errors")
 
-# ---------------------------------------------------------------------------- guards and helpers
 
-@pytest.fixture(autouse=True)
-def no_unhandled_errors(caplog, capfd):
-    mockd_logger = logging.getLogger("mockd")
-    propagate = mockd_logger.propagate
-    mockd_logger.propagate = True
-    caplog.set_level(logging.WARNING, logger="mockd")
-    yield
-    mockd_logger.propagate = propagate
-    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records
-              if r.name.startswith("mockd") and r.levelno >= logging.ERROR]
-    assert not errors
-    err = capfd.readouterr().err
-    assert "Traceback" not in err, err
-
+# ---------------------------------------------------------------------------- helpers
 
 @pytest.fixture
 def srv(make_mockd_server):
@@ -87,22 +74,14 @@ def close_of(ws, timeout=5.0):
             return int.from_bytes(frame.data[:2], "big"), frame.data[2:].decode("utf-8")
 
 
-def wait_until(predicate, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        gevent.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 def connection_id(srv, mock_id):
     """The id of the (single) live connection of ``mock_id``, once the server registered it."""
     def find():
         listed = srv.admin.get(f"/mocks/{mock_id}/websocket/connections").json["connections"]
         return listed[0]["id"] if listed else None
-    return wait_until(find)
+    found = wait_until(find, timeout=3)
+    assert found, f"no connection of {mock_id} in time"
+    return found
 
 
 def assert_error(reply, status, code):
@@ -128,7 +107,7 @@ def test_health_and_status(srv, connect):
     assert health.status == 200 and health.json["status"] == "ok"
     assert isinstance(health.json["uptime"], int) and health.json["timestamp"].endswith("Z")
     connect(srv, "/echo")
-    wait_until(lambda: srv.admin.get("/status").json["protocols"]["websocket"]["connections"] == 1)
+    assert wait_until(lambda: srv.admin.get("/status").json["protocols"]["websocket"]["connections"] == 1, timeout=3)
     status = srv.admin.get("/status").json
     assert status["protocols"]["websocket"] == {"enabled": True, "port": srv.port, "connections": 1,
                                                 "status": "running"}
@@ -400,7 +379,7 @@ def test_connections_list_get_and_stats(srv, connect):
     connect(srv, "/chat").send("ping")
     a.send("1")
     a.recv()
-    wait_until(lambda: srv.admin.get("/websocket/stats").json["activeConnections"] == 3)
+    assert wait_until(lambda: srv.admin.get("/websocket/stats").json["activeConnections"] == 3, timeout=3)
     listed = srv.admin.get("/websocket/connections").json
     assert len(listed["connections"]) == 3
     first = next(c for c in listed["connections"] if c["mockId"] == "echo" and c["messagesRecv"] == 1)
@@ -410,7 +389,7 @@ def test_connections_list_get_and_stats(srv, connect):
     missing = srv.admin.get("/websocket/connections/conn-nope")
     assert missing.status == 404 and missing.json == {"error": "not_found", "message": "Connection not found"}
     b.close()
-    wait_until(lambda: srv.admin.get("/websocket/stats").json["activeConnections"] == 2)
+    assert wait_until(lambda: srv.admin.get("/websocket/stats").json["activeConnections"] == 2, timeout=3)
     stats = srv.admin.get("/websocket/stats").json
     assert stats["totalConnections"] == 3 and stats["activeConnections"] == 2  # total is cumulative
     assert stats["connectionsByMock"] == {"echo": 1, "chat": 1}
@@ -451,7 +430,7 @@ def test_send_to_a_closed_connection_is_404(srv, connect):
     ws = connect(srv, "/echo")
     cid = connection_id(srv, "echo")
     ws.close()
-    wait_until(lambda: srv.admin.get(f"/websocket/connections/{cid}").status == 404)
+    assert wait_until(lambda: srv.admin.get(f"/websocket/connections/{cid}").status == 404, timeout=3)
     assert_error(srv.admin.post(f"/websocket/connections/{cid}/send", {"data": "late"}), 404, "not_found")
     assert_error(srv.admin.delete(f"/websocket/connections/{cid}"), 404, "not_found")
 
@@ -459,7 +438,8 @@ def test_send_to_a_closed_connection_is_404(srv, connect):
 def test_delete_connection_closes_it_with_1000(srv, connect):
     ws = connect(srv, "/echo")
     other = connect(srv, "/echo")
-    wait_until(lambda: len(srv.admin.get("/mocks/echo/websocket/connections").json["connections"]) == 2)
+    assert wait_until(lambda: len(srv.admin.get("/mocks/echo/websocket/connections").json["connections"]) == 2,
+                      timeout=3)
     ws.send("me")
     ws.recv()
     cid = next(c["id"] for c in srv.admin.get("/websocket/connections").json["connections"]
@@ -474,7 +454,7 @@ def test_delete_connection_closes_it_with_1000(srv, connect):
 def test_mock_connections_list_and_close(srv, connect):
     echoes = [connect(srv, "/echo") for _ in range(2)]
     chat = connect(srv, "/chat")
-    wait_until(lambda: srv.admin.get("/mocks/echo/websocket/connections").json["count"] == 2)
+    assert wait_until(lambda: srv.admin.get("/mocks/echo/websocket/connections").json["count"] == 2, timeout=3)
     listed = srv.admin.get("/mocks/echo/websocket/connections").json
     assert listed["mockId"] == "echo" and {c["mockId"] for c in listed["connections"]} == {"echo"}
     closed = srv.admin.delete("/mocks/echo/websocket/connections")
@@ -489,7 +469,7 @@ def test_mock_connections_list_and_close(srv, connect):
 def test_broadcast_by_mock_and_by_path(srv, connect):
     echoes = [connect(srv, "/echo") for _ in range(3)]
     chat = connect(srv, "/chat")
-    wait_until(lambda: srv.admin.get("/websocket/stats").json["activeConnections"] == 4)
+    assert wait_until(lambda: srv.admin.get("/websocket/stats").json["activeConnections"] == 4, timeout=3)
     reply = srv.admin.post("/websocket/broadcast", {"mockId": "echo", "data": "news"})
     assert reply.status == 200 and reply.json["sent"] == 3 and reply.json["mockId"] == "echo"
     assert [ws.recv() for ws in echoes] == ["news"] * 3
@@ -517,7 +497,7 @@ def test_journal_records_both_directions_with_filters(make_mockd_server, connect
     chat.send("nobody answers this")
     echo.send_binary(b"\x00" * 20)
     echo.recv()
-    wait_until(lambda: srv.admin.get("/websocket/messages").json["count"] == 5)
+    assert wait_until(lambda: srv.admin.get("/websocket/messages").json["count"] == 5, timeout=3)
     entries = srv.admin.get("/websocket/messages").json["messages"]
     assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
     ping = entries[0]
@@ -687,21 +667,22 @@ def test_serve_refuses_a_non_loopback_admin_without_a_token(host, refused, capfd
         assert parsed.admin_token is None  # the parser never captures the secret; main() reads it
 
 
+@contextlib.contextmanager
+def serving(cwd, *args, **env_extra):
+    """``mockd serve ARGS`` as a user runs it, from ``cwd`` (no config file there: the built-in
+    demo): yields its banner lines, up to "Press Ctrl+C to stop"; the process is ended after."""
+    proc = popen("serve", "--host", "127.0.0.1", "-p", "0", *args, "--no-plugin-autoload", cwd=cwd, **env_extra)
+    try:
+        _, lines = read_until(proc.stdout, r"^Press Ctrl\+C to stop$", timeout=20)
+        yield [line.rstrip("\n") for line in lines]
+    finally:
+        end(proc)
+
+
 def test_serve_options_reach_the_admin_api(tmp_path):
     """``mockd serve`` as a user runs it: banner line, token from the environment, journal size."""
-    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]), PYTHONUNBUFFERED="1",
-               MOCKD_ADMIN_TOKEN="env-token")
-    env.pop("MOCKD_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "mockd", "serve", "--host", "127.0.0.1", "-p", "0", "-a", "0",
-                             "--journal-size", "3", "--journal-body-limit", "4", "--no-plugin-autoload"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    try:
-        banner = []
-        with gevent.Timeout(20, AssertionError(f"no banner: {banner}")):
-            while not banner or banner[-1] != "Press Ctrl+C to stop":
-                line = proc.stdout.readline()
-                assert line, (banner, proc.stderr.read())
-                banner.append(line.rstrip("\n"))
+    with serving(tmp_path, "-a", "0", "--journal-size", "3", "--journal-body-limit", "4",
+                 MOCKD_ADMIN_TOKEN="env-token") as banner:
         admin_line = next(line for line in banner if line.startswith("  Admin API:"))
         match = re.fullmatch(r"  Admin API:   http://127\.0\.0\.1:(\d+)", admin_line)
         assert match and int(match.group(1)) != 0
@@ -719,36 +700,12 @@ def test_serve_options_reach_the_admin_api(tmp_path):
         assert [(e["direction"], e["body"]) for e in journal] == [
             ("outbound", "beta"), ("inbound", "gamm"), ("outbound", "gamm")]  # 3 kept, 4 bytes each
         assert admin.get("/status").json["journal"] == {"size": 3, "entries": 3, "bodyLimit": 4}
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def test_serve_with_no_admin_prints_no_admin_line(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "mockd", "serve", "--host", "127.0.0.1", "-p", "0", "--no-admin",
-                             "--admin-host", "0.0.0.0", "--no-plugin-autoload"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    try:
-        banner = []
-        with gevent.Timeout(20, AssertionError(f"no banner: {banner}")):
-            while not banner or banner[-1] != "Press Ctrl+C to stop":
-                line = proc.stdout.readline()
-                assert line, (banner, proc.stderr.read())
-                banner.append(line.rstrip("\n"))
+    with serving(tmp_path, "--no-admin", "--admin-host", "0.0.0.0") as banner:
         assert any(line.startswith("  Mock server:") for line in banner)
         assert not any("Admin API" in line for line in banner)
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def test_readme_admin_examples_use_real_routes(srv):

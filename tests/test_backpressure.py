@@ -6,12 +6,12 @@ kernel's buffers of a stuck connection (loopback autotunes them to megabytes), s
 limits are reached in well under a second.
 """
 import base64
-import logging
 import socket
 
 import gevent
 import pytest
 
+from _helpers import wait_until
 from _rawws import OP_BINARY, OP_CLOSE, OP_TEXT, Client, close_payload
 from mockd.cli import get_parser
 from mockd.testing import websocket_mock
@@ -21,27 +21,8 @@ LIMIT = 256 << 10
 CHUNK = 64 << 10
 SMALL_RCVBUF = 4096
 
-
-@pytest.fixture(autouse=True)
-def mockd_log(caplog, capfd):
-    """The mockd log, at WARNING; no ERROR and no gevent traceback allowed."""
-    logger = logging.getLogger("mockd")
-    propagate, logger.propagate = logger.propagate, True
-    caplog.set_level(logging.WARNING, logger="mockd")
-    yield caplog
-    logger.propagate = propagate
-    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records
-              if r.name.startswith("mockd") and r.levelno >= logging.ERROR]
-    assert not errors, errors
-    err = capfd.readouterr().err
-    assert "Traceback" not in err, err
-
-
-def wait_until(predicate, timeout=5.0):
-    with gevent.Timeout(timeout, False):
-        while not predicate():
-            gevent.sleep(0.01)
-    return predicate()
+# The guard also sets the mockd log to WARNING for ``caplog`` (the tests read its warnings).
+pytestmark = pytest.mark.usefixtures("no_unhandled_errors")
 
 
 def connection_of(running, path, small_buffers=False):
@@ -60,8 +41,8 @@ def two_mocks(stream_spec):
     return config
 
 
-def assert_told_why(running, connection, mockd_log):
-    warnings = [r.getMessage() for r in mockd_log.records if "outbound buffer full" in r.getMessage()]
+def assert_told_why(running, connection, caplog):
+    warnings = [r.getMessage() for r in caplog.records if "outbound buffer full" in r.getMessage()]
     assert warnings and connection.id in warnings[0], warnings
     events = [e for e in running.server.journal.query(connection_id=connection.id) if e.direction == "event"]
     assert len(events) == 1 and events[0].body.startswith("close 1008 outbound buffer full: "), events
@@ -83,7 +64,7 @@ def test_settings_reach_the_socket(make_mockd_server):
     assert client.close() == 1000
 
 
-def test_scenario_stream_to_a_client_that_stops_reading(make_mockd_server, mockd_log):
+def test_scenario_stream_to_a_client_that_stops_reading(make_mockd_server, caplog):
     payload = base64.b64encode(b"s" * CHUNK).decode()
     running = make_mockd_server(two_mocks({"scenario": {"loop": True, "steps": [
         {"type": "send", "message": {"type": "binary", "value": payload}}]}}),
@@ -100,7 +81,7 @@ def test_scenario_stream_to_a_client_that_stops_reading(make_mockd_server, mockd
             gevent.sleep(0.02)
     assert connection.ws.close_code == 1008
     assert peak <= CHUNK + 16, peak  # the scenario waited for the client: one frame at most
-    assert_told_why(running, connection, mockd_log)
+    assert_told_why(running, connection, caplog)
     # The client reads again (within the close timeout): every counted frame, then the close.
     (code, reason), frames = stuck.recv_close()
     assert (code, reason) == (1008, b"outbound buffer full")
@@ -111,7 +92,7 @@ def test_scenario_stream_to_a_client_that_stops_reading(make_mockd_server, mockd
     assert other.close() == 1000
 
 
-def test_broadcast_never_waits_for_a_stuck_client(make_mockd_server, mockd_log):
+def test_broadcast_never_waits_for_a_stuck_client(make_mockd_server, caplog):
     running = make_mockd_server(websocket_mock("/ws"), max_outbound_buffer=LIMIT, send_timeout=30)
     stuck = Client(running.port, rcvbuf=SMALL_RCVBUF)
     stuck_connection = connection_of(running, "/ws", small_buffers=True)
@@ -134,7 +115,7 @@ def test_broadcast_never_waits_for_a_stuck_client(make_mockd_server, mockd_log):
         assert job.value == [bytes([i]) * CHUNK for i in range(rounds)]
     # The stuck client was closed once its queue would pass the limit; the rest got everything.
     assert stuck_connection.ws.close_code == 1008
-    assert_told_why(running, stuck_connection, mockd_log)
+    assert_told_why(running, stuck_connection, caplog)
     assert stuck_connection.messages_sent < rounds
     assert wait_until(lambda: len(running.server.connections) == 3, timeout=5)  # close timer cut it
     stats = running.server.connections.stats()
@@ -144,7 +125,7 @@ def test_broadcast_never_waits_for_a_stuck_client(make_mockd_server, mockd_log):
         assert client.close() == 1000
 
 
-def test_echo_to_a_client_that_never_reads_is_paced_then_closed(make_mockd_server, mockd_log):
+def test_echo_to_a_client_that_never_reads_is_paced_then_closed(make_mockd_server, caplog):
     running = make_mockd_server(websocket_mock("/ws"), max_outbound_buffer=LIMIT, send_timeout=0.5)
     client = Client(running.port, rcvbuf=SMALL_RCVBUF)
     connection = connection_of(running, "/ws", small_buffers=True)
@@ -163,7 +144,7 @@ def test_echo_to_a_client_that_never_reads_is_paced_then_closed(make_mockd_serve
     assert connection.ws.close_code == 1008
     assert peak <= CHUNK + 16, peak  # the reader paused: never more than one reply waiting
     assert connection.messages_received < 400
-    assert_told_why(running, connection, mockd_log)
+    assert_told_why(running, connection, caplog)
     assert wait_until(lambda: len(running.server.connections) == 0, timeout=5)
     client.sock.close()
 

@@ -1,18 +1,17 @@
 """The behaviour rules of shared/spec/behaviour.md (§7, §8, §9), proven against real servers.
 
 Every test starts an in-process server with ``make_mockd_server`` (127.0.0.1, port 0) and
-talks to it with real clients: ``websocket-client``, or the raw-socket client below where a
-client library would refuse to misbehave (invalid UTF-8, unmasked frames, unanswered pings,
-vanishing mid-frame). Durations are short; upper bounds are generous.
+talks to it with real clients: ``websocket-client``, or the raw-socket client of ``_rawws.py``
+(the ``raw`` fixture) where a client library would refuse to misbehave (invalid UTF-8,
+unmasked frames, unanswered pings, vanishing mid-frame). Durations are short; upper bounds
+are generous.
 
-An autouse guard fails any test during which a ``mockd`` logger recorded an ERROR, or the
-gevent hub printed a traceback (an unhandled exception in a greenlet).
+The guard ``no_unhandled_errors`` (conftest.py) fails any test during which a ``mockd`` logger
+recorded an ERROR, or the gevent hub printed a traceback (an unhandled exception in a greenlet).
 """
 import base64
 import json
-import logging
 import os
-import socket
 import struct
 import time
 
@@ -20,31 +19,14 @@ import gevent
 import pytest
 import websocket
 
+from _helpers import wait_until
+from _rawws import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, Client, frame
 from mockd.testing import websocket_mock
 
-OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+pytestmark = pytest.mark.usefixtures("no_unhandled_errors")
 
 
-# ---------------------------------------------------------------------------- guards and helpers
-
-@pytest.fixture(autouse=True)
-def no_unhandled_errors(caplog, capfd):
-    """Fail the test if mockd logged an ERROR or gevent printed a traceback.
-
-    Set up before the server fixtures, so it is torn down after them: the server's shutdown
-    is covered too."""
-    mockd_logger = logging.getLogger("mockd")
-    propagate = mockd_logger.propagate
-    mockd_logger.propagate = True  # `mockd serve` turns it off; caplog listens at the root
-    caplog.set_level(logging.WARNING, logger="mockd")
-    yield
-    mockd_logger.propagate = propagate
-    errors = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)
-              if r.name.startswith("mockd") and r.levelno >= logging.ERROR]
-    assert not errors, [f"{r.name}: {r.getMessage()}" for r in errors]
-    err = capfd.readouterr().err
-    assert "Traceback" not in err, err
-
+# ---------------------------------------------------------------------------- helpers
 
 @pytest.fixture
 def connect(make_mockd_server):
@@ -64,113 +46,14 @@ def connect(make_mockd_server):
             pass
 
 
-@pytest.fixture
-def raw(make_mockd_server):
-    """``raw(port)``: a raw-socket client, closed before the server stops."""
-    opened = []
-
-    def open_(port, timeout=5.0):
-        client = Raw(port, timeout)
-        opened.append(client)
-        return client
-
-    yield open_
-    for client in opened:
-        client.close()
-
-
-class Raw:
-    """A client on a plain socket: writes exactly the bytes it is told to, never answers pings."""
-
-    def __init__(self, port, timeout=5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-
-    def request(self, path="/ws", upgrade=True, headers=()):
-        lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1"]
-        if upgrade:
-            key = base64.b64encode(os.urandom(16)).decode()
-            lines += ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
-                      "Sec-WebSocket-Version: 13"]
-        lines += list(headers)
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        while b"\r\n\r\n" not in self.buf:
-            self._more()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        response_headers = {}
-        for line in header_lines:
-            name, value = line.split(":", 1)
-            response_headers[name.strip().lower()] = value.strip()
-        body = self.read(int(response_headers.get("content-length", 0)))
-        return int(status_line.split()[1]), response_headers, body.decode("utf-8")
-
-    def open(self, path="/ws", headers=()):
-        status, response_headers, _ = self.request(path, headers=headers)
-        assert status == 101
-        return response_headers
-
-    def _more(self):
-        chunk = self.sock.recv(1 << 16)
-        if not chunk:
-            raise EOFError("server closed the TCP connection")
-        self.buf += chunk
-
-    def read(self, n):
-        while len(self.buf) < n:
-            self._more()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    @staticmethod
-    def frame(opcode, payload=b"", mask=True, length=None):
-        n = len(payload) if length is None else length
-        b0, b1 = 0x80 | opcode, 0x80 if mask else 0
-        if n < 126:
-            head = struct.pack("!BB", b0, b1 | n)
-        elif n < 65536:
-            head = struct.pack("!BBH", b0, b1 | 126, n)
-        else:
-            head = struct.pack("!BBQ", b0, b1 | 127, n)
-        if not mask:
-            return head + payload
-        key = os.urandom(4)
-        return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-    def send(self, opcode, payload=b"", **kw):
-        self.sock.sendall(self.frame(opcode, payload, **kw))
-
-    def recv_frame(self):
-        b0, b1 = self.read(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self.read(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self.read(8))[0]
-        return b0 & 0x0F, self.read(n)
-
-    def recv_close(self):
-        """Read frames (skipping pings, never answering them) until the close: (code, reason)."""
-        while True:
-            opcode, payload = self.recv_frame()
-            if opcode == OP_CLOSE:
-                return struct.unpack("!H", payload[:2])[0], payload[2:].decode("utf-8")
-            assert opcode == OP_PING, (opcode, payload[:60])
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-
 def http(port, path, upgrade=True, headers=()):
     """One HTTP request (a WebSocket handshake by default): (status, headers, body text)."""
-    client = Raw(port)
+    client = Client(port, path, handshake=False)
     try:
-        return client.request(path, upgrade=upgrade, headers=headers)
+        status_line, response_headers, body = client.request(upgrade=upgrade, headers=headers)
+        return int(status_line.split()[1]), response_headers, body.decode("utf-8")
     finally:
-        client.close()
+        client.sock.close()
 
 
 def recv_close(ws, timeout=5.0):
@@ -207,15 +90,6 @@ def assert_silent(ws, seconds=0.3):
     with pytest.raises(websocket.WebSocketTimeoutException):
         ws.recv()
     assert ws.connected
-
-
-def wait_until(predicate, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        gevent.sleep(0.01)
-    return True
 
 
 SYNC = {"match": {"type": "exact", "value": "sync"}, "response": {"type": "text", "value": "synced"}}
@@ -275,13 +149,13 @@ def test_max_connections_503_and_slot_freed_after_close(make_mockd_server, conne
     assert "max connections reached" in body
     first.close()
     # The slot frees once the server has noticed the close.
-    assert wait_until(lambda: http(running.port, "/ws")[0] != 503)
+    assert wait_until(lambda: http(running.port, "/ws")[0] != 503, timeout=3)
     third = connect(running.url())
     third.send("again")
     assert recv_text(third) == "again"
     assert http(running.port, "/ws")[0] == 503
     third.sock.close()  # gone without a close frame: the slot frees as well
-    assert wait_until(lambda: http(running.port, "/ws")[0] != 503)
+    assert wait_until(lambda: http(running.port, "/ws")[0] != 503, timeout=3)
 
 
 def test_require_subprotocol(make_mockd_server, connect):
@@ -354,11 +228,11 @@ def test_idle_timeout_is_not_postponed_by_pings_and_pongs(make_mockd_server, con
 def test_heartbeat_unanswered_pings_close_1001(make_mockd_server, raw):
     running = make_mockd_server(websocket_mock("/ws", heartbeat=HEARTBEAT))
     client = raw(running.port)
-    client.open("/ws")
+    client.handshake("/ws")
     started = time.monotonic()
     opcode, _ = client.recv_frame()
     assert opcode == OP_PING  # the first ping comes one interval after the connect
-    assert client.recv_close() == (1001, "ping timeout")
+    assert client.expect_close({OP_PING}) == (1001, b"ping timeout")
     assert 0.3 <= time.monotonic() - started < 3.0
 
 
@@ -400,7 +274,7 @@ def test_client_close_code_is_echoed(make_mockd_server, connect):
     ws.close(status=1000, reason=b"bye")
     assert ws.close_frame is not None
     assert struct.unpack("!H", ws.close_frame.data[:2])[0] == 1000
-    assert wait_until(lambda: len(running.server.connections) == 0)
+    assert wait_until(lambda: len(running.server.connections) == 0, timeout=3)
 
 
 def test_required_scenario_wait_timeout_leaves_connection_open(make_mockd_server, connect):
@@ -713,19 +587,19 @@ def test_concurrent_connections_with_scenarios_and_matchers(make_mockd_server, c
 def test_invalid_utf8_closes_1007(make_mockd_server, raw):
     running = make_mockd_server(websocket_mock("/ws"))
     client = raw(running.port)
-    client.open("/ws")
+    client.handshake("/ws")
     client.send(OP_TEXT, b"ok")
     assert client.recv_frame() == (OP_TEXT, b"ok")
     client.send(OP_TEXT, b"caf\xc3(")
-    assert client.recv_close()[0] == 1007
+    assert client.expect_close({OP_PING})[0] == 1007
 
 
 def test_unmasked_frame_closes_1002(make_mockd_server, raw):
     running = make_mockd_server(websocket_mock("/ws"))
     client = raw(running.port)
-    client.open("/ws")
-    client.send(OP_TEXT, b"unmasked", mask=False)
-    assert client.recv_close()[0] == 1002
+    client.handshake("/ws")
+    client.send(OP_TEXT, b"unmasked", masked=False)
+    assert client.expect_close({OP_PING})[0] == 1002
 
 
 def test_client_vanishing_mid_frame_does_not_disturb_others(make_mockd_server, connect, raw):
@@ -735,15 +609,15 @@ def test_client_vanishing_mid_frame_does_not_disturb_others(make_mockd_server, c
     assert recv_text(survivor) == "before"
     for declared in (1000, 100_000):  # 16-bit and 64-bit lengths
         client = raw(running.port)
-        client.open("/ws")
-        client.sock.sendall(Raw.frame(OP_TEXT, b"x" * declared)[:40])  # header and a little payload
+        client.handshake("/ws")
+        client.sock.sendall(frame(OP_TEXT, b"x" * declared)[:40])  # header and a little payload
         gevent.sleep(0.05)
-        client.close()
+        client.sock.close()
     client = raw(running.port)
-    client.open("/ws")
+    client.handshake("/ws")
     client.sock.sendall(b"\x81")  # half a frame header
-    client.close()
-    assert wait_until(lambda: len(running.server.connections) == 1)
+    client.sock.close()
+    assert wait_until(lambda: len(running.server.connections) == 1, timeout=3)
     for i in range(3):
         survivor.send(f"after {i}")
         assert recv_text(survivor) == f"after {i}"
@@ -756,12 +630,12 @@ def test_client_vanishing_during_delayed_reply_does_not_disturb_others(make_mock
     survivor = connect(running.url())
     for _ in range(3):
         client = raw(running.port)
-        client.open("/ws")
+        client.handshake("/ws")
         client.send(OP_TEXT, b"slow")
         client.send(OP_TEXT, b"slow")
-        client.close()
+        client.sock.close()
     gevent.sleep(0.5)  # the delayed replies are due and find their sockets gone
-    assert wait_until(lambda: len(running.server.connections) == 1)
+    assert wait_until(lambda: len(running.server.connections) == 1, timeout=3)
     survivor.send("hello")
     assert recv_text(survivor) == "hello"
     survivor.send("slow")
@@ -777,10 +651,10 @@ def test_client_vanishing_during_scenario_send_does_not_disturb_others(make_mock
     survivor = connect(running.url("/echo"))
     for _ in range(3):
         client = raw(running.port)
-        client.open("/flood")
+        client.handshake("/flood")
         gevent.sleep(0.1)  # the scenario has filled the socket buffers and is blocked writing
-        client.close()
-    assert wait_until(lambda: len(running.server.connections) == 1)
+        client.sock.close()
+    assert wait_until(lambda: len(running.server.connections) == 1, timeout=3)
     survivor.send("hello")
     assert recv_text(survivor) == "hello"
 
@@ -796,10 +670,10 @@ def test_back_to_back_messages_feed_consecutive_wait_steps(make_mockd_server, co
             {"type": "send", "message": {"type": "text", "value": "subscribed after {{message}}"}},
         ]}))
     for _ in range(5):
-        client = Raw(running.port)
+        client = Client(running.port, handshake=False)
         try:
-            client.open("/ws")
-            client.sock.sendall(Raw.frame(OP_TEXT, b"login") + Raw.frame(OP_TEXT, b"subscribe"))
+            client.handshake("/ws")
+            client.sock.sendall(frame(OP_TEXT, b"login") + frame(OP_TEXT, b"subscribe"))
             assert client.recv_frame() == (OP_TEXT, b"subscribed after subscribe")
         finally:
-            client.close()
+            client.sock.close()

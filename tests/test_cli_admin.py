@@ -2,13 +2,12 @@
 admin API of a real in-process server (behaviour.md §12.2, §12.6, §12.7)."""
 import json
 import re
-import time
 
-import gevent
 import pytest
 import websocket
 
 from _cli import end, mockd, popen, read_until
+from _helpers import wait_until
 
 CONFIG = """\
 version: "1.0"
@@ -47,15 +46,6 @@ def clients():
 
 def admin(server, *args, **kw):
     return mockd("ws", *args, "--admin-url", server.admin_url, **kw)
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        gevent.sleep(0.02)
-    return predicate()
 
 
 def test_add_then_status(server):
@@ -197,7 +187,7 @@ def test_messages_filters(server, clients):
     for text in ("ping", "nothing matches this"):
         ws.send(text)
     assert ws.recv() == "pong"
-    assert wait_for(lambda: len(server.server.journal.query()) == 3)
+    assert wait_until(lambda: len(server.server.journal.query()) == 3)
     conn_id = next(iter(server.server.connections)).id
 
     lines = admin(server, "messages").stdout.splitlines()

@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 
-import gevent
 import pytest
 
 from _cli import end, env, mockd, popen, read_until
+from _helpers import wait_until
 from mockd import hookimpl
 from mockd.client.parser import parse_header, parse_timeout
 
@@ -71,15 +71,6 @@ def server(make_mockd_server, recorder):
     return make_mockd_server(CONFIG, plugins=[recorder])
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        gevent.sleep(0.02)
-    return predicate()
-
-
 # ---------------------------------------------------------------- argument parsing
 
 
@@ -133,7 +124,7 @@ def test_connect_fed_from_a_pipe(server):
                                         "> ping", "< pong"])
     assert result.stderr == ""
     assert elapsed < 10, "a piped session ends soon after stdin closes"
-    assert wait_for(lambda: server.server.connections.__len__() == 0)
+    assert wait_until(lambda: server.server.connections.__len__() == 0)
 
 
 def test_connect_orders_each_sent_line_before_its_reply(server):
@@ -168,7 +159,7 @@ def test_connect_headers_and_subprotocol(server, recorder):
                    server.url("/ws/chat"), input="ping\n")
     assert result.returncode == 0, result
     assert result.stdout.splitlines()[1] == "Connected (subprotocol: chat)"
-    assert wait_for(lambda: recorder.closed)
+    assert wait_until(lambda: recorder.closed)
     assert recorder.closed[0] == ("/ws/chat", 1000, "mockd-cli-test")
 
 
@@ -185,7 +176,7 @@ def test_connect_ctrl_c_closes_with_1000(server, recorder):
         end(proc)
     assert proc.returncode == 0, err
     assert out.strip() == "Disconnecting..."
-    assert wait_for(lambda: recorder.closed)
+    assert wait_until(lambda: recorder.closed)
     assert recorder.closed[0][:2] == ("/ws/echo", 1000)
 
 
@@ -193,7 +184,7 @@ def test_connect_reports_the_servers_close(server):
     proc = popen("ws", "connect", server.url("/ws/echo"))
     try:
         read_until(proc.stdout, "^Connected")
-        assert wait_for(lambda: len(server.server.connections) == 1)
+        assert wait_until(lambda: len(server.server.connections) == 1)
         server.stop()  # closes every client with 1001 "server shutdown"
         out, err = proc.communicate(timeout=10)  # stdin still open: the close alone ends it
     finally:
@@ -206,7 +197,7 @@ def test_connect_close_with_another_code_exits_1(server):
     proc = popen("ws", "connect", server.url("/ws/echo"))
     try:
         read_until(proc.stdout, "^Connected")
-        assert wait_for(lambda: len(server.server.connections) == 1)
+        assert wait_until(lambda: len(server.server.connections) == 1)
         server.server.remove_mock("echo")  # live clients get 1012 "mock updated"
         out, err = proc.communicate(timeout=10)
     finally:
@@ -316,7 +307,7 @@ def test_listen_until_the_server_closes(server):
     proc = popen("ws", "listen", server.url("/ws/ticker"))
     try:
         read_until(proc.stderr, "Listening for messages")
-        assert wait_for(lambda: len(server.server.connections) == 1)
+        assert wait_until(lambda: len(server.server.connections) == 1)
         server.stop()
         out, err = proc.communicate(timeout=10)
     finally:

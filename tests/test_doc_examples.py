@@ -148,6 +148,20 @@ def send_json(ws, value):
     ws.send(json.dumps(value))
 
 
+def assert_answered(ws, messages, reply, recv=recv_text):
+    """Each of ``messages``, sent in turn, is answered with ``reply`` (as ``recv`` reads it)."""
+    for message in messages:
+        ws.send(message)
+        assert recv(ws) == reply
+
+
+def assert_ignored(ws, messages):
+    """None of ``messages`` gets a reply."""
+    for message in messages:
+        ws.send(message)
+    assert_silent(ws)
+
+
 def assert_silent(ws, seconds=SILENCE, ignore=None):
     """Nothing arrives for ``seconds`` (frames for which ``ignore(json)`` is true are skipped)."""
     deadline = time.monotonic() + seconds
@@ -327,9 +341,8 @@ def ex_exact(ex):
     ws = ex.connect()
     ws.send("ping")
     assert recv_text(ws) == "pong"
-    for other in ("PING", "ping ", "xping", "pin"):
-        ws.send(other)  # matchers present, echoMode unset: no echo, no default (§7)
-    assert_silent(ws)
+    # matchers present, echoMode unset: no echo, no default (§7)
+    assert_ignored(ws, ("PING", "ping ", "xping", "pin"))
     ws.send("ping")
     assert recv_text(ws) == "pong"
     ws.send_binary(b"ping")  # no messageType: a binary frame is compared by its bytes (§5.2)
@@ -338,43 +351,28 @@ def ex_exact(ex):
 
 def ex_contains(ex):
     ws = ex.connect()
-    for message in ("hello", "oh hello there", '{"greeting":"hello"}'):
-        ws.send(message)
-        assert recv_text(ws) == "Hello from mockd!"
-    for other in ("Hello", "HELLO", "hel lo"):
-        ws.send(other)
-    assert_silent(ws)
+    assert_answered(ws, ("hello", "oh hello there", '{"greeting":"hello"}'), "Hello from mockd!")
+    assert_ignored(ws, ("Hello", "HELLO", "hel lo"))
 
 
 def ex_prefix(ex):
     ws = ex.connect()
-    for message in ("CMD:", "CMD:restart now"):
-        ws.send(message)
-        assert recv_text(ws) == "Command received"
-    for other in ("cmd:restart", " CMD:x", "run CMD:"):
-        ws.send(other)
-    assert_silent(ws)
+    assert_answered(ws, ("CMD:", "CMD:restart now"), "Command received")
+    assert_ignored(ws, ("cmd:restart", " CMD:x", "run CMD:"))
 
 
 def ex_suffix(ex):
     ws = ex.connect()
-    for message in ("?", "is it working?"):
-        ws.send(message)
-        assert recv_text(ws) == "That's a question!"
-    for other in ("?no", "is it working? ", "yes."):
-        ws.send(other)
-    assert_silent(ws)
+    assert_answered(ws, ("?", "is it working?"), "That's a question!")
+    assert_ignored(ws, ("?no", "is it working? ", "yes."))
 
 
 def ex_regex(ex):
     ws = ex.connect()
     # YAML "user_\\d+" is the regex user_\d+, searched anywhere in the message (§5.2).
-    for message in ("user_42", "lookup user_7 please", "user_123456"):
-        ws.send(message)
-        assert recv_json(ws) == {"matched": True, "pattern": "user ID"}
-    for other in ("user_", "user_x1", "USER_1", "user\\d+"):
-        ws.send(other)
-    assert_silent(ws)
+    assert_answered(ws, ("user_42", "lookup user_7 please", "user_123456"), {"matched": True, "pattern": "user ID"},
+                    recv=recv_json)
+    assert_ignored(ws, ("user_", "user_x1", "USER_1", "user\\d+"))
 
 
 def ex_json_path(ex):
@@ -395,10 +393,8 @@ def ex_json_path(ex):
     send_json(ws, {"action": "subscribe"})
     assert recv_json(ws) == {"action": "subscribed", "channel": ""}
     # No match: another value, the key elsewhere, not JSON, a JSON array, a plain "ping".
-    for other in ('{"type": "pong"}', '{"data": {"type": "ping"}}', "ping", '[{"type": "ping"}]',
-                  '{"type": "ping"', '{"action": "unsubscribe", "channel": "news"}'):
-        ws.send(other)
-    assert_silent(ws)
+    assert_ignored(ws, ('{"type": "pong"}', '{"data": {"type": "ping"}}', "ping", '[{"type": "ping"}]',
+                        '{"type": "ping"', '{"action": "unsubscribe", "channel": "news"}'))
 
 
 def ex_message_type(ex):
@@ -432,16 +428,12 @@ def ex_priority(ex):
     ws = ex.connect()
     ws.send("ping")
     assert recv_text(ws) == "pong"  # both match "ping": the first one wins
-    for other in ("pong", "ping!", "", "PING"):
-        ws.send(other)
-        assert recv_text(ws) == "Unknown command"
+    assert_answered(ws, ("pong", "ping!", "", "PING"), "Unknown command")
 
 
 def ex_text_response(ex):
     ws = ex.connect()
-    for message in ("hi", '{"a": 1}'):
-        ws.send(message)
-        assert recv_frame(ws) == (TEXT, b"Hello, World!")
+    assert_answered(ws, ("hi", '{"a": 1}'), (TEXT, b"Hello, World!"), recv=recv_frame)
     ws.send_binary(b"\x01\x02")
     assert recv_frame(ws) == (TEXT, b"Hello, World!")
 
@@ -664,9 +656,8 @@ def ex_chat(ex):
     assert help_text.startswith("Available commands:") and help_text.endswith("help: Show this help\n")
     assert recv_text(ws) == help_text
     error = {"type": "error", "message": "Unknown command. Type 'help' for available commands."}
-    for other in ("ping", "Help", '{"type": "dance"}', "not json"):
-        ws.send(other)  # this example has no ping matcher: the default answers
-        assert recv_json(ws) == error
+    # This example has no ping matcher: the default answers.
+    assert_answered(ws, ("ping", "Help", '{"type": "dance"}', "not json"), error, recv=recv_json)
     assert handshake_error(server.url("/ws/chat/"))[0] == 404
 
 

@@ -5,37 +5,18 @@ Each test checks the three promises: no unhandled greenlet exception (no ERROR l
 traceback), no leaked connection (the registry, ``/websocket/connections``, maxConnections
 slots), and correct counts (``stats()`` / ``/websocket/stats`` against what clients saw).
 """
-import logging
 import os
 import socket
 
 import gevent
 import pytest
 
+from _helpers import only_connection, wait_until
 from _rawws import OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT, Client, close_payload, frame, raise_nofile
 from mockd.config import build_mock
 from mockd.testing import websocket_mock
 
-
-@pytest.fixture(autouse=True)
-def no_unhandled_errors(caplog, capfd):
-    logger = logging.getLogger("mockd")
-    propagate, logger.propagate = logger.propagate, True
-    caplog.set_level(logging.WARNING, logger="mockd")
-    yield
-    logger.propagate = propagate
-    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records
-              if r.name.startswith("mockd") and r.levelno >= logging.ERROR]
-    assert not errors, errors
-    err = capfd.readouterr().err
-    assert "Traceback" not in err and "failed with" not in err, err
-
-
-def wait_until(predicate, timeout=5.0):
-    with gevent.Timeout(timeout, False):
-        while not predicate():
-            gevent.sleep(0.01)
-    return predicate()
+pytestmark = pytest.mark.usefixtures("no_unhandled_errors")
 
 
 def stats(running):
@@ -101,8 +82,7 @@ def test_half_open_client_is_found_by_the_heartbeat(make_mockd_server):
     running = make_mockd_server(websocket_mock("/ws", heartbeat={
         "enabled": True, "interval": "200ms", "timeout": "200ms"}))
     silent = Client(running.port)
-    assert wait_until(lambda: len(running.server.connections) == 1)
-    connection = next(iter(running.server.connections))
+    connection = only_connection(running)
     assert wait_until(lambda: connection.closed, timeout=3)
     assert (connection.ws.close_code, connection.ws.close_reason) == (1001, "ping timeout")
     assert wait_until(lambda: len(running.server.connections) == 0, timeout=4)  # close_timeout is 2 s

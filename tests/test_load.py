@@ -3,7 +3,6 @@
 ``bench/soak.py`` runs the long versions (10,000 connections, a 10-minute churn soak with
 RSS sampling); these prove the same properties at a few thousand connections in seconds.
 """
-import logging
 import re
 import signal
 import subprocess
@@ -17,18 +16,7 @@ from _cli import ROOT, env
 from _rawws import OP_CLOSE, Client, close_payload, raise_nofile
 from mockd.testing import websocket_mock
 
-@pytest.fixture(autouse=True)
-def no_unhandled_errors(caplog, capfd):
-    logger = logging.getLogger("mockd")
-    propagate, logger.propagate = logger.propagate, True
-    caplog.set_level(logging.WARNING, logger="mockd")
-    yield
-    logger.propagate = propagate
-    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records
-              if r.name.startswith("mockd") and r.levelno >= logging.ERROR]
-    assert not errors, errors
-    err = capfd.readouterr().err
-    assert "Traceback" not in err, err
+pytestmark = pytest.mark.usefixtures("no_unhandled_errors")
 
 
 def fd_budget(per_connection, wanted):

@@ -5,17 +5,18 @@ these run through the whole server (config, ``Connection``, registry, journal): 
 tool in ``--strict`` mode, and one regression per failure class checking what the client sees
 *and* what mockd keeps (close code on the connection, nothing journaled, counts, no leak).
 """
-import logging
 import os
 import pathlib
 import subprocess
 import sys
 
-import gevent
 import pytest
 
+from _helpers import only_connection, wait_until
 from _rawws import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Client, close_payload, frame
 from mockd.testing import websocket_mock
+
+pytestmark = pytest.mark.usefixtures("no_unhandled_errors")
 
 HERE = pathlib.Path(__file__).resolve().parent
 LIMIT = 1024  # maxMessageSize of the mock under test
@@ -32,36 +33,9 @@ def conformance_tool():
     pytest.skip("ws_conformance.py not found: put shared/ beside the checkout or set MOCKD_WS_CONFORMANCE")
 
 
-@pytest.fixture(autouse=True)
-def no_unhandled_errors(caplog, capfd):
-    """No ERROR from mockd, no gevent traceback, during the test and the server's shutdown."""
-    logger = logging.getLogger("mockd")
-    propagate, logger.propagate = logger.propagate, True
-    caplog.set_level(logging.WARNING, logger="mockd")
-    yield
-    logger.propagate = propagate
-    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records
-              if r.name.startswith("mockd") and r.levelno >= logging.ERROR]
-    assert not errors, errors
-    err = capfd.readouterr().err
-    assert "Traceback" not in err, err
-
-
-def wait_until(predicate, timeout=5.0):
-    with gevent.Timeout(timeout, False):
-        while not predicate():
-            gevent.sleep(0.01)
-    return predicate()
-
-
 @pytest.fixture
 def echo(make_mockd_server):
     return make_mockd_server(websocket_mock("/ws", echoMode=True, maxMessageSize=LIMIT))
-
-
-def only_connection(running):
-    assert wait_until(lambda: len(running.server.connections) == 1)
-    return next(iter(running.server.connections))
 
 
 # ---------------------------------------------------------------------------- the tool, strict

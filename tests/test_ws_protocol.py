@@ -2,15 +2,13 @@
 
 Each test of a gevent-websocket fault (shared/notes/gevent-websocket.md, #1-#10) names it.
 The server runs in this process (conftest.py patched gevent in); clients are
-``websocket-client`` or the raw-socket client below, which can send malformed frames.
+``websocket-client`` or the raw-socket client of ``_rawws.py``, which can send malformed frames.
 
 Run as a script, this module serves the echo app used here, for benchmarks:
 ``PYTHONPATH=. python tests/test_ws_protocol.py PORT`` (from the checkout).
 """
-import base64
+import functools
 import os
-import socket
-import struct
 import sys
 import time
 
@@ -20,10 +18,10 @@ import websocket
 from gevent.event import Event
 from gevent.pywsgi import WSGIServer
 
+from _rawws import close_payload, frame
 from mockd.ws import frames
 from mockd.ws.handler import MockdWebSocketHandler, Rejection
 from mockd.ws.protocol import ConnectionClosed
-
 
 
 # ---------------------------------------------------------------------------- the echo app
@@ -98,125 +96,13 @@ def serve():
         server.stop(timeout=1)
 
 
-# ---------------------------------------------------------------------------- a raw client
-
-class Raw:
-    """A client on a plain socket that writes frames exactly as told."""
-
-    def __init__(self, port, timeout=3.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-
-    def request(self, key=None, version="13", method="GET", http="HTTP/1.1", extra=(), after=b""):
-        key = base64.b64encode(os.urandom(16)).decode() if key is None else key
-        lines = [f"{method} / {http}", "Host: localhost", "Upgrade: websocket", "Connection: Upgrade"]
-        lines += [f"Sec-WebSocket-Key: {key}"] if key != "" else []
-        lines += [f"Sec-WebSocket-Version: {version}"] if version is not None else []
-        lines += list(extra)
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + after)
-        return self.response()
-
-    def response(self):
-        while b"\r\n\r\n" not in self.buf:
-            self._more()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in header_lines:
-            name, value = line.split(":", 1)
-            headers[name.strip().lower()] = value.strip()
-        body = self.read(int(headers.get("content-length", 0)))
-        return status_line, headers, body
-
-    def open(self, **kw):
-        status_line, headers, _ = self.request(**kw)
-        assert status_line.startswith("HTTP/1.1 101 "), status_line
-        return headers
-
-    def _more(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise EOFError
-        self.buf += chunk
-
-    def read(self, n):
-        if len(self.buf) < n:  # read the rest straight into place (16 MiB messages)
-            out = bytearray(n)
-            have = len(self.buf)
-            out[:have], self.buf = self.buf, b""
-            view = memoryview(out)
-            while have < n:
-                got = self.sock.recv_into(view[have:])
-                if not got:
-                    raise EOFError
-                have += got
-            return bytes(out)
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    @staticmethod
-    def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, length=None):
-        n = len(payload) if length is None else length
-        b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
-        b1 = 0x80 if mask else 0
-        if n < 126:
-            head = struct.pack("!BB", b0, b1 | n)
-        elif n < 65536:
-            head = struct.pack("!BBH", b0, b1 | 126, n)
-        else:
-            head = struct.pack("!BBQ", b0, b1 | 127, n)
-        if not mask:
-            return head + payload
-        key = os.urandom(4)
-        return head + key + frames.unmask(payload, key)
-
-    def send(self, opcode, payload=b"", **kw):
-        self.sock.sendall(self.frame(opcode, payload, **kw))
-
-    def recv_frame(self):
-        b0, b1 = self.read(2)
-        assert not b1 & 0x80, "server frames must not be masked"
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", self.read(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self.read(8))[0]
-        return b0 & 0x0F, self.read(n)
-
-    def recv_close(self):
-        """Next frame must be a close: (code or None, reason bytes)."""
-        opcode, payload = self.recv_frame()
-        assert opcode == frames.OP_CLOSE, (opcode, payload[:40])
-        if not payload:
-            return None, b""
-        return struct.unpack("!H", payload[:2])[0], payload[2:]
-
-    def at_eof(self):
-        try:
-            return self.sock.recv(1) == b""
-        except ConnectionResetError:
-            return True
-
-    def close(self):
-        self.sock.close()
-
+# ---------------------------------------------------------------------------- the raw client
 
 @pytest.fixture
-def raw():
-    clients = []
-
-    def connect(port, timeout=3.0):
-        client = Raw(port, timeout)
-        clients.append(client)
-        return client
-
-    yield connect
-    for client in clients:
-        client.close()
-
-
-def close_frame(code, reason=b""):
-    return struct.pack("!H", code) + reason
+def raw(raw):
+    """conftest.py's ``raw`` (the client of ``_rawws.py``), for the test app: requests to ``/``
+    and 3 s socket timeouts unless told."""
+    return functools.partial(raw, path="/", timeout=3.0)
 
 
 # ---------------------------------------------------------------------------- fault 1 / 9: close codes
@@ -228,11 +114,11 @@ def test_server_close_frame_carries_code_and_reason(serve, raw):  # fault 1
         assert ws.receive_message() is None
     app = serve(lambda env: Session(body))
     client = raw(app.port)
-    client.open()
+    client.handshake()
     assert client.recv_frame() == (frames.OP_TEXT, b"hi")
-    assert client.recv_close() == (4001, b"bye")
-    client.send(frames.OP_CLOSE, close_frame(4001))
-    assert client.at_eof()
+    assert client.expect_close() == (4001, b"bye")
+    client.send(frames.OP_CLOSE, close_payload(4001))
+    assert client.at_eof(drain=False)
     assert app.session.done.wait(2)
     assert (app.session.ws.close_code, app.session.ws.close_reason) == (4001, "bye")
 
@@ -240,10 +126,10 @@ def test_server_close_frame_carries_code_and_reason(serve, raw):  # fault 1
 def test_peer_close_code_is_echoed_then_tcp_closed(serve, raw):  # fault 1
     app = serve()
     client = raw(app.port)
-    client.open()
-    client.send(frames.OP_CLOSE, close_frame(1000, b"bye"))
-    assert client.recv_close() == (1000, b"")
-    assert client.at_eof()
+    client.handshake()
+    client.send(frames.OP_CLOSE, close_payload(1000, b"bye"))
+    assert client.expect_close() == (1000, b"")
+    assert client.at_eof(drain=False)
     assert app.session.done.wait(2)
     assert (app.session.ws.close_code, app.session.ws.close_reason) == (1000, "bye")
 
@@ -251,26 +137,26 @@ def test_peer_close_code_is_echoed_then_tcp_closed(serve, raw):  # fault 1
 def test_empty_close_is_answered_with_empty_close(serve, raw):
     app = serve()
     client = raw(app.port)
-    client.open()
+    client.handshake()
     client.send(frames.OP_CLOSE)
-    assert client.recv_close() == (None, b"")
+    assert client.expect_close() == (None, b"")
     assert app.session.done.wait(2)
     assert app.session.ws.close_code == 1005
 
 
 @pytest.mark.parametrize("payload, code", [
     (b"\x03", 1002),                               # 1-byte close payload
-    (close_frame(1005), 1002),                      # code that must not be sent
-    (close_frame(2999), 1002),
-    (close_frame(5000), 1002),
-    (close_frame(1000, b"\xed\xa0\x80"), 1007),     # reason not UTF-8
+    (close_payload(1005), 1002),                      # code that must not be sent
+    (close_payload(2999), 1002),
+    (close_payload(5000), 1002),
+    (close_payload(1000, b"\xed\xa0\x80"), 1007),     # reason not UTF-8
 ])
 def test_invalid_close_from_peer_fails_connection(serve, raw, payload, code):  # fault 9
     app = serve()
     client = raw(app.port)
-    client.open()
+    client.handshake()
     client.send(frames.OP_CLOSE, payload)
-    assert client.recv_close()[0] == code
+    assert client.expect_close()[0] == code
     assert app.session.done.wait(2)
     assert app.session.ws.close_code == code
 
@@ -287,21 +173,21 @@ def test_close_reason_is_cut_at_a_character_boundary():  # fault 1
 # ---------------------------------------------------------------------------- fault 2, 3, 10: failing
 
 @pytest.mark.parametrize("frame", [
-    Raw.frame(frames.OP_TEXT, b"unmasked", mask=False),        # fault 2
-    Raw.frame(frames.OP_TEXT, b"rsv", rsv=4),
-    Raw.frame(3, b"reserved opcode"),
-    Raw.frame(frames.OP_PING, b"x" * 126),                     # control frame too long
-    Raw.frame(frames.OP_PING, b"x", fin=False),                # fragmented control frame
-    Raw.frame(frames.OP_CONT, b"orphan"),                      # continuation without a start
-    Raw.frame(frames.OP_TEXT, b"a", fin=False) + Raw.frame(frames.OP_BINARY, b"b"),
+    frame(frames.OP_TEXT, b"unmasked", masked=False),        # fault 2
+    frame(frames.OP_TEXT, b"rsv", rsv=4),
+    frame(3, b"reserved opcode"),
+    frame(frames.OP_PING, b"x" * 126),                     # control frame too long
+    frame(frames.OP_PING, b"x", fin=False),                # fragmented control frame
+    frame(frames.OP_CONT, b"orphan"),                      # continuation without a start
+    frame(frames.OP_TEXT, b"a", fin=False) + frame(frames.OP_BINARY, b"b"),
 ], ids=["unmasked", "rsv", "opcode", "long-ping", "fragmented-ping", "orphan-cont", "interleaved"])
 def test_protocol_errors_fail_with_1002(serve, raw, frame):
     app = serve()
     client = raw(app.port)
-    client.open()
+    client.handshake()
     client.sock.sendall(frame)
-    assert client.recv_close()[0] == 1002
-    assert client.at_eof()
+    assert client.expect_close()[0] == 1002
+    assert client.at_eof(drain=False)
     assert app.session.done.wait(2)
     assert app.session.ws.close_code == 1002
 
@@ -309,13 +195,13 @@ def test_protocol_errors_fail_with_1002(serve, raw, frame):
 def test_message_size_limit_is_checked_before_reading(serve, raw):  # fault 3
     app = serve(lambda env: Session(max_message_size=1024))
     client = raw(app.port)
-    client.open()
+    client.handshake()
     client.send(frames.OP_BINARY, b"x" * 1024)  # exactly the limit: accepted
     assert client.recv_frame() == (frames.OP_BINARY, b"x" * 1024)
     # A header declaring 1 MiB, followed by only 10 bytes: the 1009 must come without
     # waiting for (or buffering) the rest.
-    client.sock.sendall(Raw.frame(frames.OP_BINARY, b"y" * 10, length=1 << 20))
-    code, reason = client.recv_close()
+    client.sock.sendall(frame(frames.OP_BINARY, b"y" * 10, length=1 << 20))
+    code, reason = client.expect_close()
     assert (code, reason) == (1009, b"read limited at 1025 bytes")
     assert app.session.done.wait(2)
     assert app.session.ws.close_code == 1009
@@ -324,18 +210,18 @@ def test_message_size_limit_is_checked_before_reading(serve, raw):  # fault 3
 def test_message_size_limit_counts_all_fragments(serve, raw):  # fault 3
     app = serve(lambda env: Session(max_message_size=1024))
     client = raw(app.port)
-    client.open()
+    client.handshake()
     client.send(frames.OP_TEXT, b"a" * 1000, fin=False)
     client.send(frames.OP_CONT, b"a" * 25)
-    assert client.recv_close()[0] == 1009
+    assert client.expect_close()[0] == 1009
 
 
 def test_invalid_utf8_fails_with_1007(serve, raw):  # fault 10
     app = serve()
     client = raw(app.port)
-    client.open()
+    client.handshake()
     client.send(frames.OP_TEXT, "κόσμε".encode() + b"\xed\xa0\x80")
-    assert client.recv_close()[0] == 1007
+    assert client.expect_close()[0] == 1007
     assert app.session.done.wait(2)
     assert app.session.ws.close_code == 1007
 
@@ -343,18 +229,18 @@ def test_invalid_utf8_fails_with_1007(serve, raw):  # fault 10
 def test_invalid_utf8_fails_fast_inside_a_fragmented_message(serve, raw):  # fault 10
     app = serve()
     client = raw(app.port)
-    client.open()
+    client.handshake()
     client.send(frames.OP_TEXT, b"ok \xf4\x90\x80\x80", fin=False)  # message never finished
-    assert client.recv_close()[0] == 1007
+    assert client.expect_close()[0] == 1007
 
 
 def test_invalid_utf8_fails_fast_inside_a_partly_sent_frame(serve, raw):  # fault 10
     app = serve()
     client = raw(app.port)
-    client.open()
-    frame = Raw.frame(frames.OP_TEXT, b"\xc0\xaf" + b"a" * 5000)
-    client.sock.sendall(frame[:1000])  # the rest never comes
-    assert client.recv_close()[0] == 1007
+    client.handshake()
+    invalid = frame(frames.OP_TEXT, b"\xc0\xaf" + b"a" * 5000)
+    client.sock.sendall(invalid[:1000])  # the rest never comes
+    assert client.expect_close()[0] == 1007
 
 
 # ---------------------------------------------------------------------------- fault 4: speed
@@ -362,11 +248,11 @@ def test_invalid_utf8_fails_fast_inside_a_partly_sent_frame(serve, raw):  # faul
 def test_16_mib_binary_echo(serve, raw):  # fault 4
     app = serve(lambda env: Session(max_message_size=16 << 20))
     client = raw(app.port, timeout=10)
-    client.open()
+    client.handshake()
     data = os.urandom(16 << 20)
-    frame = Raw.frame(frames.OP_BINARY, data)  # masked before the clock starts
+    message = frame(frames.OP_BINARY, data)  # masked before the clock starts
     started = time.monotonic()
-    client.sock.sendall(frame)
+    client.sock.sendall(message)
     echoed = client.recv_frame()
     elapsed = time.monotonic() - started
     assert echoed == (frames.OP_BINARY, data)
@@ -399,8 +285,8 @@ def test_frames_sent_right_after_the_handshake_are_read(serve, raw):
     # pywsgi's buffered reader may already hold them: they must not be lost
     app = serve()
     client = raw(app.port)
-    frame = Raw.frame(frames.OP_TEXT, b"early")
-    status_line, _, _ = client.request(after=frame + frame)
+    early = frame(frames.OP_TEXT, b"early")
+    status_line, _, _ = client.request(after=early + early)
     assert status_line.startswith("HTTP/1.1 101")
     assert client.recv_frame() == (frames.OP_TEXT, b"early")
     assert client.recv_frame() == (frames.OP_TEXT, b"early")
@@ -417,7 +303,7 @@ def test_ping_sends_payload_and_pong_reaches_callback(serve, raw):  # fault 5
         echo(ws)
     app = serve(lambda env: Session(body))
     client = raw(app.port)
-    client.open()
+    client.handshake()
     assert client.recv_frame() == (frames.OP_PING, b"hb\x00\xff")  # the bytes, not their repr
     client.send(frames.OP_PONG, b"hb\x00\xff")
     client.send(frames.OP_TEXT, b"x")
@@ -428,7 +314,7 @@ def test_ping_sends_payload_and_pong_reaches_callback(serve, raw):  # fault 5
 def test_ping_from_client_is_answered_inside_a_fragmented_message(serve, raw):
     app = serve()
     client = raw(app.port)
-    client.open()
+    client.handshake()
     client.send(frames.OP_TEXT, b"frag1", fin=False)
     client.send(frames.OP_PING, b"p")
     client.send(frames.OP_CONT, b"frag2")
@@ -450,7 +336,7 @@ def test_subprotocol_chosen_by_app_is_echoed(serve):  # fault 6
 
 def test_no_subprotocol_header_when_none_chosen(serve, raw):  # fault 6
     app = serve()
-    headers = raw(app.port).open(extra=["Sec-WebSocket-Protocol: chat.v2"])
+    headers = raw(app.port).handshake(headers=["Sec-WebSocket-Protocol: chat.v2"])
     assert "sec-websocket-protocol" not in headers
     assert "sec-websocket-extensions" not in headers
 
@@ -472,7 +358,7 @@ def test_concurrent_sends_from_two_greenlets(serve, raw):  # fault 7
         echo(ws)
     app = serve(lambda env: Session(body))
     client = raw(app.port, timeout=10)
-    client.open()
+    client.handshake()
     gevent.sleep(0.2)  # let the socket buffers fill so that both senders block mid-write
     seen = {block[0]: 0, block[1]: 0}
     while True:
@@ -505,7 +391,7 @@ def test_bad_handshake_is_refused_with_text_answer(serve, raw, capfd, request_kw
     assert body and body.endswith(b"\n")
     if header:
         assert headers[header[0]] == header[1]
-    assert client.at_eof()
+    assert client.at_eof(drain=False)
     assert app.session.cancelled and app.session.ws is None
     assert "Traceback" not in capfd.readouterr().err
 
@@ -539,7 +425,7 @@ def test_handshake_timeout_closes_a_stalled_client(serve, raw, capfd, sent):
     client = raw(app.port)
     client.sock.sendall(sent)
     started = time.monotonic()
-    assert client.at_eof()
+    assert client.at_eof(drain=False)
     assert time.monotonic() - started < 1.5
     gevent.sleep(0.05)
     err = capfd.readouterr().err
@@ -574,11 +460,11 @@ def test_close_from_another_greenlet_wakes_the_reader(serve, raw, peer_answers):
         timings["reader"] = time.monotonic() - started
     app = serve(lambda env: Session(body))
     client = raw(app.port)
-    client.open()
-    assert client.recv_close() == (1001, b"idle timeout")
+    client.handshake()
+    assert client.expect_close() == (1001, b"idle timeout")
     if peer_answers:
-        client.send(frames.OP_CLOSE, close_frame(1001))
-    assert client.at_eof()
+        client.send(frames.OP_CLOSE, close_payload(1001))
+    assert client.at_eof(drain=False)
     assert app.session.done.wait(2)
     assert timings["result"] is None and timings["close"] < 0.05
     if peer_answers:
@@ -601,10 +487,10 @@ def test_close_is_idempotent_and_sending_after_it_raises(serve, raw):
                 errors.append(True)
     app = serve(lambda env: Session(body))
     client = raw(app.port)
-    client.open()
-    assert client.recv_close() == (1000, b"")
-    client.send(frames.OP_CLOSE, close_frame(1000))
-    assert client.at_eof()
+    client.handshake()
+    assert client.expect_close() == (1000, b"")
+    client.send(frames.OP_CLOSE, close_payload(1000))
+    assert client.at_eof(drain=False)
     assert errors == [True, True, True]
 
 
@@ -614,11 +500,11 @@ def test_data_after_our_close_is_discarded(serve, raw):
         body.received = ws.receive_message()
     app = serve(lambda env: Session(body))
     client = raw(app.port)
-    client.open()
-    assert client.recv_close()[0] == 1000
+    client.handshake()
+    assert client.expect_close()[0] == 1000
     client.send(frames.OP_TEXT, b"late")
-    client.send(frames.OP_CLOSE, close_frame(1000))
-    assert client.at_eof()
+    client.send(frames.OP_CLOSE, close_payload(1000))
+    assert client.at_eof(drain=False)
     assert app.session.done.wait(2) and body.received is None
 
 
@@ -635,10 +521,9 @@ def test_vanished_client_ends_session_quietly(serve, raw, capfd):
             sent.append("refused")
     app = serve(lambda env: Session(body))
     client = raw(app.port)
-    client.open()
-    client.sock.sendall(Raw.frame(frames.OP_TEXT, b"x" * 100)[:20])  # half a frame, then RST
-    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    client.close()
+    client.handshake()
+    client.sock.sendall(frame(frames.OP_TEXT, b"x" * 100)[:20])  # half a frame, then RST
+    client.reset()
     assert app.session.done.wait(2)
     assert app.session.ws.close_code == 1006 and app.session.ws.closed
     assert sent == ["refused"]
@@ -652,10 +537,10 @@ def test_session_error_is_logged_and_closed_with_1011(serve, raw, caplog):
         raise RuntimeError("boom")
     app = serve(lambda env: Session(body))
     client = raw(app.port)
-    client.open()
-    assert client.recv_close() == (1011, b"internal error")
-    client.send(frames.OP_CLOSE, close_frame(1011))
-    assert client.at_eof()
+    client.handshake()
+    assert client.expect_close() == (1011, b"internal error")
+    client.send(frames.OP_CLOSE, close_payload(1011))
+    assert client.at_eof(drain=False)
     assert any(r.name == "mockd.ws" and "boom" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
 

@@ -6,6 +6,7 @@ from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..durations import parse_duration
+from ..schema import type_name
 
 SERVER_KEY = "mockd.server"
 MAX_BODY = 1024 * 1024
@@ -90,13 +91,7 @@ def json_object(default=_ABSENT):
 
 
 def _json_type(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    return type_name(value, in_json=True)
 
 
 def field(body, name, kinds, what, default=None):

@@ -41,7 +41,8 @@ def parse_header(text):
     return name.strip(), value.strip()
 
 
-def _count(text):
+def non_negative_int(text):
+    """A whole number, 0 or more (``mockd serve --journal-size`` uses it too)."""
     try:
         value = int(text)
     except ValueError:
@@ -151,7 +152,7 @@ def _add_client_commands(sub):
                   "(binary ones as '[binary N bytes] BASE64'); progress goes to standard error.",
                   LISTEN_EXAMPLES)
     _connection_options(listen)
-    listen.add_argument("-n", "--count", metavar="N", type=_count, default=0,
+    listen.add_argument("-n", "--count", metavar="N", type=non_negative_int, default=0,
                         help="exit after N messages (default: 0, never)")
     _json_option(listen, "print messages")
 
@@ -217,7 +218,7 @@ def _add_admin_commands(sub):
     messages.add_argument("--mock", metavar="ID", help="only messages of this mock")
     messages.add_argument("--connection", metavar="ID", help="only messages of this connection")
     messages.add_argument("--direction", choices=("inbound", "outbound"), help="only one direction")
-    messages.add_argument("--limit", metavar="N", type=_count, help="only the last N messages")
+    messages.add_argument("--limit", metavar="N", type=non_negative_int, help="only the last N messages")
     messages.add_argument("-f", "--follow", action="store_true",
                           help="keep polling for new messages until Ctrl+C")
     messages.add_argument("--interval", metavar="DURATION", type=parse_timeout, default=0.5,
