@@ -713,11 +713,8 @@ async def churn(url, rate=1000.0, duration=3.0, pid=None, max_inflight=500, tick
 # ------------------------------------------------------------------------------ running
 
 def event_loop_name():
-    try:
-        import uvloop  # noqa: F401 (only: is it there?)
-        return "uvloop"
-    except ImportError:
-        return "asyncio"
+    import importlib.util
+    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
 
 
 def run_sync(coro, use_uvloop=True):

@@ -35,6 +35,32 @@ NODE_WS = HERE / "node" / "node_modules" / "ws"
 
 # ------------------------------------------------------------------------------ servers
 
+# CPU placement: with two cores, a ping-pong client and server that the scheduler puts on one
+# core run at half speed (each waits for the other), on two cores at full speed, and Linux
+# moves them between the two from one run to the next. Every server is pinned to SERVER_CPU
+# and the load generator (ws_bench.py too) to CLIENT_CPU, so that every run is the second case.
+SERVER_CPU, CLIENT_CPU = 1, 0
+PIN = {"on": False}
+
+
+def pin_self():
+    """Choose the two CPUs (the first two this process may use) and pin the load generator;
+    False when there are fewer than two or affinity cannot be set here."""
+    global SERVER_CPU, CLIENT_CPU
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        return False
+    CLIENT_CPU, SERVER_CPU = allowed[0], allowed[1]
+    try:
+        os.sched_setaffinity(0, {CLIENT_CPU})
+    except OSError:
+        return False
+    PIN["on"] = True
+    return True
+
+
 class Server:
     """One server subprocess; ``start()`` waits for the line that tells its port."""
 
@@ -55,8 +81,13 @@ class Server:
 
     def start(self, timeout=30.0):
         self._err = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        argv = self.argv
+        if PIN["on"] and shutil.which("taskset"):  # from exec on, so that every thread inherits it
+            argv = ["taskset", "-c", str(SERVER_CPU)] + argv
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self._err)
+        if PIN["on"] and argv is self.argv:
+            os.sched_setaffinity(self.proc.pid, {SERVER_CPU})
         found = []
 
         def read():
@@ -447,6 +478,7 @@ def parse_args(argv):
     p.add_argument("--json", metavar="FILE", help="write every result here (default bench/results/latest.json)")
     p.add_argument("--plot", metavar="PNG", help="throughput plot (default bench/results/throughput.png)")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--no-pin", action="store_true", help="do not pin servers and the load generator to CPUs")
     return p.parse_args(argv)
 
 
@@ -454,10 +486,13 @@ def main(argv=None):
     a = parse_args(argv)
     plan = Plan(a)
     procstat.raise_nofile()  # inherited by every server started below
+    if not a.no_pin:
+        pin_self()
     t_begin = time.monotonic()
     load0 = procstat.loadavg()
     log(f"bench: {os.cpu_count()} cpus, load {load0}, loop {loadgen.event_loop_name()}, "
-        f"python {platform.python_version()}" + (" (quick)" if plan.quick else ""))
+        f"python {platform.python_version()}" + (" (quick)" if plan.quick else "")
+        + (f", servers pinned to cpu {SERVER_CPU}, load generator to cpu {CLIENT_CPU}" if PIN["on"] else ""))
     tmp = tempfile.TemporaryDirectory(prefix="mockd-bench-")
     config = cases.write_mockd_config(os.path.join(tmp.name, "bench-mocks.json"), plan.feed_period)
 
@@ -488,6 +523,7 @@ def main(argv=None):
                                                          pid=server.pid))
         if plan.gencheck:
             log("generator check: bench.loadgen vs ws_bench.py on mockd /echo")
+            time.sleep(1.0)
             gencheck = run_gencheck(plan, mockd, "/echo")
         memory["gevent-bare"] = run_memory(plan, "gevent-bare", lambda: gevent_server(plan.feed_period),
                                            servers["gevent-bare"], "/", "/")
@@ -507,12 +543,13 @@ def main(argv=None):
     if gencheck:
         print(f"\nload generator: {gencheck['ours_msgs_per_s']:,.0f} rt/s vs ws_bench.py "
               f"{gencheck['ws_bench_msgs_per_s']:,.0f} rt/s on {gencheck['server']} ({plan.mid} conn)")
-    print(f"\n{elapsed:.0f} s; load average {load0} before, {load1} after; {os.cpu_count()} cpus; "
-          f"loop {loadgen.event_loop_name()}; rounds {plan.rounds} x {plan.duration:g} s")
+    print(f"\n{elapsed:.0f} s; load average {load0} before, {load1} after; {os.cpu_count()} cpus"
+          + (f" (servers on cpu {SERVER_CPU}, load generator on cpu {CLIENT_CPU})" if PIN["on"] else "")
+          + f"; loop {loadgen.event_loop_name()}; rounds {plan.rounds} x {plan.duration:g} s")
 
     document = {"when": datetime.datetime.now().isoformat(timespec="seconds"), "elapsed_s": elapsed,
                 "load_before": load0, "load_after": load1, "cpus": os.cpu_count(),
-                "loop": loadgen.event_loop_name(), "quick": plan.quick, "rounds": plan.rounds,
+                "loop": loadgen.event_loop_name(), "pinned": PIN["on"], "quick": plan.quick, "rounds": plan.rounds,
                 "duration": plan.duration, "conns": plan.conns, "rows": rows, "targets": targets,
                 "round_trips": rt, "feed": feed, "churn": churn, "memory": memory, "gencheck": gencheck}
     json_path = Path(a.json) if a.json else HERE / "results" / "latest.json"
