@@ -472,6 +472,23 @@ class _ClientCpu:
         self.pct = 100.0 * used / max(1e-9, time.monotonic() - self.t0)
 
 
+async def _measure(run, probe, duration):
+    """The measured window shared by every mode: counters on, ``duration`` seconds, counters off.
+
+    :return: ``(elapsed seconds, the _ClientCpu of the window)``.
+    """
+    with _ClientCpu() as cpu:
+        probe.begin()
+        run.measuring = True
+        t_start = time.perf_counter()
+        await asyncio.sleep(duration)
+        run.measuring = False
+        run.stopping = True
+        elapsed = time.perf_counter() - t_start
+        probe.end()
+    return elapsed, cpu
+
+
 async def rtt(url, conns=50, duration=5.0, warmup=1.0, payload=b"a" * 32, binary=False,
               any_reply=False, pid=None, stop_timeout=5.0, reply=None):
     """Closed-loop round trips; see the module docstring.
@@ -489,15 +506,7 @@ async def rtt(url, conns=50, duration=5.0, warmup=1.0, payload=b"a" * 32, binary
             conn.send()
         if warmup > 0:
             await asyncio.sleep(warmup)
-        with _ClientCpu() as cpu:
-            probe.begin()
-            run.measuring = True
-            t_start = time.perf_counter()
-            await asyncio.sleep(duration)
-            run.measuring = False
-            run.stopping = True
-            elapsed = time.perf_counter() - t_start
-            probe.end()
+        elapsed, cpu = await _measure(run, probe, duration)
         run.pending = sum(1 for c in run.conns if c.inflight and not c.closed)
         if run.pending:
             run.all_done = loop.create_future()
@@ -531,15 +540,7 @@ async def feed(url, conns=500, duration=5.0, warmup=1.0, period=None, pid=None):
     try:
         if warmup > 0:
             await asyncio.sleep(warmup)
-        with _ClientCpu() as cpu:
-            probe.begin()
-            run.measuring = True
-            t_start = time.perf_counter()
-            await asyncio.sleep(duration)
-            run.measuring = False
-            run.stopping = True
-            elapsed = time.perf_counter() - t_start
-            probe.end()
+        elapsed, cpu = await _measure(run, probe, duration)
     finally:
         probe.stop()
         run.close_all()
