@@ -5,6 +5,7 @@ monkey.patch_all()
 import logging  # noqa: E402
 
 import pytest  # noqa: E402
+import websocket  # noqa: E402
 
 from _rawws import Client  # noqa: E402
 
@@ -40,6 +41,25 @@ def no_unhandled_errors(caplog, capfd):
     assert not errors, errors
     err = capfd.readouterr().err
     assert "Traceback" not in err and "failed with" not in err, err
+
+
+@pytest.fixture
+def ws_client(make_mockd_server):
+    """``ws_client(url, timeout=5, **options)``: a websocket-client connection, closed at
+    teardown, before the servers stop (this fixture depends on ``make_mockd_server``)."""
+    opened = []
+
+    def connect(url, timeout=5, **options):
+        ws = websocket.create_connection(url, timeout=timeout, **options)
+        opened.append(ws)
+        return ws
+
+    yield connect
+    for ws in opened:
+        try:
+            ws.close(timeout=1)
+        except Exception:
+            pass
 
 
 @pytest.fixture

@@ -49,20 +49,8 @@ def srv(make_mockd_server):
 
 
 @pytest.fixture
-def connect():
-    opened = []
-
-    def open_(server, path, **kw):
-        ws = websocket.create_connection(server.url(path), timeout=5, **kw)
-        opened.append(ws)
-        return ws
-
-    yield open_
-    for ws in opened:
-        try:
-            ws.close(timeout=0.5)
-        except Exception:
-            pass
+def connect(ws_client):
+    return lambda server, path, **kw: ws_client(server.url(path), **kw)
 
 
 def close_of(ws, timeout=5.0):

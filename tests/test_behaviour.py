@@ -29,21 +29,9 @@ pytestmark = pytest.mark.usefixtures("no_unhandled_errors")
 # ---------------------------------------------------------------------------- helpers
 
 @pytest.fixture
-def connect(make_mockd_server):
+def connect(ws_client):
     """``connect(url, **kw)``: a websocket-client connection, closed before the server stops."""
-    opened = []
-
-    def open_(url, timeout=5, **kw):
-        ws = websocket.create_connection(url, timeout=timeout, **kw)
-        opened.append(ws)
-        return ws
-
-    yield open_
-    for ws in opened:
-        try:
-            ws.close(timeout=1)
-        except Exception:
-            pass
+    return ws_client
 
 
 def http(port, path, upgrade=True, headers=()):

@@ -31,17 +31,8 @@ def server(make_mockd_server):
 
 
 @pytest.fixture
-def clients():
-    opened = []
-
-    def open_(url):
-        ws = websocket.create_connection(url, timeout=5)
-        opened.append(ws)
-        return ws
-
-    yield open_
-    for ws in opened:
-        ws.close(timeout=1)
+def clients(ws_client):
+    return ws_client
 
 
 def admin(server, *args, **kw):

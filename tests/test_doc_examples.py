@@ -15,6 +15,7 @@ connect`` session run against the built-in demo config (what ``mockd serve`` ser
 """
 import base64
 import datetime
+import functools
 import hashlib
 import importlib.resources
 import json
@@ -777,22 +778,10 @@ EXERCISES = {
 # ---------------------------------------------------------------------------- fixtures
 
 @pytest.fixture
-def clients(make_mockd_server):
+def clients(ws_client):
     """``clients(url, **options)`` opens a websocket-client connection, closed at teardown
-    (before the servers stop: this fixture depends on ``make_mockd_server``)."""
-    opened = []
-
-    def connect(url, **options):
-        ws = websocket.create_connection(url, timeout=TIMEOUT, **options)
-        opened.append(ws)
-        return ws
-
-    yield connect
-    for ws in opened:
-        try:
-            ws.close(timeout=0.5)
-        except Exception:
-            pass
+    (before the servers stop)."""
+    return functools.partial(ws_client, timeout=TIMEOUT)
 
 
 @pytest.fixture
