@@ -16,8 +16,14 @@ Only failures pay, and the answer is the deepest plugin on the stack, so a plugi
 type failing inside a built-in step is blamed on the plugin, not on ``mockd.scenario``.
 A template function written in C (``{"hex": hex}``) has no frame of its own; its failure is
 then blamed on the response type that rendered it.
+
+The built-in modules (``DEFAULT_PLUGINS``) register through the same hooks but are not plugins:
+their frames are skipped, so a failure inside ``mockd.responses`` with no plugin code deeper
+is mockd's own (``None``), never "plugin 'mockd.responses'".
 """
 import traceback
+
+from .plugins import DEFAULT_PLUGINS
 
 __all__ = ["blame"]
 
@@ -37,10 +43,12 @@ def _code_owners(plugin_manager, registry):
             continue
         for hookcaller in plugin_manager.get_hookcallers(plugin) or ():
             for impl in hookcaller.get_hookimpls():
-                if impl.plugin is plugin:
+                if impl.plugin is plugin and impl.plugin_name not in DEFAULT_PLUGINS:
                     owners.setdefault(_code(impl.function), impl.plugin_name)
     for name, func in registry.template_functions.items():
-        owners.setdefault(_code(func), registry.owner("template function", name))
+        owner = registry.owner("template function", name)
+        if owner not in DEFAULT_PLUGINS:
+            owners.setdefault(_code(func), owner)
     owners.pop(None, None)
     return owners
 
@@ -49,7 +57,9 @@ def _class_owners(registry):
     owners = {}
     for kind, attribute in _KINDS:
         for name, cls in getattr(registry, attribute).items():
-            owners.setdefault(cls, registry.owner(kind, name))
+            owner = registry.owner(kind, name)
+            if owner not in DEFAULT_PLUGINS:
+                owners.setdefault(cls, owner)
     return owners
 
 

@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+from .admin.trust import parse_allowed_host, parse_allowed_origin
+from .blocking import DEFAULT_THRESHOLD, parse_threshold
 from .client.parser import add_websocket_parser, non_negative_int
 from .errors import ConfigError, MockdError, PluginError
 from .version import __version__
@@ -27,6 +29,19 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+def _positive_int(text):
+    value = non_negative_int(text)
+    if not value:
+        raise argparse.ArgumentTypeError("must be 1 or more (got 0)")
+    return value
+
+
+def _add_limit_options(parser):
+    parser.add_argument("--max-message-size-limit", type=_positive_int, default=64 << 20, metavar="BYTES",
+                        help="the largest maxMessageSize a mock may set, in a file or through the admin API; "
+                             "a larger one is a config error (default: 67108864, 64 MiB)")
+
+
 def _add_plugin_options(parser):
     group = parser.add_argument_group("plugin options")
     group.add_argument("--plugins-dir", metavar="DIR",
@@ -35,6 +50,17 @@ def _add_plugin_options(parser):
                        help="do not load the plugin NAME (repeatable; also MOCKD_DISABLED_PLUGINS=a,b)")
     group.add_argument("--no-plugin-autoload", action="store_true",
                        help="do not load installed plugins (also MOCKD_DISABLE_PLUGIN_AUTOLOAD=1)")
+
+
+def _option_type(parse):
+    """An argparse ``type`` from a parser that raises ValueError with the message to show."""
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def _add_admin_options(parser):
@@ -51,6 +77,16 @@ def _add_admin_options(parser):
     group.add_argument("--admin-insecure", action="store_true",
                        help="allow a non-loopback --admin-host without a token (anyone who can reach it "
                             "can change the mocks)")
+    group.add_argument("--admin-allow-origin", metavar="ORIGIN", action="append", default=[],
+                       type=_option_type(parse_allowed_origin),
+                       help="let web pages of ORIGIN (e.g. http://localhost:3000) call the admin API, with "
+                            "CORS headers; a request from a page of any other origin than the API's own "
+                            "gets 403 (repeatable)")
+    group.add_argument("--admin-allow-host", metavar="NAME", action="append", default=[],
+                       type=_option_type(parse_allowed_host),
+                       help="also answer requests whose Host header names NAME; only localhost, loopback "
+                            "addresses and --admin-host are answered otherwise, which stops DNS rebinding "
+                            "(repeatable)")
     group.add_argument("--journal-size", type=non_negative_int, default=10000, metavar="N",
                        help="message journal capacity in frames, oldest dropped first; 0 turns it off "
                             "(default: 10000)")
@@ -99,7 +135,10 @@ def get_parser():
     listen.add_argument("-p", "--port", type=int, default=4280, metavar="PORT",
                         help="port of the mock listener; 0 picks a free one (default: 4280)")
     listen.add_argument("--handshake-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="close clients that do not finish their HTTP handshake in time (default: 10)")
+                        help="close clients that do not send a whole HTTP request (TLS handshake, request "
+                             "line, headers and body) within SECONDS, or idle that long between keep-alive "
+                             "requests; on the admin listener too (default: 10)")
+    _add_limit_options(listen)
     listen.add_argument("--max-outbound-buffer", type=int, default=1 << 20, metavar="BYTES",
                         help="bytes that may wait for a client that does not read; a client past it is "
                              "closed with 1008 'outbound buffer full' (default: 1048576)")
@@ -112,6 +151,11 @@ def get_parser():
                       help="least severe level logged (default: info)")
     logs.add_argument("--log-format", default="text", choices=("text", "json"),
                       help="text lines, or one JSON object per line (default: text)")
+    logs.add_argument("--warn-blocking", type=_option_type(parse_threshold), default=DEFAULT_THRESHOLD,
+                      metavar="DURATION",
+                      help="log a WARNING with the stack of any code (a plugin's, say) that keeps every "
+                           "client waiting for more than DURATION, e.g. 100ms or 1s; 0 or off turns it off "
+                           "(default: 100ms)")
     tls = serve.add_argument_group("TLS and process options")
     tls.add_argument("--tls-cert", metavar="FILE",
                      help="PEM certificate (chain): serve wss:// on the mock listener and https on the admin one")
@@ -126,6 +170,7 @@ def get_parser():
                                             "0 when valid, 2 with the located error when not.",
                                 epilog="example:\n  mockd check -c mockd.yaml", formatter_class=_Formatter)
     check.add_argument("-c", "--config", metavar="FILE", required=True, help="the config file to validate")
+    _add_limit_options(check)
     _add_plugin_options(check)
 
     plugins = commands.add_parser("plugins", help="list the loaded plugins as JSON",
@@ -143,7 +188,10 @@ def _plugin_manager(args):
     from .plugins import Registry, get_plugin_manager
     pm = get_plugin_manager(load_entrypoints=not args.no_plugin_autoload, disabled=args.disable_plugin,
                             plugins_dir=args.plugins_dir)
-    return pm, Registry.from_plugin_manager(pm)
+    registry = Registry.from_plugin_manager(pm)
+    if getattr(args, "max_message_size_limit", None):  # serve and check have it; plugins does not
+        registry.max_message_size_limit = args.max_message_size_limit
+    return pm, registry
 
 
 def _load(args, registry):

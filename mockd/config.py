@@ -14,9 +14,10 @@ from typing import Optional
 import yaml
 
 from . import schema
+from .admin.trust import parse_allowed_origin  # pure: the admin API's origins are read alike
 from .errors import ConfigError
 from .schema import join_where, one_of_hint
-from .yamlload import load_yaml, scalar_text
+from .yamlload import MAX_DEPTH, deeper_than, load_yaml, scalar_text
 
 SUPPORTED_VERSION = "1.0"
 MOCK_TYPES = ("websocket",)
@@ -26,7 +27,7 @@ MOCK_KEYS = ("id", "type", "name", "description", "enabled", "websocket", "paren
              "workspaceId", "createdAt", "updatedAt")
 WEBSOCKET_KEYS = ("path", "subprotocols", "requireSubprotocol", "maxMessageSize", "maxConnections",
                   "idleTimeout", "echoMode", "heartbeat", "matchers", "defaultResponse", "scenario",
-                  "skipOriginVerify")
+                  "skipOriginVerify", "allowedOrigins")
 HEARTBEAT_KEYS = ("enabled", "interval", "timeout")
 RULE_KEYS = ("match", "response", "noResponse")
 SCENARIO_KEYS = ("name", "loop", "resetOnReconnect", "steps")
@@ -95,6 +96,8 @@ class Endpoint:
     rules: tuple = ()
     default_response: Optional[Response] = None
     scenario: Optional[Scenario] = None
+    skip_origin_verify: bool = True  # False: an Origin must name the Host (upstream's same-origin check)
+    allowed_origins: tuple = ()      # normal-form origins; empty: any
 
 
 @dataclass
@@ -156,7 +159,7 @@ class Build:
         if message_type not in MESSAGE_TYPES:
             message_type = None  # upstream: missing, empty or anything else means both
         own = {k: v for k, v in spec.items() if k not in MATCH_COMMON_KEYS}
-        matcher = cls.from_config(own, where, self)
+        matcher = _from_config(cls, own, where, self)
         return Criteria(matcher, message_type)
 
     def response(self, spec, where):
@@ -169,7 +172,7 @@ class Build:
                 where=join_where(where, "type"))
         delay = schema.duration(spec, "delay", where, default=0.0)
         own = {k: v for k, v in spec.items() if k not in RESPONSE_COMMON_KEYS}
-        return Response(cls.from_config(own, where, self), delay)
+        return Response(_from_config(cls, own, where, self), delay)
 
     def step(self, spec, where):
         spec = schema.mapping(spec, where)
@@ -179,7 +182,16 @@ class Build:
             raise ConfigError(f"unknown step type {type_name!r} {one_of_hint(type_name, self.registry.step_types)}",
                               where=join_where(where, "type"))
         own = {k: v for k, v in spec.items() if k != "type"}
-        return cls.from_config(own, where, self)
+        return _from_config(cls, own, where, self)
+
+
+def _from_config(cls, own, where, build):
+    # A pattern nested deeply enough to exhaust a compiler's recursion (a plugin's included)
+    # is an invalid value like any other: located, never a traceback or an API 500.
+    try:
+        return cls.from_config(own, where, build)
+    except RecursionError:
+        raise ConfigError("nested too deeply to compile", where=where) from None
 
 
 # ---------------------------------------------------------------- loading
@@ -210,9 +222,21 @@ def expand_env(text, environ=None):
     return _ENV_REF.sub(replace, text)
 
 
-def load_config(path, registry):
-    """Read, expand, parse and validate a config file. Raises :class:`ConfigError`."""
+def load_config(path, registry, offload=None):
+    """Read, expand, parse and validate a config file. Raises :class:`ConfigError`.
+
+    :param offload: ``offload(func, *args)`` calls ``func(*args)`` elsewhere, e.g. in a worker
+        thread: the reading and parsing run through it (PyYAML takes seconds for a large file,
+        a server reloading must keep serving meanwhile); validation runs plugin code, so it
+        stays with the caller.
+    """
     source = os.fspath(path)
+    data = offload(read_config_data, source) if offload else read_config_data(source)
+    return _build_located(data, registry, source)
+
+
+def read_config_data(source):
+    """The parsed but unvalidated document of a config file; no plugin code runs here."""
     try:
         with open(source, encoding="utf-8") as fh:
             text = fh.read()
@@ -220,20 +244,37 @@ def load_config(path, registry):
         raise ConfigError("configuration file not found", source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read configuration file: {exc}", source=source) from None
-    return parse_config_text(text, registry, source)
+    return parse_config_data(text, source)
 
 
-def parse_config_text(text, registry, source="<config>"):
+def parse_config_data(text, source="<config>"):
+    """Expand and parse a config text (JSON or YAML) into plain data, not validated."""
     if not text.strip():
         raise ConfigError("configuration file is empty", source=source)
     text = expand_env(text)
     is_json = not source.endswith((".yaml", ".yml")) and text.lstrip().startswith(("{", "["))
     try:
-        data = json.loads(text) if is_json else load_yaml(text)
+        if not is_json:
+            return load_yaml(text)  # CoreLoader refuses too deep a document itself
+        data = json.loads(text)
+        too_deep = deeper_than(data, MAX_DEPTH)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=source) from None
+    except RecursionError:  # json.loads recurses per level: 10,000 nested arrays end here
+        too_deep = True
     except yaml.YAMLError as exc:
         raise ConfigError("invalid YAML: " + " ".join(str(exc).split()), source=source) from None
+    if too_deep:  # validating and rendering recurse too: the YAML limit holds for JSON
+        raise ConfigError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels; flatten the structure "
+                          "(a real config is rarely 20 levels deep)", source=source)
+    return data
+
+
+def parse_config_text(text, registry, source="<config>"):
+    return _build_located(parse_config_data(text, source), registry, source)
+
+
+def _build_located(data, registry, source):
     try:
         return build_config(data, registry, source)
     except ConfigError as exc:
@@ -280,7 +321,7 @@ def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False
     if mock_type not in MOCK_TYPES:
         raise ConfigError(f"unsupported mock type {mock_type!r} (mockd serves: {', '.join(MOCK_TYPES)})",
                           where=join_where(where, "type"))
-    mock_id = schema.string(spec, "id", where, allow_empty=False) or new_mock_id(id_prefix)
+    mock_id = schema.path_segment(spec, "id", where) or new_mock_id(id_prefix)
     if spec.get("websocket") is None:
         raise ConfigError("websocket spec is required for WebSocket mocks", where=join_where(where, "websocket"))
     endpoint = build_endpoint(spec["websocket"], Build(registry, plugins, source), join_where(where, "websocket"))
@@ -308,11 +349,17 @@ def build_endpoint(spec, build, where):
     if spec.get("scenario") is not None:
         scenario = _build_scenario(spec["scenario"], build, join_where(where, "scenario"))
     max_size = schema.integer(spec, "maxMessageSize", where, default=DEFAULT_MAX_MESSAGE_SIZE)
+    # The process's ceiling (``mockd serve --max-message-size-limit``): a mock must not let a
+    # client make the server buffer more than the operator allowed.
+    ceiling = build.registry.max_message_size_limit
+    if max_size > ceiling:
+        raise ConfigError(f"must be at most {ceiling} bytes (the server's --max-message-size-limit), "
+                          f"got {max_size}", where=join_where(where, "maxMessageSize"))
     return Endpoint(
         path=path,
         subprotocols=subprotocols,
         require_subprotocol=schema.boolean(spec, "requireSubprotocol", where, default=False),
-        max_message_size=max_size if max_size > 0 else DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_size=max_size if max_size > 0 else min(DEFAULT_MAX_MESSAGE_SIZE, ceiling),
         max_connections=schema.integer(spec, "maxConnections", where, default=0, minimum=0),
         idle_timeout=schema.duration(spec, "idleTimeout", where, default=0.0),
         echo=schema.boolean(spec, "echoMode", where, default=not rules and scenario is None),
@@ -320,7 +367,35 @@ def build_endpoint(spec, build, where):
         rules=rules,
         default_response=default_response,
         scenario=scenario,
+        skip_origin_verify=schema.boolean(spec, "skipOriginVerify", where, default=True),
+        allowed_origins=_allowed_origins(spec.get("allowedOrigins"), join_where(where, "allowedOrigins")),
     )
+
+
+def _allowed_origins(value, where):
+    """``allowedOrigins``: origins as browsers send them (``https://app.example:8443``, any
+    case, default port optional), or ``scheme://*.domain`` for every subdomain; normal form."""
+    if value is None:
+        return ()
+    items = schema.sequence(value, where)
+    if not items:
+        raise ConfigError("list at least one origin, or leave allowedOrigins out to allow any", where=where)
+    origins = []
+    for index, item in enumerate(items):
+        at = join_where(where, index)
+        if not isinstance(item, str):
+            raise ConfigError(f"expected an origin string, got {schema.type_name(item)}", where=at)
+        try:
+            origin = parse_allowed_origin(item)
+        except ValueError:
+            raise ConfigError(f"not an origin: {item!r}; write scheme://host[:port] as a browser sends it, "
+                              f"e.g. https://app.example or https://*.example.com", where=at) from None
+        authority = origin.partition("://")[2]
+        if "*" in authority and not (authority.startswith("*.") and "*" not in authority[2:]):
+            raise ConfigError(f"a wildcard may only be the first label, as in https://*.example.com "
+                              f"(got {item!r})", where=at)
+        origins.append(origin)
+    return tuple(origins)
 
 
 def _subprotocol(item, where):
@@ -376,4 +451,5 @@ def string_value(spec, where):
 
 
 __all__ = ["Build", "Config", "ConfigError", "Criteria", "Endpoint", "Heartbeat", "Mock", "Response", "Rule",
-           "Scenario", "build_config", "build_mock", "load_config", "parse_config_text", "scalar_text"]
+           "Scenario", "build_config", "build_mock", "load_config", "parse_config_data", "parse_config_text",
+           "read_config_data", "scalar_text"]

@@ -3,19 +3,41 @@
 Each built-in is registered through :func:`mockd_register_matchers`, the hook plugins use.
 Comparison is case-sensitive and byte-wise on the raw payload (behaviour.md §5.2); values are
 compiled once at load (regexes, JSON paths, the bytes form of a value).
+
+Patterns come from configs and the admin API, payloads from any client, and both meet on the
+event loop: a regex search has a time budget (:data:`REGEX_TIME_BUDGET`), and a pattern nested
+too deeply to compile is a :class:`ConfigError` like any other invalid value.
 """
+import logging
 import re
+import sys
+
+import regex
 
 from . import schema
 from .errors import ConfigError
 from .hookspecs import hookimpl
-from .message import NOT_JSON, Message
-from .schema import join_where
+from .jsonpaths import JsonPath
+from .message import NOT_JSON, Message, config_text
+from .schema import excerpt, join_where
 from .textrender import to_text
 
-__all__ = ["Matcher", "Message", "NOT_JSON", "render_json_scalar"]
+__all__ = ["Matcher", "Message", "NOT_JSON", "REGEX_TIME_BUDGET", "render_json_scalar"]
+
+log = logging.getLogger("mockd.matching")
 
 MATCHED = {}  # the captures of a match that captures nothing; shared, never mutated
+#: Seconds of CPU time one regex search may take (the ``regex`` package's ``timeout``). A
+#: backtracking pattern such as ``^(a|a)+$`` takes exponential time in the message length, and
+#: it runs on the event loop: an overrun is no match, so every other client keeps being served.
+#: A linear search of a 64 KB message takes about a millisecond; staying under the 100 ms of
+#: ``--warn-blocking`` keeps an overrun from also being reported as a stall on every message.
+REGEX_TIME_BUDGET = 0.05
+# The budget's clock costs two system calls a search (a few times the search of a short
+# message), so a search that cannot overrun goes without it: see _unbudgeted_below.
+_FREE_STEPS = 10_000_000  # backtracking steps: about the budget at worst
+_QUANTIFIER = re.compile(r"[*+?]|\{[\d,]")
+_MAY_NEST = re.compile(r"[(|]|\{(?![\d,])")  # groups, alternation, regex's {e<=1} and \p{..}
 
 
 class Matcher:
@@ -54,7 +76,7 @@ class _StringMatcher(Matcher):
     @classmethod
     def from_config(cls, spec, where, build):
         schema.check_keys(spec, cls.keys + ("type", "messageType"), where)
-        return cls(schema.string(spec, "value", where, default=""))
+        return cls(config_text(schema.string(spec, "value", where, default=""), join_where(where, "value")))
 
     def _operand(self, message):
         return self.value_bytes if message.is_binary else self.value
@@ -123,80 +145,84 @@ class SuffixMatcher(_StringMatcher):
 
 
 class RegexMatcher(Matcher):
-    """An unanchored search (``re.search``); named groups become captures."""
+    """An unanchored search (``regex.search``, Python ``re`` syntax); named groups become
+    captures. A search that overruns :data:`REGEX_TIME_BUDGET` is no match, logged once."""
 
     name = "regex"
 
     def __init__(self, pattern, where):
+        self.where = where
+        self.pattern = pattern
         try:
-            self.regex = re.compile(pattern)
-            self.regex_bytes = re.compile(pattern.encode("utf-8"))
-        except re.error as exc:
-            raise ConfigError(f"invalid regular expression {pattern!r}: {exc}", where=join_where(where, "value")) from None
+            self.regex = regex.compile(pattern, regex.V0)
+            self.regex_bytes = regex.compile(pattern.encode("utf-8"), regex.V0)
+        except (regex.error, ValueError, OverflowError) as exc:  # ValueError: (?u) in the bytes form
+            raise ConfigError(f"invalid regular expression {excerpt(pattern)}: {exc}",
+                              where=join_where(where, "value")) from None
+        except RecursionError:
+            raise ConfigError(f"regular expression {excerpt(pattern)} is nested too deeply to compile",
+                              where=join_where(where, "value")) from None
+        self.unbudgeted_below = _unbudgeted_below(pattern)
+        self._warned = False
 
     @classmethod
     def from_config(cls, spec, where, build):
         schema.check_keys(spec, cls.keys + ("type", "messageType"), where)
-        return cls(schema.string(spec, "value", where, required=True), where)
+        pattern = schema.string(spec, "value", where, required=True)
+        return cls(config_text(pattern, join_where(where, "value")), where)
 
     def match(self, message, context=None):
-        m = (self.regex_bytes if message.is_binary else self.regex).search(message.data)
+        compiled = self.regex_bytes if message.is_binary else self.regex
+        data = message.data
+        if len(data) < self.unbudgeted_below:
+            m = compiled.search(data)
+        else:
+            try:
+                m = compiled.search(data, timeout=REGEX_TIME_BUDGET)
+            except TimeoutError:
+                self._overrun(message, context)
+                return None
         if m is None:
             return None
         return m.groupdict() or MATCHED
+
+    def _overrun(self, message, context):
+        # One line per matcher, not per message: a client repeating the message must not be
+        # able to flood the log as well.
+        if self._warned:
+            return
+        self._warned = True
+        mock_id = getattr(context, "mock_id", None)
+        log.warning("regex matcher %s%s: searching a %d-byte message took more than %d ms, treated as no "
+                    "match (pattern %s backtracks; nested repeats such as (a+)+ take exponential time). "
+                    "Further overruns of this matcher are not logged.",
+                    self.where or "match", f" of mock {mock_id!r}" if mock_id is not None else "",
+                    len(message), REGEX_TIME_BUDGET * 1000, excerpt(self.pattern),
+                    extra={"mock_id": mock_id, "connection_id": getattr(context, "id", None)})
+
+
+def _unbudgeted_below(pattern):
+    """The message length below which a search of ``pattern`` cannot overrun the budget.
+
+    Without groups or alternation no repeat contains another (``(a+)+``, ``(a|a)+`` are the
+    exponential cases): each of ``k`` repeats of one character or class takes one of ``n + 1``
+    lengths, so a search tries at most ``n`` starts, ``(n + 1) ** k`` paths, ``n + m`` steps
+    each. Anything the scan cannot rule out (escaped or bracketed ``*``, ``(``) counts against.
+    """
+    if _MAY_NEST.search(pattern):
+        return 0
+    repeats = len(_QUANTIFIER.findall(pattern))
+    if not repeats:
+        return sys.maxsize  # linear: at most the pattern's length at each position
+    n = 0
+    while (n + 1) * (n + 2) ** repeats * (n + 1 + len(pattern)) <= _FREE_STEPS:
+        n += 1
+    return n
 
 
 def render_json_scalar(value):
     """A JSON value as the string a ``json`` matcher compares (behaviour.md §5.3); null is None."""
     return None if value is None else to_text(value)
-
-
-_DOTTED = re.compile(r"^[^\[\]*?@()]*$")
-
-
-class JsonPath:
-    """A compiled ``path``: a dotted key walk (upstream's semantics), or jsonpath-ng.
-
-    ``$.a.b``, ``a.b`` and ``$.`` are walked over object keys; anything with brackets,
-    wildcards or filters is real JSONPath, compiled once with jsonpath-ng.
-    """
-
-    __slots__ = ("text", "keys", "expr")
-
-    def __init__(self, text, where):
-        self.text = text
-        self.expr = None
-        if _DOTTED.match(text):
-            stripped = text[2:] if text.startswith("$.") else ("" if text == "$" else text)
-            self.keys = tuple(part for part in stripped.split(".") if part)
-        else:
-            self.keys = None
-            try:
-                from jsonpath_ng.ext import parse
-                self.expr = parse(text)
-            except Exception as exc:  # jsonpath-ng raises several unrelated types
-                raise ConfigError(f"invalid JSONPath {text!r}: {exc}", where=where) from None
-
-    def values(self, document):
-        """Yield the values found in ``document``."""
-        if self.keys is not None:
-            if not isinstance(document, dict):
-                return
-            node = document
-            for key in self.keys:
-                if not isinstance(node, dict) or key not in node:
-                    return
-                node = node[key]
-            yield node
-        else:
-            for found in self.expr.find(document):
-                yield found.value
-
-    def __eq__(self, other):
-        return isinstance(other, JsonPath) and other.text == self.text
-
-    def __hash__(self):
-        return hash((JsonPath, self.text))
 
 
 class _JsonKey:
@@ -238,7 +264,8 @@ class JsonMatcher(Matcher):
     def from_config(cls, spec, where, build):
         schema.check_keys(spec, cls.keys + ("type", "messageType"), where)
         path = schema.string(spec, "path", where, required=True)
-        return cls(JsonPath(path, join_where(where, "path")), schema.string(spec, "value", where, default=""))
+        value = config_text(schema.string(spec, "value", where, default=""), join_where(where, "value"))
+        return cls(JsonPath(path, join_where(where, "path")), value)
 
     def match(self, message, context=None):
         document = message.json()

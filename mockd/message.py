@@ -1,8 +1,26 @@
 """The inbound message as matchers, templates and plugins see it."""
+import gc
+import itertools
 import json
+import re
+
+from .errors import ConfigError
 
 _UNPARSED = object()
 NOT_JSON = object()  # ``Message.json()`` result for a payload that is not JSON
+
+#: Lists and objects nested in each other that a message may have and still count as JSON.
+#: Everything that walks a document (jsonpath-ng, the JSON encoder of a reply, plugins)
+#: recurses per level, and CPython's C decoder itself fails at about 1,000: the same limit as
+#: a config file (``yamlload.MAX_DEPTH``) keeps all of them far from it.
+MAX_JSON_DEPTH = 200
+# A document deeper than MAX_JSON_DEPTH has at least this many characters ("[[[...]]]").
+_SHORTEST_TOO_DEEP = 2 * (MAX_JSON_DEPTH + 1)
+_CONTAINERS = frozenset((dict, list))
+_SKELETON = bytes.maketrans(b"{}", b"[]")  # _too_deep's view of a text: brackets and quotes
+_NOT_SKELETON = bytes(range(256)).translate(None, b'[]{}"')
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]")
 
 
 class Message:
@@ -47,13 +65,75 @@ class Message:
         return len(self.data) if self.is_binary else len(self.raw)
 
     def json(self):
-        """The payload parsed as JSON, or :data:`NOT_JSON`. Parsed once, then cached."""
+        """The payload parsed as JSON, or :data:`NOT_JSON`. Parsed once, then cached.
+
+        A document nested deeper than :data:`MAX_JSON_DEPTH` is not JSON either: no matcher,
+        template or plugin has to survive walking it.
+        """
         if self._json is _UNPARSED:
+            data = self.data
             try:
-                self._json = json.loads(self.data)
-            except (ValueError, UnicodeDecodeError):
-                self._json = NOT_JSON
+                document = json.loads(data)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                document = NOT_JSON
+            else:
+                if len(data) >= _SHORTEST_TOO_DEEP and _too_deep(data, document):
+                    document = NOT_JSON
+            self._json = document
         return self._json
 
     def __repr__(self):
         return f"Message({self.data!r})"
+
+
+def _too_deep(data, document):
+    """Whether ``document`` (parsed from ``data``) nests deeper than :data:`MAX_JSON_DEPTH`.
+
+    Each step settles most of what reaches it, cheapest first: counting opening brackets (at
+    memchr speed; an array of 10,000 numbers has one), then the bracket structure of the text,
+    then a walk of the parsed containers.
+    """
+    is_text = data.__class__ is str
+    if data.count("[" if is_text else b"[") + data.count("{" if is_text else b"{") <= MAX_JSON_DEPTH:
+        return False
+    if is_text and ("\\" not in data or '\\"' not in data):  # no escaped quote: quotes pair up
+        # Keep only brackets (all made "[]": only the depth counts) and quotes, in C. A string
+        # without brackets becomes '""'; a quote outside such a pair means a string holds
+        # brackets, which would fake the structure: the walk below decides then.
+        skeleton = data.encode("utf-8", "surrogatepass").translate(_SKELETON, _NOT_SKELETON)
+        if 2 * skeleton.count(b'""') == skeleton.count(b'"'):
+            skeleton = skeleton.translate(None, b'"')
+            for _ in range(MAX_JSON_DEPTH):  # each pass removes the innermost level everywhere
+                if not skeleton:
+                    return False
+                skeleton = skeleton.replace(b"[]", b"")
+            return bool(skeleton)
+    level = [document]
+    for _ in range(MAX_JSON_DEPTH):
+        # The keys, values and items of a whole level in one C call, its containers kept.
+        children = gc.get_referents(*level)
+        level = list(itertools.compress(children, map(_CONTAINERS.__contains__, map(type, children))))
+        if not level:
+            return False
+    return True
+
+
+def sendable(text):
+    """``text`` as a text frame can carry it: UTF-16 surrogate pairs (two code points, as
+    PyYAML reads ``"\\ud83d\\ude00"``) become their character and lone surrogates (JSON's
+    ``"\\ud800"``) become U+FFFD. Call it only after ``text.encode()`` failed: it costs a copy.
+    """
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def config_text(text, where):
+    """``text`` from a config, with surrogate pairs joined into their character; a lone
+    surrogate, which no frame can carry, is a :class:`ConfigError` located at ``where``."""
+    if _SURROGATE.search(text) is None:
+        return text
+    lone = _LONE_SURROGATE.search(text)
+    if lone is not None:
+        raise ConfigError(f"lone UTF-16 surrogate {lone.group()!r} at character {lone.start()} is not a "
+                          "character and cannot be sent; write the character itself, or both halves of "
+                          "a surrogate pair", where=where)
+    return sendable(text)

@@ -73,6 +73,12 @@ def _load_module_from_file(path):
 class Registry:
     """Named extension points collected from every plugin, duplicates rejected."""
 
+    #: The largest ``maxMessageSize`` a mock may set (``mockd serve --max-message-size-limit``,
+    #: 64 MiB by default). It lives here because every path that validates mocks (the file,
+    #: a reload, the admin API) is handed this registry, and the config is loaded before the
+    #: server exists.
+    max_message_size_limit = 64 << 20
+
     def __init__(self):
         self.matchers = {}
         self.template_functions = {}

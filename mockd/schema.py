@@ -6,12 +6,14 @@ located there, naming the allowed values when there is a closed set.
 import base64
 import binascii
 import difflib
+import re
 
 from .durations import parse_duration
 from .errors import ConfigError
 from .yamlload import scalar_text
 
 _MISSING = object()
+_UNADDRESSABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # control characters, lone surrogates
 
 
 def type_name(value, in_json=False):
@@ -46,6 +48,12 @@ def one_of_hint(value, choices):
     if close:
         hint += f"; did you mean {close[0]!r}?"
     return hint
+
+
+def excerpt(text, limit=60):
+    """``repr(text)`` for an error message, cut after ``limit`` characters: a rejected pattern
+    may be 6,000 characters long."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 def mapping(value, where, what="a mapping"):
@@ -83,6 +91,28 @@ def string(spec, key, where, required=False, default=None, allow_empty=True):
         value = scalar_text(value)
     if not value and not allow_empty:
         raise ConfigError(f"{key} must not be empty", where=at)
+    return value
+
+
+def path_segment(spec, key, where):
+    """A non-empty string that names a thing in an admin URL (a mock id in ``/mocks/{id}``).
+
+    ``/`` would split the segment and ``.``/``..`` are removed by URL normalisation (curl,
+    browsers), so no client could address such an id; control characters and lone surrogates
+    cannot be written in a URL (or as UTF-8) at all. Every other character can: ``?``, ``#``,
+    ``%`` or a space as ``%3F``, ``%23``, ``%25``, ``%20``.
+    """
+    value = string(spec, key, where, allow_empty=False)
+    if value is None:
+        return None
+    at = join_where(where, key)
+    if "/" in value or value in (".", ".."):
+        raise ConfigError(f"{key} {value!r} cannot be addressed as /mocks/{{{key}}} on the admin API: "
+                          f"it must not contain '/' nor be '.' or '..'", where=at)
+    bad = _UNADDRESSABLE.search(value)
+    if bad:
+        raise ConfigError(f"{key} must not contain control characters or lone surrogates "
+                          f"(found {bad.group()!r} at index {bad.start()})", where=at)
     return value
 
 

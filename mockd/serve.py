@@ -57,24 +57,44 @@ def _remove_pid_file(path):
         pass
 
 
-def _reloader(args, server, registry, load_config):
+def _reloader(args, server, registry):
     """The SIGHUP handler: load the config file again and apply it; a bad file is logged and
     the running config keeps serving."""
     import logging
 
     import gevent
+    from gevent.lock import Semaphore
 
+    from .config import load_config
     from .errors import MockdError
     log = logging.getLogger("mockd.server")
+    one_at_a_time = Semaphore()  # two quick SIGHUPs must not apply their files out of order
+
+    def in_thread(func, *func_args):
+        # PyYAML parses in pure Python (3 s for a 640 KB file): in a worker thread the loop
+        # keeps serving, switching with the parser every few ms under the GIL. A hostile file
+        # is refused within the YAML alias and depth budgets there (mockd/yamlload.py).
+        return gevent.get_hub().threadpool.apply(func, func_args)
 
     def reload():
         if not args.config:
             log.warning("SIGHUP: no --config file to reload (serving the built-in demo)")
             return
         try:
-            report = server.reload(load_config(args, registry))
+            with one_at_a_time:
+                report = server.reload(load_config(args.config, registry, offload=in_thread))
         except MockdError as exc:
             log.error("reload failed, still serving the previous config: %s", exc)
+            return
+        except gevent.GreenletExit:
+            raise
+        except BaseException as exc:
+            # Validation runs plugins' from_config(): whatever escapes it (SystemExit too, which
+            # gevent's hub would rethrow into the main greenlet) fails this reload only.
+            from .blame import blame
+            culprit = blame(exc, server.plugin_manager, registry)
+            log.error("reload failed, still serving the previous config: %s raised %r",
+                      f"plugin {culprit!r}" if culprit else "mockd", exc, exc_info=exc)
             return
         log.info("reloaded %s: %d added, %d changed, %d removed, %d unchanged", args.config,
                  *(len(report[key]) for key in ("added", "changed", "removed", "unchanged")))
@@ -89,12 +109,14 @@ def serve(args, make_plugin_manager, load_config):
 
     import gevent
 
+    from .blocking import warn_blocking
     from .errors import MockdError
     from .log import configure_logging
     from .rlimit import raise_open_file_limit
     from .server import MockServer
 
     configure_logging(args.log_level, args.log_format)
+    warn_blocking(args.warn_blocking)  # before anything runs the hub, which starts the monitor
     pm, registry = make_plugin_manager(args)
     config = load_config(args, registry)
     ssl_args = _tls_options(args)
@@ -102,7 +124,8 @@ def serve(args, make_plugin_manager, load_config):
                         handshake_timeout=args.handshake_timeout,
                         max_outbound_buffer=args.max_outbound_buffer, send_timeout=args.send_timeout,
                         admin=not args.no_admin, admin_host=args.admin_host, admin_port=args.admin_port,
-                        admin_token=args.admin_token, journal_size=args.journal_size,
+                        admin_token=args.admin_token, admin_allow_origins=args.admin_allow_origin,
+                        admin_allow_hosts=args.admin_allow_host, journal_size=args.journal_size,
                         journal_body_limit=args.journal_body_limit)
     try:
         server.start()
@@ -113,7 +136,7 @@ def serve(args, make_plugin_manager, load_config):
     # a SIGTERM right after them must already mean a clean shutdown, not the default death.
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, server.stop)
-    gevent.signal_handler(signal.SIGHUP, _reloader(args, server, registry, load_config))
+    gevent.signal_handler(signal.SIGHUP, _reloader(args, server, registry))
     if args.pid_file:
         try:
             _write_pid_file(args.pid_file)

@@ -11,6 +11,7 @@ from .errors import ConfigError, MockdError, PluginError
 from .journal import DEFAULT_BODY_LIMIT, DEFAULT_SIZE, Journal
 from .state import ConnectionRegistry, MockRuntime
 from .ws.app import MockApp
+from .ws.guard import GuardedWSGIHandler
 from .ws.handler import MockdWebSocketHandler
 from .ws.outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT
 
@@ -56,7 +57,8 @@ class MockServer:
     def __init__(self, config, plugin_manager, registry, *, host="0.0.0.0", port=4280,
                  admin_host="127.0.0.1", admin_port=4290, admin=False, handshake_timeout=10.0,
                  journal_size=DEFAULT_SIZE, journal_body_limit=DEFAULT_BODY_LIMIT, admin_token=None,
-                 ssl_args=None, max_outbound_buffer=DEFAULT_MAX_OUTBOUND, send_timeout=DEFAULT_SEND_TIMEOUT):
+                 ssl_args=None, max_outbound_buffer=DEFAULT_MAX_OUTBOUND, send_timeout=DEFAULT_SEND_TIMEOUT,
+                 admin_allow_origins=(), admin_allow_hosts=()):
         self.config = config
         self.plugin_manager = plugin_manager
         self.registry = registry
@@ -71,6 +73,10 @@ class MockServer:
         self.max_outbound_buffer = max_outbound_buffer
         self.send_timeout = send_timeout
         self.admin_token = admin_token
+        # Web pages of these origins may call the admin API, and it answers to these Host
+        # names besides loopback and admin_host (see mockd/admin/trust.py).
+        self.admin_allow_origins = tuple(admin_allow_origins)
+        self.admin_allow_hosts = tuple(admin_allow_hosts)
         # WSGIServer TLS options for both listeners (``ssl_context=...``); empty: plain TCP.
         self.ssl_args = dict(ssl_args or {})
         self.journal = Journal(journal_size, journal_body_limit)
@@ -227,9 +233,12 @@ class MockServer:
         self.started_at = time.time()
         if self.admin_enabled:
             from .admin.app import create_app
+            # The mock listener's request deadline too: TLS handshake, request, idle keep-alive.
+            admin_handler = type("BoundAdminHandler", (GuardedWSGIHandler,),
+                                 {"handshake_timeout": self.handshake_timeout})
             self._admin_server = WSGIServer((self.admin_host, self.admin_port), create_app(self),
-                                            log=None, error_log=logging.getLogger("mockd.admin"),
-                                            **self.ssl_args)
+                                            handler_class=admin_handler, log=None,
+                                            error_log=logging.getLogger("mockd.admin"), **self.ssl_args)
             try:
                 self._admin_server.start()
             except OSError as exc:

@@ -1,5 +1,7 @@
 """The built-in template functions of ``spec/behaviour.md`` §6.3, registered through the same
 ``mockd_register_template_functions()`` hook that plugins implement."""
+import collections
+import hashlib
 import itertools
 import os
 import random
@@ -9,12 +11,23 @@ from .fakerfuncs import FAKER_FUNCTIONS
 from .hookspecs import hookimpl
 from .textrender import to_text
 
-__all__ = ["reset_sequences"]
+__all__ = ["MAX_SEQUENCES", "MAX_SEQUENCE_NAME", "reset_sequences"]
 
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _now_cache = (None, "")
-_sequences = {}
+#: ``sequence()`` counters kept at most; past that, the least recently used name is forgotten
+#: (it restarts at its ``start`` when it comes back). Names come from client messages, so the
+#: table must not grow with whatever a client sends.
+MAX_SEQUENCES = 10_000
+#: Longer names are kept as their SHA-256 digest: 10,000 names of 60 KB would be 600 MB.
+MAX_SEQUENCE_NAME = 256
+# name (or digest) -> itertools.count, least recently used first. An OrderedDict: moving a
+# name to the end and dropping the first are single C calls, atomic for threads too.
+_sequences = collections.OrderedDict()
+# Only a table big enough to be trimmed soon keeps the recency order (a hit moves its name to
+# the end): the usual few names pay nothing for it.
+_KEEP_ORDER_ABOVE = MAX_SEQUENCES // 2
 
 
 def _uuid():
@@ -74,11 +87,28 @@ def _random_string(length=10):
 def _sequence(name, start=1):
     # itertools.count's next() runs in C under the GIL: atomic for threads and greenlets.
     key = to_text(name)
-    counter = _sequences.get(key)
+    counter = _sequences.get(key)  # a name past MAX_SEQUENCE_NAME is never found as such
+    if counter is None or len(_sequences) > _KEEP_ORDER_ABOVE:
+        counter = _counter(key, counter, start)
+    return next(counter)
+
+
+def _counter(key, counter, start):
+    """The counter of a name that is new, too long, or in a table big enough to be trimmed."""
+    if counter is None and len(key) > MAX_SEQUENCE_NAME:  # a bytes digest never equals a str name
+        key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        counter = _sequences.get(key)
     if counter is None:
         first = _number(start, int)
         counter = _sequences.setdefault(key, itertools.count(1 if first is None else first))
-    return next(counter)
+        if len(_sequences) > MAX_SEQUENCES:
+            _sequences.popitem(last=False)
+    else:
+        try:
+            _sequences.move_to_end(key)
+        except KeyError:  # another thread evicted it meanwhile; this counter still counts
+            pass
+    return counter
 
 
 def reset_sequences():

@@ -6,10 +6,28 @@ literal text of a scalar in string fields (``value: 42`` compares as ``"42"``, `
 ``"1.50"``). So numbers keep their literal text in :class:`LiteralInt` / :class:`LiteralFloat`
 (plain ``int``/``float`` subclasses, JSON-serialisable) and duplicate mapping keys are an
 error instead of a silent overwrite.
+
+Aliases are counted while the document is composed: PyYAML shares an aliased node instead of
+copying it, so a 1 KB "billion laughs" file loads at once and explodes later, in whatever walks
+the tree (validation, template compiling, JSON rendering). :class:`CoreLoader` refuses, with
+the alias's line and column, a document whose aliases would add more than
+:data:`MAX_ALIAS_NODES` nodes, an alias inside its own anchor, and nesting deeper than
+:data:`MAX_DEPTH` (PyYAML composes recursively, so a deeper file would end in RecursionError).
 """
 import re
 
 import yaml
+from yaml.events import AliasEvent
+
+#: Nodes that aliases may add to a document once expanded. A mock config aliases a shared
+#: matcher list or response into a few hundred mocks (thousands of nodes); 100,000 is far above
+#: that, yet walking 100,000 nodes takes well under a second, where a nine-level bomb is 10**9.
+#: A document without aliases is never refused: its size is the file's own.
+MAX_ALIAS_NODES = 100_000
+#: Collections nested in each other. Composing, constructing, validating and rendering all
+#: recurse a few frames per level; 200 levels stays well inside Python's default limit of 1,000
+#: frames in each, and a real config (a JSON response value included) is rarely 20 deep.
+MAX_DEPTH = 200
 
 
 class LiteralInt(int):
@@ -24,8 +42,70 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
     pass
 
 
+class BudgetError(yaml.MarkedYAMLError):
+    """Too many nodes behind aliases, a recursive alias, or too deep a nesting."""
+
+
 class CoreLoader(yaml.SafeLoader):
-    """SafeLoader with the YAML 1.2 core schema's implicit types."""
+    """SafeLoader with the YAML 1.2 core schema's implicit types and the alias and depth
+    budgets of this module."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._composed = 0    # nodes composed so far, each alias counted as its expansion
+        self._by_aliases = 0  # of which aliases added
+        self._sizes = {}      # anchor -> expanded node count of the anchored node
+        self._open = set()    # anchors whose node is still being composed
+        self._depth = 0
+
+    def fetch_flow_collection_start(self, TokenClass):
+        # For each "[" or "{" the scanner looks up to 1,024 characters ahead (it could start a
+        # key) at a cost that grows with the nesting: a flow bomb is refused here, at once.
+        if self.flow_level >= MAX_DEPTH:
+            raise _too_deep(self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, AliasEvent):
+            self._count_alias(event)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _too_deep(event.start_mark)
+        anchor, start = event.anchor, self._composed
+        self._composed += 1
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open.discard(anchor)
+        if anchor is not None:
+            self._sizes[anchor] = self._composed - start
+        return node
+
+    def _count_alias(self, event):
+        anchor = event.anchor
+        if anchor in self._open:
+            raise BudgetError(
+                None, None, f"recursive YAML alias *{anchor} (used inside its own anchor &{anchor})",
+                event.start_mark, "a config is a tree: copy the value instead of referring to itself")
+        size = self._sizes.get(anchor, 0)  # 0: undefined; PyYAML says so with the location
+        self._composed += size
+        self._by_aliases += size
+        if self._by_aliases > MAX_ALIAS_NODES:
+            raise BudgetError(
+                None, None, f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes "
+                f"(this alias *{anchor} stands for {size})", event.start_mark,
+                "aliases that nest aliases multiply (a 'billion laughs' file); "
+                "write the repeated values out or alias fewer levels")
+
+
+def _too_deep(mark):
+    return BudgetError(None, None, f"YAML nesting deeper than {MAX_DEPTH} levels", mark,
+                       "flatten the structure (a real config is rarely 20 levels deep)")
 
 
 CoreLoader.yaml_implicit_resolvers = {
@@ -98,6 +178,19 @@ CoreLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 def load_yaml(text):
     """Parse one YAML document with :class:`CoreLoader`."""
     return yaml.load(text, Loader=CoreLoader)  # noqa: S506 - CoreLoader is a SafeLoader
+
+
+def deeper_than(data, limit):
+    """Whether parsed data (a JSON config, say) nests more than ``limit`` lists and mappings.
+    Iterative: the data may be too deep for anything recursive."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False
 
 
 def scalar_text(value):

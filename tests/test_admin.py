@@ -600,7 +600,8 @@ def test_body_over_1_mib_is_413(srv):
     for size, status in ((MAX_BODY + 1, 413), (MAX_BODY, 201)):
         connection = http.client.HTTPConnection("127.0.0.1", srv.server.admin_port_bound, timeout=10)
         body = iter([b" " * (size - len(valid)), valid])
-        connection.request("POST", "/mocks", body=body, encode_chunked=True)
+        connection.request("POST", "/mocks", body=body, encode_chunked=True,
+                           headers={"Content-Type": "application/json"})
         response = connection.getresponse()
         assert (response.status, json.loads(response.read()).get("error")) == \
             (status, "payload_too_large" if status == 413 else None)

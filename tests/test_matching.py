@@ -1,11 +1,15 @@
 """Matchers (behaviour.md §5) and the first-match dispatcher, without sockets."""
+import logging
+import time
+
 import pytest
 
 from mockd.config import Build
 from mockd.dispatch import RuleSet
 from mockd.config import Rule
 from mockd.errors import ConfigError
-from mockd.message import Message
+from mockd.matching import REGEX_TIME_BUDGET
+from mockd.message import MAX_JSON_DEPTH, NOT_JSON, Message
 from mockd.plugins import Registry, get_plugin_manager
 
 
@@ -50,6 +54,14 @@ def hit(build, spec, data):
     ({"type": "json", "path": "$.o", "value": '{"a":1,"b":2}'}, '{"o": {"b": 2, "a": 1}}', True),
     ({"type": "json", "path": "$.items[1].id", "value": "7"}, '{"items": [{"id": 6}, {"id": 7}]}', True),
     ({"type": "json", "path": "$.items[*].id", "value": "9"}, '{"items": [{"id": 6}, {"id": 7}]}', False),
+    # `..` is jsonpath-ng's recursive descent, never the dotted walk of `$.deep` (issue 10.11)
+    ({"type": "json", "path": "$..deep", "value": "x"}, '{"a": {"b": [{"deep": "x"}]}}', True),
+    ({"type": "json", "path": "$..deep", "value": "x"}, '{"deep": "x"}', True),
+    ({"type": "json", "path": "$..deep", "value": "x"}, '{"a": {"deep": "y"}}', False),
+    ({"type": "json", "path": "$.a..id", "value": "7"}, '{"a": {"b": {"id": 7}}, "id": 6}', True),
+    ({"type": "json", "path": "$.a..id", "value": "6"}, '{"a": {"b": {"id": 7}}, "id": 6}', False),
+    ({"type": "regex", "value": "^(a|a)+$"}, "a" * 8, True),  # budgeted, and matching as before
+    ({"type": "regex", "value": "(?P<n>\\d+)"}, b"id 42", True),
 ])
 def test_match_semantics(build, spec, data, expected):
     assert hit(build, spec, data) is expected
@@ -136,3 +148,103 @@ def test_dispatch_of_many_exact_matchers_is_not_linear(build):
     rule, _ = ruleset.first_match(Message("cmd-199"))
     assert rule.label == "matchers[199]"
     assert len(calls) == 1
+
+
+# ---------------------------------------------------------------- hostile input (issue 10)
+
+
+def nested(depth, opening="[", closing="]"):
+    return opening * depth + closing * depth
+
+
+@pytest.mark.parametrize("data, is_json", [
+    (nested(MAX_JSON_DEPTH), True),
+    (nested(MAX_JSON_DEPTH + 1), False),
+    ('{"a":' * MAX_JSON_DEPTH + "1" + "}" * MAX_JSON_DEPTH, True),
+    ('{"a":' * (MAX_JSON_DEPTH + 1) + "1" + "}" * (MAX_JSON_DEPTH + 1), False),
+    ('{"a":[' * (MAX_JSON_DEPTH // 2) + "]}" * (MAX_JSON_DEPTH // 2), True),  # alternating kinds
+    ('{"a":[' * (MAX_JSON_DEPTH // 2) + '{"b":1}' + "]}" * (MAX_JSON_DEPTH // 2), False),
+    ('{"s":"[","a":' + nested(MAX_JSON_DEPTH) + "}", False),  # a bracket in a string: the walk decides
+    ('{"s":"\\"","a":' + nested(MAX_JSON_DEPTH - 1) + "}", True),  # so does an escaped quote
+    ('{"s":"]]","a":' + nested(MAX_JSON_DEPTH) + ',"t":"[["}', False),  # fake closes cannot hide depth
+    (nested(30_000), False),  # RecursionError inside the C decoder
+    (nested(30_000).encode(), False),  # binary frames are parsed too
+    ("[" + ",".join(["[[{}]]"] * 5000) + "]", True),  # many brackets, shallow
+    ('["' + "[" * 5000 + '"]', True),  # brackets in a string
+])
+def test_json_deeper_than_the_limit_is_not_json(data, is_json):
+    assert (Message(data).json() is not NOT_JSON) is is_json
+
+
+def test_a_too_deep_message_matches_no_json_matcher(build):
+    deep = '{"type": "ping", "x": ' + nested(MAX_JSON_DEPTH + 1) + "}"
+    assert not hit(build, {"type": "json", "path": "$.type", "value": "ping"}, deep)
+    assert not hit(build, {"type": "json", "path": "$..type", "value": "ping"}, deep)
+
+
+@pytest.mark.parametrize("spec, where, words", [
+    ({"type": "regex", "value": "(" * 3000 + ")" * 3000}, "m.value", "nested too deeply"),
+    ({"type": "regex", "value": "a{99999999999}"}, "m.value", "invalid regular expression"),
+    ({"type": "regex", "value": "(?u)x"}, "m.value", "invalid regular expression"),  # not as bytes
+    ({"type": "regex", "value": "x\ud800"}, "m.value", "surrogate"),
+    ({"type": "exact", "value": "\udc00"}, "m.value", "surrogate"),
+    ({"type": "json", "path": "$.a", "value": "\ud800"}, "m.value", "surrogate"),
+    ({"type": "json", "path": "$" + "[0]" * 3000, "value": "x"}, "m.path", "nested too deeply"),
+    ({"type": "json", "path": "$[?(@.a =~ 'x+')]", "value": "x"}, "m.path", "regex"),
+    ({"type": "json", "path": "$.a.`sub(/x+/, y)`", "value": "x"}, "m.path", "regex"),
+    ({"type": "json", "path": "$['a'] & $.b", "value": "x"}, "m.path", "intersection"),
+])
+def test_patterns_that_cannot_run_safely_are_located_config_errors(build, spec, where, words):
+    spec = {key: value.encode().decode("unicode_escape", "surrogatepass") if "\\u" in value else value
+            for key, value in spec.items()}
+    with pytest.raises(ConfigError) as info:
+        build.criteria(spec, "m")
+    assert info.value.where == where and words in str(info.value), str(info.value)
+    assert len(str(info.value)) < 400  # a 6,000-character pattern is quoted cut
+
+
+def test_a_surrogate_pair_in_a_matcher_value_is_its_character(build):
+    assert hit(build, {"type": "exact", "value": "\ud83d\ude00"}, "\U0001F600")
+
+
+def test_the_dotted_walk_is_only_for_plain_paths(build):
+    def keys(path):
+        return build.criteria({"type": "json", "path": path, "value": "x"}, "m").matcher.path.keys
+    assert keys("$.a.b") == ("a", "b") and keys("a.b") == ("a", "b") and keys("$.") == ()
+    assert keys("$..b") is None and keys("a..b") is None and keys("$.a[0]") is None
+
+
+def test_a_jsonpath_failing_on_a_clients_document_is_no_match(build):
+    # jsonpath-ng's `sorted` compares the client's values: mixed types raise TypeError.
+    assert not hit(build, {"type": "json", "path": "$['a'].`sorted`", "value": "1"}, '{"a": [1, "x"]}')
+    assert hit(build, {"type": "json", "path": "$['a'].`sorted`", "value": "[1,2]"}, '{"a": [2, 1]}')
+
+
+def test_a_backtracking_regex_overruns_its_budget_once_logged(build, caplog):
+    criteria = build.criteria({"type": "regex", "value": "^(a|a)+$"}, "mocks[3].websocket.matchers[1].match")
+    evil = Message("a" * 40 + "!")
+
+    class Connection:
+        mock_id, id = "chat", "c1"
+
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="mockd.matching"):
+        for _ in range(3):
+            assert criteria.test(evil, Connection()) is None
+            assert criteria.test(Message(b"a" * 40 + b"!"), Connection()) is None  # bytes too
+    assert time.monotonic() - started < 6 * (REGEX_TIME_BUDGET + 0.2)
+    records = [r for r in caplog.records if r.name == "mockd.matching"]
+    assert len(records) == 1, caplog.text
+    assert "mocks[3].websocket.matchers[1].match of mock 'chat'" in records[0].getMessage()
+    assert records[0].mock_id == "chat"
+    assert criteria.test(Message("aaaa"), Connection()) is not None  # it still matches what it can
+
+
+def test_only_searches_that_cannot_overrun_go_without_the_budget(build):
+    def below(pattern):
+        return build.criteria({"type": "regex", "value": pattern}, "m").matcher.unbudgeted_below
+    assert below("^ping$") > 10**9  # no repeat: linear
+    assert 50 < below("^user_\\d+$") < 1000  # one repeat: quadratic, fine for short messages
+    assert below("^.*a.*b$") < below("^user_\\d+$")
+    for pattern in ("^(a+)+$", "^(ping|pong)$", "ab|cd", "a?" * 20, "x{e<=1}", "\\p{L}+"):
+        assert below(pattern) == 0, pattern  # may nest, or too many repeats: always budgeted

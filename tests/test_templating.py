@@ -16,7 +16,7 @@ import mockd.templatefuncs
 import mockd.templating
 from mockd.errors import ConfigError
 from mockd.hookspecs import hookimpl
-from mockd.message import Message
+from mockd.message import MAX_JSON_DEPTH, Message
 from mockd.plugins import Registry
 from mockd.templating import RenderContext, compile_template, compile_value, to_text
 
@@ -423,3 +423,78 @@ def test_compile_value_rejects_non_json_leaves(functions):
     with pytest.raises(ConfigError) as info:
         compile_value({"when": datetime(2024, 1, 1)}, functions, "v")
     assert info.value.where == "v.when" and "quote it" in str(info.value)
+
+
+# ---------------------------------------------------------------- hostile input (issue 10)
+
+
+@pytest.fixture
+def small_sequence_table(monkeypatch):
+    monkeypatch.setattr(mockd.templatefuncs, "MAX_SEQUENCES", 4)
+    monkeypatch.setattr(mockd.templatefuncs, "_KEEP_ORDER_ABOVE", 2)
+    mockd.templating.reset_sequences()
+    yield
+    mockd.templating.reset_sequences()
+
+
+def test_the_sequence_table_forgets_the_least_recently_used_name(render, small_sequence_table):
+    def seq(name):
+        return render("{{sequence(message.name)}}", {"name": name})
+
+    assert [seq(n) for n in "abcd"] == ["1"] * 4
+    assert seq("a") == "2"  # past half full, a hit makes "a" the most recently used
+    assert seq("e") == "1"  # the table is full: "b", the least recently used, goes
+    assert len(mockd.templatefuncs._sequences) == 4
+    assert (seq("a"), seq("c"), seq("b")) == ("3", "2", "1")  # "b" starts over
+
+
+def test_long_sequence_names_are_kept_as_a_digest(render, small_sequence_table):
+    long_a, long_b = "a" * 70_000, "a" * 69_999 + "b"
+    assert [render("{{sequence(message.n)}}", {"n": n}) for n in (long_a, long_b, long_a)] == ["1", "1", "2"]
+    assert all(len(key) <= mockd.templatefuncs.MAX_SEQUENCE_NAME for key in mockd.templatefuncs._sequences)
+    assert render('{{sequence(message.n)}}', {"n": "\ud800" * 300}) == "1"  # hashable too
+
+
+def test_calls_nested_too_deeply_are_a_config_error(functions):
+    def nested(depth):
+        return "{{" + "upper(" * depth + "'a'" + ")" * depth + "}}"
+    assert compile_template(nested(32), functions).render(RenderContext()) == "A"
+    error = config_error(functions, nested(33))
+    assert "nested too deeply" in error
+    assert len(config_error(functions, nested(3000))) < 400  # quoted cut, not 21,000 characters
+
+
+@pytest.mark.parametrize("source", ["a \ud800 b", "{{message}}\udfff", '{{upper("\\ud800")}}',
+                                    '{{default(message.x, "\\udc00\\ud83d")}}'])
+def test_a_lone_surrogate_in_a_template_is_a_config_error(functions, source):
+    assert "lone UTF-16 surrogate" in config_error(functions, source)
+
+
+def test_a_surrogate_pair_in_a_template_is_its_character(render):
+    assert render("\ud83d\ude00 {{message}}", "hi") == "\U0001F600 hi"  # as PyYAML reads "\ud83d\ude00"
+    assert render('{{upper("\\ud83d\\ude00x")}}') == "\U0001F600X"
+
+
+def test_a_lone_surrogate_from_a_clients_json_renders(render):
+    # Sending it is Connection.send's business (U+FFFD); rendering must not fail.
+    assert render("{{message.x}}", '{"x": "\\ud800"}') == "\ud800"
+
+
+def test_recursive_descent_is_no_template_path(functions):
+    assert "unexpected" in config_error(functions, "{{message..x}}")
+
+
+def test_too_deep_json_renders_as_no_json(render):
+    def message(depth):  # the object is one level, its "y" the others
+        return '{"x": "here", "y": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    assert render("[{{message.x}}]", message(MAX_JSON_DEPTH + 1)) == "[]"
+    assert render("[{{message.x}}]", message(MAX_JSON_DEPTH)) == "[here]"
+
+
+def test_compile_value_too_deep_for_recursion_is_a_config_error(functions):
+    tree = "{{uuid}}"
+    for _ in range(5000):
+        tree = {"a": tree}
+    with pytest.raises(ConfigError, match="nested too deeply") as info:
+        compile_value(tree, functions, "r.value")
+    assert info.value.where == "r.value"

@@ -260,6 +260,30 @@ def test_16_mib_binary_echo(serve, raw):  # fault 4
     assert elapsed < 0.5, f"16 MiB echo took {elapsed:.2f} s"
 
 
+def test_payload_buffer_grows_with_the_bytes_that_came(serve, raw, monkeypatch):
+    # Issue 10 item 3: the buffer was sized from the declared length, so a header alone cost
+    # the whole message. It now doubles as bytes arrive; each piece below crosses a growth
+    # step, an unmasking phase and a UTF-8 sequence at odd offsets.
+    from mockd.ws import inbound
+    sizes = []
+    grow = inbound._grow
+    monkeypatch.setattr(inbound, "_grow", lambda store, size: (sizes.append(size), grow(store, size)))
+    app = serve(lambda env: Session(max_message_size=1 << 20))
+    client = raw(app.port)
+    client.handshake()
+    text = ("κόσμε 😀 " * 60000)[:(1 << 20) // 2]
+    data = frame(frames.OP_TEXT, text.encode("utf-8"))
+    sent = 100_003
+    client.sock.sendall(data[:sent])
+    gevent.sleep(0.1)
+    assert sizes and max(sizes) <= 2 * sent, sizes  # not the 600 KiB the header declares
+    for start in range(sent, len(data), 77_777):
+        client.sock.sendall(data[start:start + 77_777])
+        gevent.sleep(0.005)
+    assert client.recv_data() == text
+    assert max(sizes) == len(data) - 14  # grown to the payload's length, not beyond
+
+
 def test_large_text_echo_with_websocket_client(serve):
     app = serve(lambda env: Session(max_message_size=16 << 20))
     client = websocket.create_connection(app.url, timeout=10)
@@ -274,7 +298,7 @@ def test_unmasker_handles_every_phase():
     key = b"\x01\x02\x03\xf4"
     expected = frames.unmask(data, key)
     view = memoryview(bytearray(data))
-    unmasker = frames.Unmasker(key, len(data))
+    unmasker = frames.Unmasker(key)
     for start, end in [(0, 1), (1, 6), (6, 7), (7, 999), (999, 1000)]:
         unmasker.apply(view, start, end)
     assert view.tobytes() == expected

@@ -2,8 +2,10 @@
 
 Every answer is JSON. Errors are ``{"error": code, "message": text}`` whatever raised them
 (our own checks, Werkzeug's 404/405/413, a bug), so a client never parses an HTML page or
-sees a traceback. When the server has an ``admin_token``, every route but ``/health`` needs
-it as ``Authorization: Bearer <token>`` or ``X-API-Key: <token>``.
+sees a traceback. Before anything else, :mod:`.guard` refuses foreign ``Host`` names, pages of
+other origins and bodies that are not ``application/json``. When the server has an
+``admin_token``, every route but ``/health`` needs it as ``Authorization: Bearer <token>`` or
+``X-API-Key: <token>``.
 """
 import hmac
 import logging
@@ -14,7 +16,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import ConfigError
 from ..server import MockConflict, UnknownMock
-from . import configio, connections, journal, mocks, openapi, system
+from . import configio, connections, guard, journal, mocks, openapi, system
 from .common import MAX_BODY, SERVER_KEY, ApiError
 
 log = logging.getLogger("mockd.admin")
@@ -44,8 +46,12 @@ def create_app(server):
     app.extensions[SERVER_KEY] = server
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    guard.install(app, server)
+    app.before_request(guard.check_request)  # first: a preflight carries no token
     app.before_request(_authorize)
     app.before_request(_limit_body)
+    app.before_request(guard.require_json)
+    app.after_request(guard.add_cors_headers)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(ConfigError, lambda exc: _error(400, "validation_error", str(exc)))
     app.register_error_handler(MockConflict, lambda exc: _error(409, exc.code, str(exc)))

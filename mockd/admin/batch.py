@@ -8,11 +8,16 @@ from ..config import build_mock
 from ..server import MockConflict
 
 
+def build(server, spec, where, id_prefix, require_type=False):
+    """Validate one mock from the API with the server's plugin settings (and its config file,
+    against which they resolve relative paths), never settings of the request's own."""
+    return build_mock(spec, server.registry, where, id_prefix=id_prefix, require_type=require_type,
+                      plugins=server.config.plugins, source=server.config.source)
+
+
 def build_all(server, specs, where, id_prefix, require_type):
-    """Validate every spec; ``where(i)`` locates errors. Raises the first ``ConfigError``."""
-    return [build_mock(spec, server.registry, where(i), id_prefix=id_prefix, require_type=require_type,
-                       plugins=server.config.plugins)
-            for i, spec in enumerate(specs)]
+    """:func:`build` every spec; ``where(i)`` locates errors. Raises the first ``ConfigError``."""
+    return [build(server, spec, where(i), id_prefix, require_type) for i, spec in enumerate(specs)]
 
 
 def check(server, mocks, upsert=False, clear=False):

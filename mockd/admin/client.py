@@ -31,7 +31,8 @@ class AdminClient:
         self.timeout = timeout
 
     def request(self, method, path, body=_NO_BODY, query=None, headers=None, data=None):
-        """Send ``body`` as JSON (or raw ``data`` bytes) and return a :class:`Reply`."""
+        """Send ``body`` as JSON (or raw ``data`` bytes, also labelled ``application/json``
+        unless ``headers`` says otherwise: the API takes no other type) and return a :class:`Reply`."""
         url = self.base_url + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
@@ -40,7 +41,8 @@ class AdminClient:
             sent["Authorization"] = f"Bearer {self.token}"
         if body is not _NO_BODY:
             data = json.dumps(body).encode("utf-8")
-            sent.setdefault("Content-Type", "application/json")
+        if data is not None:
+            sent.setdefault("Content-Type", "application/json")  # urllib would say a form
         req = urllib.request.Request(url, data=data, method=method, headers=sent)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as response:

@@ -1,17 +1,19 @@
 """What every admin blueprint shares: the server, JSON bodies, query parameters, errors."""
 import datetime
 import json
+import re
 
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..durations import parse_duration
-from ..schema import type_name
+from ..schema import join_where, type_name
 
 SERVER_KEY = "mockd.server"
 MAX_BODY = 1024 * 1024
 MAX_DEPTH = 64  # deeper JSON is no mock; refusing it keeps every recursive walk far from the limit
 _ABSENT = object()
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class ApiError(Exception):
@@ -46,8 +48,8 @@ def server():
 
 
 def json_body(default=_ABSENT):
-    """The request body parsed as JSON, whatever the Content-Type says (``curl -d`` sends a
-    form type). An empty body gives ``default``, or a 400 when there is none."""
+    """The request body parsed as JSON (``guard.require_json`` has checked its Content-Type).
+    An empty body gives ``default``, or a 400 when there is none."""
     data = request.get_data(cache=True)
     # The app's stream limit is MAX_BODY + 1: Werkzeug silently stops a chunked body at the
     # limit, so one byte more is how a body that is too long shows itself.
@@ -65,21 +67,42 @@ def json_body(default=_ABSENT):
         raise invalid(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", "invalid_json") from None
     except (ValueError, RecursionError) as exc:  # a 5000-digit number, or nesting too deep
         raise invalid(f"invalid JSON: {exc}", "invalid_json") from None
-    if _depth(value) > MAX_DEPTH:
-        raise invalid(f"JSON nested deeper than {MAX_DEPTH} levels", "invalid_json")
+    _check_parsed(value)
     return value
 
 
-def _depth(value):
-    deepest, stack = 0, [(value, 1)]
+def _check_parsed(value):
+    """Refuse JSON nested deeper than MAX_DEPTH, and strings holding a lone surrogate: JSON's
+    ``"\\ud800"`` parses to one, which is no text and fails whenever it is encoded as UTF-8
+    (sent in a frame, journaled, served as a reply), far from the request that brought it."""
+    stack = [(value, 1, None)]  # (item, depth, (parent's trail, key)): where it is, built on error only
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
+        item, depth, trail = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, trail)
+        elif isinstance(item, (dict, list)):
             if depth > MAX_DEPTH:
-                return depth
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
+                raise invalid(f"JSON nested deeper than {MAX_DEPTH} levels", "invalid_json")
+            for key, child in (item.items() if isinstance(item, dict) else enumerate(item)):
+                if isinstance(key, str):
+                    _check_text(key, trail, "a key")
+                stack.append((child, depth + 1, (trail, key)))
+
+
+def _check_text(text, trail, what="a string"):
+    bad = _SURROGATE.search(text)
+    if bad is None:
+        return
+    keys = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(key)
+    where = None
+    for key in reversed(keys):
+        where = join_where(where, key)
+    raise invalid(f"{what} at {where or 'the top level'} holds a lone surrogate ({bad.group()!r}), which is not "
+                  f"text: a character beyond U+FFFF is written as a pair of escapes (\\ud83d\\ude00) or as "
+                  f"itself in UTF-8", "invalid_json")
 
 
 def json_object(default=_ABSENT):

@@ -11,7 +11,6 @@ import json
 
 from flask import Blueprint, request
 
-from ..config import build_mock
 from . import batch
 from .common import ApiError, field, invalid, json_body, json_object, no_content, not_found, query_bool, \
     query_int, rfc3339, server
@@ -61,9 +60,7 @@ def _require_type(spec, where=""):
 
 
 def _build(spec, require_type=False):
-    srv = server()
-    return build_mock(spec, srv.registry, None, id_prefix=API_ID_PREFIX, require_type=require_type,
-                      plugins=srv.config.plugins)
+    return batch.build(server(), spec, None, API_ID_PREFIX, require_type)
 
 
 def _stamped(spec, created=None):

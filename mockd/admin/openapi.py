@@ -56,16 +56,21 @@ def _op(summary, tag, responses, body=None, params=(), errors=()):
     if body is not None:
         schema, required = body
         operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": schema}}}
+        operation["responses"].setdefault("415", _error(_ERROR_TEXT[415]))
+    operation["responses"].setdefault("403", _error(_ERROR_TEXT[403]))
     return operation
 
 
 _ERROR_TEXT = {
     400: "invalid input: invalid_json, validation_error, missing_type, invalid_type, invalid_base64, "
          "invalid_parameter",
+    403: "forbidden_host (a Host that is not this API's: see --admin-allow-host) or forbidden_origin (a web "
+         "page of another origin: see --admin-allow-origin)",
     404: "not_found",
     408: "timeout: fewer messages than asked arrived; ``messages`` holds those that did",
     409: "duplicate_id or duplicate_path",
     412: "precondition_failed: If-Match does not match the mock's ETag",
+    415: "unsupported_media_type: a body must be sent as Content-Type: application/json",
 }
 
 _MATCH = _obj({"type": _STR, "value": _STR, "path": _STR,
@@ -86,6 +91,7 @@ _WEBSOCKET = _obj({
     "scenario": _obj({"name": _STR, "loop": _BOOL, "resetOnReconnect": _BOOL,
                       "steps": {"type": "array", "items": _obj({"type": _STR}, ["type"], extra=True)}}),
     "skipOriginVerify": _BOOL,
+    "allowedOrigins": {"type": "array", "minItems": 1, "items": _STR},
 }, ["path"])
 _MOCK_FIELDS = {"id": _STR, "type": {"type": "string", "enum": ["websocket"]}, "name": _STR, "description": _STR,
                 "enabled": _BOOL, "parentId": _STR, "workspaceId": _STR, "metaSortKey": {"type": "number"},

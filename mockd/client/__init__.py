@@ -8,10 +8,16 @@ import os
 
 from ..errors import ConfigError, MockdError
 from .parser import DEFAULT_ADMIN_URL
+from .terminal import printable
 
 
 class ClientError(MockdError):
-    """A run-time failure: refused handshake, lost connection, admin API error (exit 1)."""
+    """A run-time failure: refused handshake, lost connection, admin API error (exit 1). The
+    message often quotes the server (a handshake body, a close reason, an API error), so its
+    control characters are escaped: it goes to a terminal."""
+
+    def __init__(self, message):
+        super().__init__(printable(str(message), newlines=False))
 
 
 class UsageError(ConfigError):

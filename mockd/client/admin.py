@@ -80,7 +80,7 @@ class AdminClient:
             code = str(body.get("error") or "")
             message = str(body.get("message") or code or message)
         detail = f"HTTP {exc.code} {code}".strip()
-        if exc.code == 401 or exc.code == 403:
+        if exc.code == 401:  # a 403 is about Host or Origin, and says what to do itself
             message += " (set --admin-token or MOCKD_ADMIN_TOKEN)"
         return ClientError(f"admin API: {message} ({detail})")
 

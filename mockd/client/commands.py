@@ -10,6 +10,7 @@ import time
 
 from . import UsageError, admin_settings, option
 from .admin import AdminClient, connection_path
+from .terminal import printable, printable_json
 
 
 def _client(args):
@@ -18,7 +19,12 @@ def _client(args):
 
 
 def _print_json(value):
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    print(printable_json(json.dumps(value, indent=2, ensure_ascii=False)))
+
+
+def _shown(value):
+    """A value the server returned (paths and subprotocols come from clients) as one safe line."""
+    return printable(str(value), newlines=False)
 
 
 def _ago(timestamp):
@@ -38,6 +44,7 @@ def _ago(timestamp):
 
 
 def _table(header, rows):
+    rows = [tuple(_shown(cell) for cell in row) for row in rows]
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
     for row in [header] + rows:
         print("   ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -71,7 +78,7 @@ def add(args):
         _print_json({"id": mock_id, "type": "websocket", "action": answer.get("action", "created"),
                      "path": args.path, "echo": echo})
         return 0
-    print(f"Created mock: {mock_id}")
+    print(f"Created mock: {_shown(mock_id)}")
     print("  Type: websocket")
     print(f"  Path: {args.path}")
     if echo:
@@ -92,7 +99,7 @@ def status(args):
     for mock in mocks:
         path = (mock.get("websocket") or {}).get("path", "")
         state = "disabled" if mock.get("enabled") is False else "enabled"
-        print(f"  - {path} ({mock.get('id', '')}) [{state}]")
+        print(f"  - {_shown(path)} ({_shown(mock.get('id', ''))}) [{state}]")
     return 0
 
 
@@ -110,7 +117,7 @@ def stats(args):
     if by_mock:
         print("  Connections by Mock:")
         for mock_id, count in sorted(by_mock.items()):
-            print(f"    {mock_id}: {count}")
+            print(f"    {_shown(mock_id)}: {_shown(count)}")
     return 0
 
 
@@ -141,6 +148,7 @@ def connections(args):
         if as_json:
             _print_json(conn)
             return 0
+        conn = {key: _shown(value) for key, value in conn.items()}
         print(f"WebSocket Connection: {conn.get('id', connection_id)}")
         print(f"  Path:          {conn.get('path', '')}")
         print(f"  Mock ID:       {conn.get('mockId', '')}")
@@ -175,7 +183,7 @@ def connections(args):
 # ---------------------------------------------------------------- messages (the journal)
 
 
-def _journal_line(entry):
+def _journal_line(entry, raw=False):
     stamp = str(entry.get("time", ""))
     arrow = ">" if entry.get("direction") == "inbound" else "<"
     body = entry.get("body", "")
@@ -184,7 +192,9 @@ def _journal_line(entry):
     elif entry.get("truncated"):
         body = f"{body}... [{entry.get('size')} bytes, truncated]"
     handled = f" [{entry['matched']}]" if entry.get("direction") == "inbound" and entry.get("matched") else ""
-    return f"{stamp} {entry.get('connectionId', '')} {entry.get('path', '')} {arrow}{handled} {body}"
+    line = f"{stamp} {entry.get('connectionId', '')} {entry.get('path', '')} {arrow}{handled} {body}"
+    # One entry, one line: a newline in a body is written \n as well, unless --raw.
+    return line if raw else printable(line, newlines=False)
 
 
 def _entries(answer):
@@ -199,6 +209,7 @@ def _entries(answer):
 def messages(args):
     client = _client(args)
     as_json = option(args, "json")
+    raw = option(args, "raw", False)
     query = {"mockId": args.mock, "connectionId": args.connection, "direction": args.direction,
              "limit": args.limit}
     since = None
@@ -206,8 +217,11 @@ def messages(args):
         while True:
             entries, last_seq = _entries(client.get("/websocket/messages", since=since, **query))
             for entry in entries:
-                print(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) if as_json
-                      else _journal_line(entry), flush=True)
+                if as_json:
+                    text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+                    print(text if raw else printable_json(text), flush=True)
+                else:
+                    print(_journal_line(entry, raw), flush=True)
                 if isinstance(entry.get("seq"), int):
                     since = max(since or 0, entry["seq"])
             if not args.follow:

@@ -76,6 +76,14 @@ def _tls_options(group, what):
                        help=f"{what}: verify the server's certificate against the CA certificates in FILE")
 
 
+def _raw_option(parser, what="messages", newlines=True):
+    kept = "but newline and tab" if newlines else "but tab (newlines too: one entry, one line)"
+    parser.add_argument("--raw", action="store_true",
+                        help=f"print {what} exactly as received; by default control characters {kept} "
+                             "(ESC, CR, BEL, C1, bidi overrides) are shown as escapes such as \\x1b, so "
+                             "that the other end cannot drive your terminal")
+
+
 def _connection_options(parser, listen=False):
     parser.add_argument("url", metavar="URL", help="WebSocket URL, e.g. ws://localhost:4280/ws (or wss://)")
     group = parser.add_argument_group("connection options")
@@ -133,6 +141,7 @@ def _add_client_commands(sub):
                    CONNECT_EXAMPLES)
     _connection_options(connect)
     _json_option(connect, "print messages")
+    _raw_option(connect)
 
     send = _sub(sub, "send", "send one message and exit",
                 "Connect, send MESSAGE (or the contents of FILE for @FILE) as one text message, "
@@ -146,6 +155,7 @@ def _add_client_commands(sub):
     send.add_argument("--wait", action="store_true",
                       help="also wait (up to --timeout) for the first reply and print it")
     _json_option(send, "print the result")
+    _raw_option(send, "the message and the reply")
 
     listen = _sub(sub, "listen", "print the messages an endpoint sends",
                   "Connect and print every message received, one per line on standard output "
@@ -155,6 +165,7 @@ def _add_client_commands(sub):
     listen.add_argument("-n", "--count", metavar="N", type=non_negative_int, default=0,
                         help="exit after N messages (default: 0, never)")
     _json_option(listen, "print messages")
+    _raw_option(listen)
 
 
 def _add_admin_commands(sub):
@@ -225,6 +236,7 @@ def _add_admin_commands(sub):
                           help="polling interval with --follow (default: 500ms)")
     _admin_options(messages)
     _json_option(messages, "print one JSON object per message")
+    _raw_option(messages, "bodies", newlines=False)
 
 
 def add_websocket_parser(subparsers):

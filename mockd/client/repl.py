@@ -13,6 +13,7 @@ import time
 from . import ClientError
 from .session import (CLOSE_WAIT, Closed, _server_closed, _sigterm_as_interrupt, _silence_stdout, compact,
                       describe_payload, json_record, open_connection, read_message)
+from .terminal import printable
 
 QUIET_AFTER_EOF = 0.5   # seconds without a message before a piped session ends
 MAX_WAIT_AFTER_EOF = 10.0
@@ -27,8 +28,9 @@ class _Printer:
     as in the documentation; a message arriving meanwhile is printed above a fresh prompt.
     """
 
-    def __init__(self, as_json):
+    def __init__(self, as_json, raw=False):
         self.as_json = as_json
+        self.raw = raw  # --raw: messages as received, control characters and all
         self.interactive = not as_json and sys.stdin.isatty() and sys.stdout.isatty()
         self.prompt_shown = False
         self.lock = threading.Lock()
@@ -52,20 +54,20 @@ class _Printer:
 
     def sent(self, text):
         if self.as_json:
-            print(compact(json_record(text, direction="sent")), flush=True)
+            print(compact(json_record(text, direction="sent"), self.raw), flush=True)
         elif self.interactive:
             self.prompt_shown = False  # the terminal echoed the line after the prompt
         else:
-            print(f"> {text}", flush=True)
+            print(f"> {describe_payload(text, self.raw)}", flush=True)
 
     def received(self, data):
         with self.lock:
             if self.as_json:
-                print(compact(json_record(data)), flush=True)
+                print(compact(json_record(data), self.raw), flush=True)
                 return
             shown = self.prompt_shown
             self._clear_prompt()
-            print(f"< {describe_payload(data)}", flush=not shown)
+            print(f"< {describe_payload(data, self.raw)}", flush=not shown)
             if shown:
                 sys.stdout.write("> ")
                 sys.stdout.flush()
@@ -136,12 +138,12 @@ class _Reader(threading.Thread):
 def connect(args):
     _sigterm_as_interrupt()
     as_json = bool(getattr(args, "json", False))
-    printer = _Printer(as_json)
+    printer = _Printer(as_json, getattr(args, "raw", False))
     printer.status(f"Connecting to {args.url}...")
     ws = open_connection(args)
     chosen = ws.getsubprotocol() if args.subprotocol else None
     if chosen:
-        printer.status(f"Connected (subprotocol: {chosen})")
+        printer.status(f"Connected (subprotocol: {printable(chosen, newlines=False)})")
     else:
         printer.status("Connected. Type messages and press Enter to send. Ctrl+C to exit.")
     reader = _Reader(ws, printer)

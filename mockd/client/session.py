@@ -14,6 +14,7 @@ import sys
 import threading
 
 from . import ClientError, UsageError
+from .terminal import printable, printable_json
 
 CLOSE_WAIT = 3.0        # seconds to wait for the server's answer to our close frame
 NORMAL_CLOSE_CODES = (1000, 1001, 1005)
@@ -25,10 +26,11 @@ def timestamp():
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def describe_payload(data):
-    """How a message prints: text as is, binary as ``[binary N bytes] BASE64``."""
+def describe_payload(data, raw=False):
+    """How a message prints: text with control characters escaped (as is when ``raw``),
+    binary as ``[binary N bytes] BASE64``."""
     if isinstance(data, str):
-        return data
+        return data if raw else printable(data)
     return f"[binary {len(data)} bytes] {base64.b64encode(data).decode('ascii')}"
 
 
@@ -41,8 +43,9 @@ def json_record(data, **extra):
     return record
 
 
-def compact(record):
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def compact(record, raw=False):
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text if raw else printable_json(text)
 
 
 def _sigterm_as_interrupt():
@@ -71,7 +74,7 @@ class Closed(Exception):
         self.reason = reason
 
     def describe(self):
-        return f"{self.code} {self.reason}".strip()
+        return printable(f"{self.code} {self.reason}".strip(), newlines=False)  # the server's words
 
 
 def _ssl_options(args):
@@ -219,7 +222,8 @@ def send(args):
                 raise ClientError(f"connection lost: {exc}") from None
     finally:
         _close(ws)
-    shown = describe_payload(payload)
+    raw = getattr(args, "raw", False)
+    shown = describe_payload(payload, raw)
     if getattr(args, "json", False):
         result = {"message": payload if isinstance(payload, str) else base64.b64encode(payload).decode("ascii"),
                   "success": True, "timestamp": timestamp(), "url": args.url}
@@ -227,11 +231,12 @@ def send(args):
             result["type"] = "binary"
         if args.wait:
             result["reply"] = json_record(reply)
-        print(json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False))
+        text = json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False)
+        print(text if raw else printable_json(text))
     else:
         print(f"Sent to {args.url}: {shown}")
         if args.wait:
-            print(f"< {describe_payload(reply)}")
+            print(f"< {describe_payload(reply, raw)}")
     return 0
 
 
@@ -241,6 +246,7 @@ def send(args):
 def listen(args):
     _sigterm_as_interrupt()
     as_json = bool(getattr(args, "json", False))
+    raw = getattr(args, "raw", False)
     count = args.count
     print(f"Connecting to {args.url}...", file=sys.stderr, flush=True)
     ws = open_connection(args)
@@ -260,9 +266,9 @@ def listen(args):
             except Exception as exc:  # the TCP connection died
                 raise ClientError(f"connection lost: {exc}") from None
             if as_json:
-                print(compact(json_record(data, index=received)), flush=True)
+                print(compact(json_record(data, index=received), raw), flush=True)
             else:
-                print(describe_payload(data), flush=True)
+                print(describe_payload(data, raw), flush=True)
             received += 1
         if closed is None:
             print(f"Received {received} messages", file=sys.stderr, flush=True)

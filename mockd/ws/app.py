@@ -3,12 +3,14 @@
 No Flask here: routing is one dict lookup, and Werkzeug's websocket route matching would only
 get in the way of the upgrade (see notes/gevent-websocket.md). Handshake answers follow
 behaviour.md §2, §4 and §9: unknown path 404, plain GET 400, maxConnections 503,
-unsatisfied ``requireSubprotocol`` 400, all before the upgrade.
+unsatisfied ``requireSubprotocol`` 400, an ``Origin`` the mock refuses 403 (``origin.py``),
+all before the upgrade.
 """
 import json
 
 from .connection import Connection
 from .handler import Rejection
+from .origin import origin_refusal
 
 
 def negotiate_subprotocol(offered_header, supported):
@@ -48,6 +50,9 @@ class MockApp:
         if endpoint.require_subprotocol and chosen is None:
             reason = "subprotocol not supported" if endpoint.subprotocols else "subprotocol required"
             return Rejection(400, reason + "\n")
+        refusal = origin_refusal(endpoint, environ)
+        if refusal is not None:
+            return Rejection(403, refusal)
         runtime.pending += 1  # holds a maxConnections slot until run() or cancel()
         return Connection(self.server, runtime, environ, chosen)
 

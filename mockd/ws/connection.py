@@ -12,7 +12,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from ..blame import blame
-from ..message import Message
+from ..message import Message, sendable
 from ..scenario import StepContext, run_scenario
 from ..state import new_connection_id
 from ..templating import RenderContext
@@ -23,6 +23,17 @@ log = logging.getLogger("mockd.ws")
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
+
+# What may unwind a connection's greenlets untouched: the greenlet being killed (server stop;
+# the scenario ending with its connection) and a gevent.Timeout, which whoever started it
+# catches further up. Anything else that escapes plugin or mockd code ends only this
+# connection with 1011, SystemExit and KeyboardInterrupt included: let through, gevent's hub
+# takes them for system errors and rethrows them into the main greenlet, ending the server.
+# A KeyboardInterrupt here is a plugin's: `mockd serve` takes SIGINT with gevent.signal_handler
+# (a clean stop, no exception), and where Python's own handler is left (a server inside a test
+# run) Ctrl+C lands in the hub's loop, which throws it into the main greenlet, unless it hits
+# this greenlet mid-bytecode: then it closes this connection and the next Ctrl+C stops.
+_UNWIND = (gevent.GreenletExit, gevent.Timeout)
 
 
 class _PendingWait:
@@ -101,7 +112,9 @@ class Connection:
                     break
                 handle(data)
                 del data  # not held while the next message arrives: one large message in memory, not two
-        except Exception as exc:
+        except _UNWIND:
+            raise
+        except BaseException as exc:  # SystemExit from a plugin too (see _UNWIND)
             self._fail(exc, "connection", "internal error")
         finally:
             self._finish()
@@ -179,6 +192,8 @@ class Connection:
             self.ws.send(payload)
         except ConnectionClosed:
             return False
+        except UnicodeEncodeError:  # a surrogate (client JSON "\ud800" in a template): U+FFFD, not 1011
+            return self.send(sendable(payload))
         self.messages_sent += 1
         self.last_activity = time.monotonic()
         self.server.journal.record(self, "outbound", payload)
@@ -226,7 +241,9 @@ class Connection:
     def _play_scenario(self):
         try:
             run_scenario(self.endpoint.scenario, StepContext(self))
-        except Exception as exc:
+        except _UNWIND:
+            raise
+        except BaseException as exc:  # SystemExit from a plugin's step too (see _UNWIND)
             self._fail(exc, "scenario", "scenario error")
 
     # ------------------------------------------------------------ idle timeout and heartbeat
@@ -299,7 +316,9 @@ class Connection:
         if self.server.observers.closed:
             try:
                 self.server.plugin_manager.hook.mockd_connection_closed(server=self.server, connection=self)
-            except Exception as exc:  # the socket is gone already: only the log can tell
+            except _UNWIND:
+                raise
+            except BaseException as exc:  # the socket is gone already: only the log can tell
                 log.error("plugin %r raised in mockd_connection_closed for connection %s: %r",
                           blame(exc, self.server.plugin_manager, self.server.registry), self.id, exc,
                           exc_info=exc, extra={"connection_id": self.id, "mock_id": self.mock_id})

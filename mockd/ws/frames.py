@@ -68,12 +68,16 @@ UNMASK_CHUNK = 1 << 18  # a multiple of 4: bounds the temporaries of in-place un
 
 
 class Unmasker:
-    """Unmasks a payload in place, region by region as it arrives (the key phase is tracked)."""
+    """Unmasks a payload in place, region by region as it arrives (the key phase is tracked).
 
-    __slots__ = ("_pattern",)
+    The repeated key grows with the regions asked for (up to ``UNMASK_CHUNK``), so that a
+    header declaring a large payload costs no 256 KiB pattern before the payload comes."""
 
-    def __init__(self, key, length):
-        self._pattern = key * (min(length, UNMASK_CHUNK) // 4 + 2)  # long enough for any phase
+    __slots__ = ("_key", "_pattern")
+
+    def __init__(self, key):
+        self._key = key
+        self._pattern = b""
 
     def apply(self, view, start, end):
         """Unmask ``view[start:end]`` in place; ``start`` is the offset in the payload."""
@@ -82,6 +86,8 @@ class Unmasker:
             stop = min(end, start + UNMASK_CHUNK)
             n = stop - start
             phase = start & 3
+            if len(pattern) < phase + n:
+                pattern = self._pattern = self._key * (n // 4 + 2)  # long enough for any phase
             keys = int.from_bytes(pattern[phase:phase + n], "little")
             view[start:stop] = (int.from_bytes(view[start:stop], "little") ^ keys).to_bytes(n, "little")
             start = stop

@@ -3,7 +3,7 @@
 Used as ``WSGIServer(listener, app, handler_class=MockdWebSocketHandler)``. Requests that do
 not look like a WebSocket upgrade go to ``app`` as plain WSGI (keep-alive included). For an
 upgrade the handler asks ``app.open_websocket(environ)`` first; the app routes and admits the
-connection (404 / 503 / 400 for subprotocols) and returns a :class:`Rejection` or a session.
+connection (404 / 503 / 400 for subprotocols / 403 for an Origin) and returns a :class:`Rejection` or a session.
 The handler then checks the handshake itself (RFC 6455 §4.2.1), writes the 101 response and
 runs ``session.run(ws)`` in the connection's greenlet with a :class:`MockdWebSocket`.
 
@@ -19,23 +19,16 @@ import logging
 import socket
 from http import HTTPStatus
 
-from gevent import Timeout
 from gevent.pywsgi import WSGIHandler
-from gevent.pywsgi import _InvalidClientInput  # an OSError that means bad input, not a gone client
 from geventwebsocket.handler import WebSocketHandler
 
 from .frames import CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
+from .guard import RequestDeadline
 from .protocol import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, MockdWebSocket
 
 log = logging.getLogger("mockd.ws")
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-class _HandshakeTimeout(BaseException):
-    """Raised into a handler greenlet whose client took too long to send its request.
-
-    A BaseException, so that pywsgi's ``except Exception`` around header parsing lets it pass."""
 
 
 class Rejection:
@@ -75,64 +68,17 @@ def _valid_key(key):
         return False
 
 
-class MockdWebSocketHandler(WebSocketHandler):
-    """gevent-websocket's handler with the handshake and connection lifetime done by mockd."""
+class MockdWebSocketHandler(RequestDeadline, WebSocketHandler):
+    """gevent-websocket's handler with the handshake and connection lifetime done by mockd.
 
-    #: Seconds a client gets to send a complete HTTP request (line and headers); ``None`` or 0
-    #: waits forever. ``WSGIServer.handshake_timeout``, when set, takes precedence.
-    handshake_timeout = 10.0
+    Every request has ``handshake_timeout`` seconds (``guard.py``): TLS handshake, request line,
+    headers, body, and for a plain request the app's answer too; the WebSocket after its 101
+    has no such limit."""
+
     #: Status for a ``Sec-WebSocket-Version`` other than 13 (always with the header
     #: ``Sec-WebSocket-Version: 13``). 400 is upstream mockd's answer (behaviour.md §4); RFC 6455
     #: §4.2.2 suggests 426. ws_conformance.py accepts either as long as the header is there.
     version_mismatch_status = 400
-
-    _handshake_timer = None
-
-    # ------------------------------------------------------------------ handshake timeout
-
-    def handle_one_request(self):
-        # Not a library fault but pywsgi's: it waits forever for the request line and headers,
-        # so a client that connects and stalls holds a socket and a greenlet for good. The
-        # timer runs from read_requestline() to the end of read_request(), for each request of
-        # a keep-alive connection, and never covers the application or the WebSocket.
-        try:
-            return super().handle_one_request()
-        except _HandshakeTimeout:
-            self.close_connection = True
-            return None  # pywsgi's handle() then closes the socket
-        finally:
-            self._cancel_handshake_timer()
-
-    def read_requestline(self):
-        # Starts the handshake timer (see handle_one_request).
-        seconds = getattr(self.server, "handshake_timeout", None)
-        if seconds is None:
-            seconds = self.handshake_timeout
-        if seconds:
-            self._handshake_timer = Timeout.start_new(seconds, _HandshakeTimeout())
-        return super().read_requestline()
-
-    def read_request(self, raw_requestline):
-        # Stops the handshake timer once the headers are in (see handle_one_request).
-        try:
-            return super().read_request(raw_requestline)
-        finally:
-            self._cancel_handshake_timer()
-
-    def _handle_client_error(self, ex):
-        # pywsgi prints a traceback to stderr for any exception of read_request() but a
-        # ValueError: a client that resets the connection inside its request headers is gone,
-        # not a server fault. Drop it quietly; malformed requests still get pywsgi's 400.
-        if isinstance(ex, OSError) and not isinstance(ex, _InvalidClientInput):
-            log.debug("client %s left during its request headers: %r", self.client_address, ex)
-            self.close_connection = True
-            return None
-        return super()._handle_client_error(ex)
-
-    def _cancel_handshake_timer(self):
-        timer, self._handshake_timer = self._handshake_timer, None
-        if timer is not None:
-            timer.close()
 
     # ------------------------------------------------------------------ request dispatch
 
@@ -142,7 +88,8 @@ class MockdWebSocketHandler(WebSocketHandler):
         # socket without a write lock). mockd's app takes upgrades through open_websocket()
         # instead; everything else is plain WSGI.
         if not looks_like_upgrade(self.environ) or not hasattr(self.application, "open_websocket"):
-            return WSGIHandler.run_application(self)
+            with self.until_deadline():  # a plain request is answered within the handshake timeout
+                return WSGIHandler.run_application(self)
         accepted = self.upgrade_websocket()
         if accepted is not None:
             self.run_websocket(*accepted)

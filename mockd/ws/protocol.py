@@ -1,10 +1,11 @@
 """mockd's WebSocket connection object: gevent-websocket's ``WebSocket`` with its faults fixed.
 
 gevent-websocket 0.10.1 is frozen since 2017; ``shared/notes/gevent-websocket.md`` lists the
-faults this class fixes. The read side is rewritten around one buffer: large reads, frames
-parsed from memory, payloads unmasked by int XOR (``frames.py``), fragments reassembled with
-interleaved control frames, UTF-8 checked incrementally (fail fast), and a size limit checked
-against the declared length *before* anything is buffered. Every protocol error fails the
+faults this class fixes. The read side is rewritten around one buffer (``inbound.py``): large
+reads, frames parsed from memory, payloads unmasked by int XOR (``frames.py``) into a buffer
+that grows as they arrive, fragments reassembled with interleaved control frames, UTF-8
+checked incrementally (fail fast), and a size limit checked against the declared length
+*before* anything is buffered. Every protocol error fails the
 connection with its RFC 6455 close code; ``receive_message()`` never raises for the network.
 The write side (``outbound.py``) never blocks a sender: frames go to the kernel at once or
 into a bounded per-connection queue drained by a writer greenlet, in order, so any greenlet
@@ -13,41 +14,31 @@ never interleave. The reader waits while its replies are still queued (TCP's flo
 for request/reply traffic).
 """
 import codecs
-import io
 import logging
 import socket
 
 from gevent import Timeout, get_hub
-from gevent.socket import socket as _gevent_socket
 from geventwebsocket.websocket import WebSocket
 
 from . import frames
 from .frames import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_PROTOCOL_ERROR,
                      CLOSE_TOO_BIG, OP_BINARY, OP_PING, OP_PONG, OP_TEXT, unmask)
+from .inbound import READ_SIZE, InboundReader, PeerClosed
 from .outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, OutboundQueue
 
 log = logging.getLogger("mockd.ws")
 
-READ_SIZE = 1 << 16          # one recv() for the common (small-message) case
 _new_utf8_decoder = codecs.getincrementaldecoder("utf-8")
-# One receive buffer for the whole process: a read lands here and only what came is copied
-# out (``sock.recv(READ_SIZE)`` mallocs 64 KiB and shrinks it again on every message). Safe
-# because nothing can yield between the non-blocking read and the copy.
-_read_view = memoryview(bytearray(READ_SIZE))
 
 
 class _Fail(Exception):
     """Internal: the peer broke the protocol; ``_Fail(code, reason)`` fails the connection."""
 
 
-class _EOF(Exception):
-    """Internal: the peer closed TCP."""
-
-
 __all__ = ["ConnectionClosed", "DEFAULT_MAX_OUTBOUND", "DEFAULT_SEND_TIMEOUT", "MockdWebSocket"]
 
 
-class MockdWebSocket(OutboundQueue, WebSocket):
+class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
     """A server-side WebSocket on an upgraded pywsgi connection.
 
     :param sock: the connected gevent socket.
@@ -85,10 +76,7 @@ class MockdWebSocket(OutboundQueue, WebSocket):
         self.close_code = None
         self.close_reason = ""
         self._sock = sock
-        self._rfile = rfile
-        self._recv = self._recv_first if rfile is not None else self._socket_reader()
-        self._buf = b""
-        self._pos = 0
+        self._init_inbound(rfile)
         self._init_outbound(sock, max_outbound, send_timeout)
         self._close_sent = False
         self._done_reading = False
@@ -180,7 +168,7 @@ class MockdWebSocket(OutboundQueue, WebSocket):
             self._fail(CLOSE_INVALID_DATA, "invalid UTF-8")
         except _Fail as failure:
             self._fail(*failure.args)
-        except (_EOF, OSError, ConnectionClosed):  # ConnectionClosed: an automatic pong failed
+        except (PeerClosed, OSError, ConnectionClosed):  # ConnectionClosed: an automatic pong failed
             self._lost()
         return None
 
@@ -226,73 +214,6 @@ class MockdWebSocket(OutboundQueue, WebSocket):
             timer.start(self._abort)
 
     # ------------------------------------------------------------------ reading
-
-    def _recv_first(self, size):
-        # pywsgi's rfile may hold bytes that arrived with the handshake; read1() returns those
-        # without blocking (or does one socket read when it holds none). After that call the
-        # buffer is empty and the socket is read directly.
-        self._recv = self._socket_reader()
-        return self._rfile.read1(size)
-
-    def _socket_reader(self):
-        """``_recv_waiting`` on a plain gevent socket; the socket's own ``recv`` otherwise (TLS)."""
-        return self._recv_waiting if type(self._sock) is _gevent_socket else self._sock.recv
-
-    def _recv_waiting(self, size):
-        # Waits for readability *first*, then makes one non-blocking read. In request/reply
-        # traffic the next message is rarely there yet when the reader asks, so gevent's
-        # try-first recv mostly costs a failed syscall and an exception; and a connection
-        # whose client answers within microseconds no longer keeps every other ready
-        # connection waiting (its reader goes back through the hub after each read).
-        sock = self._sock
-        while True:
-            sock._wait(sock._read_event)  # what gevent's recv() does after EAGAIN; raises on shutdown
-            try:
-                got = sock._sock.recv_into(_read_view, size)
-            except BlockingIOError:
-                continue  # woken up without data after all: wait again
-            return bytes(_read_view[:got])
-
-    def _fill(self, need):
-        """Make ``self._buf[self._pos:]`` hold at least ``need`` bytes; return (buf, pos)."""
-        buf = self._buf[self._pos:]
-        while len(buf) < need:
-            data = self._recv(READ_SIZE)
-            if not data:
-                raise _EOF()
-            buf = buf + data if buf else data
-        self._buf, self._pos = buf, 0
-        return buf, 0
-
-    def _read_payload(self, length, key, decoder):
-        """Read the rest of a frame that is only partly buffered straight into its own buffer,
-        unmasking (and UTF-8 checking) each piece as it arrives; return it as ``bytes``.
-
-        The buffer is a BytesIO's: once its view is released, ``getvalue()`` hands over the
-        very same memory as ``bytes`` (no copy), so a 16 MiB message costs 16 MiB once."""
-        store = io.BytesIO()
-        store.seek(length - 1)
-        store.write(b"\0")
-        have = len(self._buf) - self._pos
-        unmasker = frames.Unmasker(key, length)
-        recv_into = self._sock.recv_into
-        done = 0
-        with store.getbuffer() as view:
-            view[:have] = memoryview(self._buf)[self._pos:]
-            self._buf, self._pos = b"", 0
-            while True:
-                if have > done:
-                    unmasker.apply(view, done, have)
-                    if decoder is not None:
-                        decoder.decode(view[done:have])  # fails fast on invalid UTF-8
-                    done = have
-                if have == length:
-                    break
-                got = recv_into(view[have:min(length, have + frames.UNMASK_CHUNK)])
-                if not got:
-                    raise _EOF()
-                have += got
-        return store.getvalue()
 
     def _read_message(self):
         limit = self.max_message_size

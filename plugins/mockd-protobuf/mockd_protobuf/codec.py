@@ -12,10 +12,12 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
 from mockd import ConfigError
+from mockd.safefile import check_setting_file, read_setting_file
 from mockd.schema import join_where, one_of_hint
 
-__all__ = ["Codec", "load_codec", "resolve_path"]
+__all__ = ["MAX_DESCRIPTOR_SET", "Codec", "load_codec", "resolve_path"]
 
+MAX_DESCRIPTOR_SET = 16 << 20  # protoc's output for a large API is a few hundred KiB
 _cache = {}  # (real path, mtime, size) -> Codec: one parse per file, however many types use it
 
 
@@ -32,22 +34,21 @@ def load_codec(path, source=None, where="plugins.protobuf.descriptorSet"):
     """Return the :class:`Codec` of a ``FileDescriptorSet`` file (``protoc --include_imports
     --descriptor_set_out=FILE``, or ``descriptor_pb2.FileDescriptorSet().SerializeToString()``).
 
-    :raises ConfigError: located at ``where`` when the file is missing or is not a descriptor set.
+    :raises ConfigError: located at ``where`` when the file is missing, not a regular file,
+        larger than :data:`MAX_DESCRIPTOR_SET` or not a descriptor set. The message never
+        shows the resolved path: it may reach an admin API client.
     """
     real = os.path.realpath(resolve_path(path, source))
-    try:
-        stat = os.stat(real)
-    except OSError as exc:
-        raise ConfigError(f"cannot read descriptor set {real}: {exc.strerror}", where=where) from None
-    key = (real, stat.st_mtime_ns, stat.st_size)
+    status = check_setting_file(real, where, MAX_DESCRIPTOR_SET)
+    key = (real, status.st_mtime_ns, status.st_size)
     codec = _cache.get(key)
     if codec is None:
-        with open(real, "rb") as fh:
-            data = fh.read()
+        data = read_setting_file(real, where, MAX_DESCRIPTOR_SET)
         try:
             codec = _cache[key] = Codec(descriptor_pb2.FileDescriptorSet.FromString(data), real)
         except (DecodeError, TypeError, KeyError, ValueError) as exc:
-            raise ConfigError(f"{real} is not a valid FileDescriptorSet: {exc}", where=where) from None
+            raise ConfigError(f"not a valid FileDescriptorSet ({exc}); write one with protoc --include_imports "
+                              f"--descriptor_set_out=FILE", where=where) from None
     return codec
 
 

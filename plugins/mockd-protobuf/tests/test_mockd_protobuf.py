@@ -9,6 +9,7 @@ import pytest
 import websocket
 
 import mockd_protobuf
+from mockd_protobuf.codec import MAX_DESCRIPTOR_SET
 from mockd import ConfigError
 from mockd.config import build_config
 from mockd.plugins import Registry, get_plugin_manager
@@ -168,18 +169,36 @@ def test_config_errors_are_located_at_load(descriptor_set, websocket_spec, where
 
 def test_missing_or_broken_descriptor_set_fails_at_load(tmp_path, descriptor_set):
     spec = {"matchers": [rule({"message": "chat.Request"}, None)]}
-    with pytest.raises(ConfigError, match="cannot read descriptor set") as info:
+    with pytest.raises(ConfigError, match="descriptorSet: not found$") as info:
         load(tmp_path / "missing.desc", spec)
     assert info.value.where == "plugins.protobuf.descriptorSet"
     broken = tmp_path / "broken.desc"
     broken.write_bytes(b"\xff not protobuf")
-    with pytest.raises(ConfigError, match="not a valid FileDescriptorSet"):
+    with pytest.raises(ConfigError, match="not a valid FileDescriptorSet") as info:
         load(broken, spec)
+    assert str(tmp_path) not in str(info.value)  # an admin API client may read it
     pm = get_plugin_manager(load_entrypoints=False, plugins=[mockd_protobuf])
     with pytest.raises(ConfigError, match="descriptorSet is required") as info:
         build_config({"version": "1.0", "mocks": [{"websocket": dict(spec, path="/pb")}]},
                      Registry.from_plugin_manager(pm))
     assert info.value.where == "plugins.protobuf.descriptorSet"
+
+
+def test_only_a_regular_file_of_at_most_16_mib_is_read(tmp_path):
+    """/dev/zero would be read until memory runs out, a FIFO would block the open forever, and
+    neither the error nor its location shows where the file really is."""
+    spec = {"matchers": [rule({"message": "chat.Request"}, None)]}
+    fifo = tmp_path / "fifo.desc"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.desc"
+    with open(huge, "wb") as fh:
+        fh.truncate(MAX_DESCRIPTOR_SET + 1)  # sparse: costs no disk
+    for path, text in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file"),
+                       (tmp_path, "not a regular file"), (huge, "larger than 16 MiB")):
+        with pytest.raises(ConfigError) as info:
+            load(path, spec)
+        assert info.value.where == "plugins.protobuf.descriptorSet" and text in info.value.message, path
+        assert str(tmp_path) not in str(info.value)
 
 
 def test_a_bad_setting_stops_the_server_from_starting(mockd_server, tmp_path):
@@ -239,4 +258,4 @@ def test_mockd_serve_exits_2_on_a_bad_descriptor_set(tmp_path):
     path.write_text('version: "1.0"\nplugins:\n  protobuf:\n    descriptorSet: missing.desc\nmocks: []\n')
     done = _mockd("serve", "-c", str(path), "--port", "0", "--host", "127.0.0.1", "--no-admin")
     assert done.returncode == 2
-    assert f"mockd: error: {path}: plugins.protobuf.descriptorSet: cannot read descriptor set" in done.stderr
+    assert f"mockd: error: {path}: plugins.protobuf.descriptorSet: not found" in done.stderr

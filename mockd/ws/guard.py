@@ -1,0 +1,193 @@
+"""A deadline for every HTTP request, and quiet client errors, for gevent's pywsgi handlers.
+
+pywsgi (gevent 26.9) waits for a client forever: for the request line and headers, for a
+request body the application reads, and for the body it discards after answering (a GET
+declaring ``Content-Length: 1000000`` and sending nothing held its socket and greenlet for
+good, on any path), and for the next request of an idle keep-alive connection. Behind TLS
+(``do_handshake_on_connect=False``) the handshake runs inside the first read, so a client
+that never sends its ClientHello waited forever too.
+
+:class:`RequestDeadline` gives each request one deadline, ``handshake_timeout`` seconds from
+the moment the handler starts waiting for it: the TLS handshake, the request line, the
+headers and every read of the body (by the application or pywsgi's discard) must be done by
+then, or the connection is closed. Time the application spends computing is not counted
+(``POST /websocket/messages/wait`` blocks on purpose), nor is a WebSocket after its 101.
+
+pywsgi also reports a malformed request as a server fault: a traceback on stderr for some
+(``http.client.LineTooLong``), an ERROR line through ``error_log`` for the rest. It is the
+client's doing, so it is logged once, at WARNING, without a traceback.
+"""
+import contextlib
+import logging
+import time
+
+from email.errors import FirstHeaderLineIsContinuationDefect, HeaderDefect, MissingHeaderBodySeparatorDefect
+
+from gevent import Timeout
+from gevent.pywsgi import _BAD_REQUEST_RESPONSE, Input, WSGIHandler, _InvalidClientRequest
+from gevent.pywsgi import _InvalidClientInput  # an OSError that means bad input, not a gone client
+
+# What http.client's header parser says of a malformed field line (a line without a colon, a
+# first line that is a continuation, an invalid header).
+_HEADER_DEFECTS = (MissingHeaderBodySeparatorDefect, FirstHeaderLineIsContinuationDefect, HeaderDefect)
+
+log = logging.getLogger("mockd.wsgi")
+
+__all__ = ["GuardedWSGIHandler", "RequestDeadline", "RequestTimeout"]
+
+_TIMEOUT_BODY = b"request timeout: the request was not received in time\n"
+
+
+class RequestTimeout(BaseException):
+    """Raised into a handler greenlet whose client is past its request deadline.
+
+    A BaseException, so that pywsgi's ``except Exception`` around header parsing and Flask's
+    error handlers let it pass to :class:`RequestDeadline`."""
+
+
+class _GuardedInput(Input):
+    """pywsgi's request body stream, each read bounded by the request's deadline."""
+
+    __slots__ = ("_handler",)
+
+    def read(self, length=None):
+        with self._handler.until_deadline():
+            return Input.read(self, length)
+
+    def readline(self, size=None):
+        with self._handler.until_deadline():
+            return Input.readline(self, size)
+
+    def _discard(self):
+        # After a WebSocket upgrade the bytes that follow are frames, read (and ended) by the
+        # WebSocket: nothing of a declared body is left to skip.
+        if not self._handler.connection_upgraded:
+            Input._discard(self)
+
+
+class RequestDeadline:
+    """Mixin for a pywsgi ``WSGIHandler`` subclass: the request deadline and quiet client
+    errors described in the module docstring. ``WSGIServer.handshake_timeout``, when set,
+    takes precedence over the class attribute."""
+
+    #: Seconds a client gets for a whole request, from when the handler starts waiting for
+    #: it; ``None`` or 0 waits forever.
+    handshake_timeout = 10.0
+    #: Where a malformed request is reported (WARNING).
+    client_log = log
+
+    _deadline = None
+    _header_timer = None
+    connection_upgraded = False
+
+    def handle_one_request(self):
+        # pywsgi fault: it waits forever for the request (module docstring). A deadline that
+        # passes outside the application ends here, and the connection is closed quietly.
+        try:
+            return super().handle_one_request()
+        except RequestTimeout:
+            self.close_connection = True
+            return None  # pywsgi's handle() then closes the socket
+        finally:
+            self._stop_header_timer()
+
+    def read_requestline(self):
+        # Starts the request's deadline: the wait for the request line is the idle time of a
+        # keep-alive connection, and the first read behind TLS does the TLS handshake.
+        seconds = getattr(self.server, "handshake_timeout", None)
+        if seconds is None:
+            seconds = self.handshake_timeout
+        self._deadline = time.monotonic() + seconds if seconds else None
+        if seconds:
+            self._header_timer = Timeout.start_new(seconds, RequestTimeout())
+        return super().read_requestline()
+
+    def read_request(self, raw_requestline):
+        # The headers are in: from here on only the reads of the body run against the
+        # deadline (get_environ), not the application's own time.
+        try:
+            parsed = super().read_request(raw_requestline)
+        finally:
+            self._stop_header_timer()
+        # pywsgi fault: http.client takes a header line without a colon as the end of the
+        # headers (the rest becomes an email "defect") and pywsgi serves the request anyway.
+        # RFC 9112 §5: a malformed field line is a 400.
+        # Only the header-line defects: the email parser also judges a multipart Content-Type
+        # against a body it never saw (StartBoundaryNotFoundDefect), which is the app's business.
+        broken = [d for d in getattr(self.headers, "defects", ()) if isinstance(d, _HEADER_DEFECTS)]
+        if broken:
+            raise _InvalidClientRequest("malformed header line(s): " + ", ".join(type(d).__name__ for d in broken))
+        return parsed
+
+    def get_environ(self):
+        # pywsgi builds its Input (the request body) here; ours bounds each read by the
+        # deadline, the application's reads and pywsgi's discard after the answer alike.
+        environ = super().get_environ()
+        plain = self.wsgi_input
+        guarded = _GuardedInput(plain.rfile, plain.content_length, socket=plain.socket,
+                                chunked_input=plain.chunked_input)
+        guarded._handler = self
+        if environ.get("wsgi.input") is plain:
+            environ["wsgi.input"] = guarded
+        self.wsgi_input = guarded
+        return environ
+
+    def until_deadline(self):
+        """A context in which blocking on the client raises :class:`RequestTimeout` once the
+        request's deadline has passed (a no-op without a deadline)."""
+        if self._deadline is None:
+            return contextlib.nullcontext()
+        return Timeout(max(self._deadline - time.monotonic(), 0.0), RequestTimeout())
+
+    def handle_error(self, t, v, tb):
+        # pywsgi fault: handle_one_response() catches everything (a bare except) and reports it
+        # as a server fault, traceback and 500. A deadline passing in a body read is the
+        # client's: it gets a 408 if nothing was answered yet, and the connection is closed.
+        if not isinstance(v, RequestTimeout):
+            return super().handle_error(t, v, tb)
+        self.close_connection = True
+        log.debug("client %s did not send its request in time", self.client_address)
+        if self.headers_sent or self.response_length:
+            return None
+        try:
+            with Timeout(1.0, False):  # a client too slow to send may be too slow to read
+                self.start_response("408 Request Timeout", [("Content-Type", "text/plain"),
+                                                            ("Content-Length", str(len(_TIMEOUT_BODY))),
+                                                            ("Connection", "close")])
+                self.write(_TIMEOUT_BODY)
+        except OSError:
+            pass
+        return None
+
+    def _handle_client_error(self, ex):
+        # pywsgi fault: it prints a traceback for a malformed request that does not raise a
+        # ValueError (http.client's LineTooLong, "got more than 100 headers") and logs the
+        # others through error_log, which mockd's servers give at ERROR level. A client that
+        # resets the connection inside its request is simply gone; a malformed request gets
+        # pywsgi's 400 and one WARNING line.
+        self.close_connection = True
+        if isinstance(ex, OSError) and not isinstance(ex, _InvalidClientInput):
+            log.debug("client %s left during its request: %r", self.client_address, ex)
+            return None
+        detail = getattr(ex, "formatted_message", None) or str(ex) or type(ex).__name__
+        if len(detail) > 200:
+            detail = detail[:200] + "..."
+        self.client_log.warning("malformed HTTP request from %s: %s", _address(self.client_address), detail)
+        return ("400", _BAD_REQUEST_RESPONSE)
+
+    def _stop_header_timer(self):
+        timer, self._header_timer = self._header_timer, None
+        if timer is not None:
+            timer.close()
+
+
+def _address(client_address):
+    if isinstance(client_address, tuple) and len(client_address) >= 2:
+        return f"{client_address[0]}:{client_address[1]}"
+    return str(client_address or "-")
+
+
+class GuardedWSGIHandler(RequestDeadline, WSGIHandler):
+    """A plain pywsgi handler with the request deadline (the admin listener's)."""
+
+    client_log = logging.getLogger("mockd.admin")
