@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import cases, loadgen, procstat
+from . import aging, cases, loadgen, procstat
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -299,7 +299,7 @@ def _ratio(a, b):
     return a / b
 
 
-def build_report(plan, rt, feed, churn, memory, gencheck):
+def build_report(plan, rt, feed, churn, memory, gencheck, aged_churn=None):
     """Rows of the table and the verdict on every target, from the raw results."""
     rows, targets = [], []
 
@@ -413,6 +413,7 @@ def build_report(plan, rt, feed, churn, memory, gencheck):
                cpu_note(f"echo/{conns}/mockd", f"echo/{conns}/mockd-nojournal"))
     if gencheck:
         target("load generator / ws_bench.py, same server", gencheck["ratio"], ">=", 0.8)
+    aging.report(aged_churn, plan, rows, target, churn.get("gevent-bare"))
     return rows, targets
 
 
@@ -473,6 +474,8 @@ def parse_args(argv):
     p.add_argument("--conns", help="connection counts of the echo cases (default 1,50,500)")
     p.add_argument("--idle", type=int, help="idle connections (default 10000)")
     p.add_argument("--no-node", action="store_true", help="leave out the Node ws reference")
+    p.add_argument("--no-aging", action="store_true",
+                   help="leave out churn after 100,000 handshakes (about 40-60 s of the run)")
     p.add_argument("--no-websockets", action="store_true", help="leave out the websockets reference")
     p.add_argument("--no-gencheck", action="store_true", help="skip the check against ws_bench.py")
     p.add_argument("--json", metavar="FILE", help="write every result here (default bench/results/latest.json)")
@@ -498,7 +501,7 @@ def main(argv=None):
 
     servers = {}
     mockd_nj = None
-    feed, churn, memory, gencheck = {}, {}, {}, None
+    feed, churn, memory, gencheck, aged_churn = {}, {}, {}, None, None
     try:
         servers["gevent-bare"] = gevent_server(plan.feed_period).start()
         for wanted, make in ((plan.websockets, websockets_server), (plan.node, node_server)):
@@ -521,6 +524,8 @@ def main(argv=None):
             time.sleep(1.0)  # let the server finish closing the previous case's connections
             churn[name] = loadgen.run_sync(loadgen.churn(server.url(path), plan.churn_rate, plan.churn_duration,
                                                          pid=server.pid))
+        if not a.no_aging:
+            aged_churn = aging.run_aged_churn(plan, lambda: mockd_server(config), log=log)
         if plan.gencheck:
             log("generator check: bench.loadgen vs ws_bench.py on mockd /echo")
             time.sleep(1.0)
@@ -533,7 +538,7 @@ def main(argv=None):
             server.stop()
         tmp.cleanup()
 
-    rows, targets = build_report(plan, rt, feed, churn, memory, gencheck)
+    rows, targets = build_report(plan, rt, feed, churn, memory, gencheck, aged_churn)
     elapsed = time.monotonic() - t_begin
     load1 = procstat.loadavg()
     print(render_table(rows))
@@ -551,7 +556,8 @@ def main(argv=None):
                 "load_before": load0, "load_after": load1, "cpus": os.cpu_count(),
                 "loop": loadgen.event_loop_name(), "pinned": PIN["on"], "quick": plan.quick, "rounds": plan.rounds,
                 "duration": plan.duration, "conns": plan.conns, "rows": rows, "targets": targets,
-                "round_trips": rt, "feed": feed, "churn": churn, "memory": memory, "gencheck": gencheck}
+                "round_trips": rt, "feed": feed, "churn": churn, "memory": memory, "gencheck": gencheck,
+                "aged_churn": aged_churn}
     json_path = Path(a.json) if a.json else HERE / "results" / "latest.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(document, indent=1, default=str))

@@ -38,10 +38,16 @@ class MockRuntime:
 
 
 class ConnectionRegistry:
-    """Live connections by id, and the totals that outlive them."""
+    """Live connections by id, and the totals that outlive them.
+
+    A connection leaves in two steps: :meth:`remove` when it is decided closed (it is no longer
+    listed or counted as active), :meth:`retire` when its socket is wound down (frames still
+    queued at the close may reach the client until then, so its counters are summed live
+    until that moment, and folded into the totals after it)."""
 
     def __init__(self):
         self._by_id = {}
+        self._leaving = set()
         self.total_connections = 0
         self._closed_sent = 0
         self._closed_received = 0
@@ -52,6 +58,13 @@ class ConnectionRegistry:
 
     def remove(self, connection):
         if self._by_id.pop(connection.id, None) is not None:
+            self._leaving.add(connection)
+
+    def retire(self, connection):
+        if self._by_id.get(connection.id) is connection:
+            self.remove(connection)
+        if connection in self._leaving:
+            self._leaving.discard(connection)
             self._closed_sent += connection.messages_sent
             self._closed_received += connection.messages_received
 
@@ -69,13 +82,14 @@ class ConnectionRegistry:
 
     def stats(self):
         live = list(self._by_id.values())
+        counted = live + list(self._leaving)
         by_mock = {}
         for connection in live:
             by_mock[connection.mock_id] = by_mock.get(connection.mock_id, 0) + 1
         return {
             "totalConnections": self.total_connections,
             "activeConnections": len(live),
-            "totalMessagesSent": self._closed_sent + sum(c.messages_sent for c in live),
-            "totalMessagesRecv": self._closed_received + sum(c.messages_received for c in live),
+            "totalMessagesSent": self._closed_sent + sum(c.messages_sent for c in counted),
+            "totalMessagesRecv": self._closed_received + sum(c.messages_received for c in counted),
             "connectionsByMock": by_mock,
         }

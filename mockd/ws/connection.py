@@ -74,6 +74,7 @@ class Connection:
         self._timers = {}
         self._ping_sent_at = None
         self._admitted = True
+        self._left = False
         # echoMode and nothing else: no matcher or default reply ever looks at a message, so
         # the pipeline may skip building a Message and asking the (empty) rule set.
         self._plain_echo = (self.endpoint.echo and not runtime.rules.rules
@@ -91,6 +92,8 @@ class Connection:
         self.ws = ws
         ws.on_pong = self._on_pong
         ws.on_overflow = self._on_overflow
+        ws.on_written = self._written
+        ws.on_closed = self._leave
         self.cancel()
         self.runtime.connections.add(self)
         self.server.connections.add(self)
@@ -142,12 +145,14 @@ class Connection:
         if self._plain_echo and self._wait is None and not server.observers.received:
             # send() with both journal entries written by one call (they stay in this order)
             try:
-                self.ws.send(data)
+                written = self.ws.send(data, data)
             except ConnectionClosed:
+                written = False
+            if written:
+                self.messages_sent += 1
+                server.journal.record_exchange(self, data, "echo", data)
+            else:  # queued (or closed): _written() records the reply if it reaches the socket
                 server.journal.record(self, "inbound", data, "echo")
-                return
-            self.messages_sent += 1
-            server.journal.record_exchange(self, data, "echo", data)
             return
         message = Message(data, data.__class__ is bytes)
         if server.observers.received:
@@ -187,17 +192,25 @@ class Connection:
         self.send(response.render(RenderContext(message, self.path, self)))
 
     def send(self, payload):
-        """Send ``str`` as a text frame or ``bytes`` as a binary frame. False once closed."""
+        """Send ``str`` as a text frame or ``bytes`` as a binary frame. False once closed.
+
+        The frame is counted and journaled when it reaches the socket: now, or when the writer
+        gets to it (:meth:`_written`); a frame still queued when the connection dies never is."""
         try:
-            self.ws.send(payload)
+            written = self.ws.send(payload, payload)
         except ConnectionClosed:
             return False
         except UnicodeEncodeError:  # a surrogate (client JSON "\ud800" in a template): U+FFFD, not 1011
             return self.send(sendable(payload))
-        self.messages_sent += 1
         self.last_activity = time.monotonic()
-        self.server.journal.record(self, "outbound", payload)
+        if written:
+            self._written(payload)
         return True
+
+    def _written(self, payload):
+        """A data frame reached the socket (called by the socket for frames that waited)."""
+        self.messages_sent += 1
+        self.server.journal.record(self, "outbound", payload)
 
     def pace(self):
         """Wait, in this greenlet only, until the client has taken what was sent (a scenario
@@ -216,9 +229,21 @@ class Connection:
         self.server.journal.record(self, "event", f"close 1008 outbound buffer full: {detail}")
 
     def close(self, code=CLOSE_NORMAL, reason=""):
-        """Close from any greenlet; the receive loop then ends and cleans up."""
+        """Close from any greenlet; the receive loop then ends and cleans up. The connection
+        leaves the listings at once (:meth:`_leave`); the closing handshake goes on behind."""
         if self.ws is not None:
             self.ws.close(code, reason)
+
+    def _leave(self):
+        """The connection is decided closed: out of the listings, the active count and its
+        mock's maxConnections slots now, not when the client answers (or the close times out).
+        Its counters stay in the totals until :meth:`release`. Called by the socket (maybe in
+        the hub) and by :meth:`_finish`; must not block."""
+        if self._left:
+            return
+        self._left = True
+        self.runtime.connections.discard(self)
+        self.server.connections.remove(self)
 
     @property
     def closed(self):
@@ -308,8 +333,7 @@ class Connection:
                 ws.close(CLOSE_GOING_AWAY, "")
             self.close_code = ws.close_code
             self.close_reason = ws.close_reason
-        self.runtime.connections.discard(self)
-        self.server.connections.remove(self)
+        self._leave()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("connection %s on %s closed: %s %s", self.id, self.path, self.close_code, self.close_reason,
                       extra={"connection_id": self.id, "mock_id": self.mock_id})
@@ -322,6 +346,14 @@ class Connection:
                 log.error("plugin %r raised in mockd_connection_closed for connection %s: %r",
                           blame(exc, self.server.plugin_manager, self.server.registry), self.id, exc,
                           exc_info=exc, extra={"connection_id": self.id, "mock_id": self.mock_id})
+
+    def release(self):
+        """Called by the handler once the socket is wound down: no frame can be written any
+        more, so the counters go into the totals, and the references that would tie this
+        connection and its greenlets into a cycle are dropped, so that reference counting alone
+        frees them (a cycle per connection left GC pauses in a long-used server)."""
+        self.server.connections.retire(self)
+        self._scenario = self._wait = None  # the socket drops its side (MockdWebSocket._dispose)
 
     def describe(self):
         """The connection object of the admin API (behaviour.md §11.2)."""

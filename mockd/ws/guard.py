@@ -90,6 +90,11 @@ class RequestDeadline:
             return None  # pywsgi's handle() then closes the socket
         finally:
             self._stop_header_timer()
+            # The request's body stream points back at this handler (get_environ): cut the
+            # cycle once the request is over, so reference counting alone frees both.
+            body = getattr(self, "wsgi_input", None)
+            if isinstance(body, _GuardedInput):
+                body._handler = None
 
     def read_requestline(self):
         # Starts the request's deadline: the wait for the request line is the idle time of a

@@ -10,7 +10,8 @@ runs ``session.run(ws)`` in the connection's greenlet with a :class:`MockdWebSoc
 A session must provide ``subprotocol`` (the chosen one, or None), ``max_message_size``
 (bytes), ``run(ws)`` and ``cancel()``, and may provide ``max_outbound`` (bytes) and ``send_timeout``
 (seconds), see :class:`MockdWebSocket`; ``cancel()`` is called instead of ``run()`` when the
-handshake fails after ``open_websocket()`` admitted it.
+handshake fails after ``open_websocket()`` admitted it. It may provide ``release()``, called
+once the socket is wound down after ``run()``.
 """
 import base64
 import binascii
@@ -173,6 +174,16 @@ class MockdWebSocketHandler(RequestDeadline, WebSocketHandler):
         # finally closed with no status code. Here the session runs in this greenlet, its
         # errors are logged (never a gevent "greenlet crashed"), and the connection is always
         # closed properly: close frame with a code, the peer's reply awaited, TCP wound down.
+        # Last, ``session.release()`` (if it has one) hears that the socket is done with.
+        try:
+            self._run_session(ws, session)
+        finally:
+            release = getattr(session, "release", None)
+            if release is not None:
+                release()
+            ws._dispose()
+
+    def _run_session(self, ws, session):
         code, reason = CLOSE_NORMAL, ""
         try:
             session.run(ws)

@@ -43,6 +43,7 @@ class OutboundQueue:
     :meth:`_init_outbound` from its constructor."""
 
     on_overflow = None  # callable(detail: str), called once, before the 1008 close
+    on_written = None   # callable(token), for a queued frame sent with a token (see _send)
 
     def _init_outbound(self, sock, max_outbound, send_timeout):
         self.max_outbound = max_outbound
@@ -63,34 +64,43 @@ class OutboundQueue:
         """Bytes accepted by ``send*()`` that the kernel has not taken yet."""
         return self._out_bytes
 
-    def _send(self, opcode, payload):
+    def _send(self, opcode, payload, token=None):
+        """Write one frame, or queue what the kernel did not take. True when the kernel took the
+        whole frame now; otherwise, with a ``token``, ``on_written(token)`` is called once the
+        writer has handed the frame's last byte to the kernel (never, if the connection dies
+        first), so that what is counted as sent is what reached the socket."""
         if self.closed:
             raise ConnectionClosed(f"connection closed ({self.close_code})")
         length = len(payload)
         if self._out is not None or self._raw_send is None:
-            self._enqueue(opcode, payload, length)
-            return
+            self._enqueue(opcode, payload, length, token)
+            return False
         try:
             if length <= LARGE_SEND:
                 data = header(opcode, length) + payload
                 sent = self._raw_send(data)
                 if sent < len(data):
-                    self._queue((memoryview(data)[sent:],), len(data) - sent)
+                    self._queue((memoryview(data)[sent:],) + _marker(token), len(data) - sent)
+                    return False
             else:
                 head = header(opcode, length)
                 sent = self._raw_sendmsg((head, payload))
                 rest = len(head) + length - sent
                 if sent < len(head):
-                    self._queue((head[sent:], _owned(payload)), rest)
-                elif rest:
-                    self._queue((memoryview(_owned(payload))[sent - len(head):],), rest)
+                    self._queue((head[sent:], _owned(payload)) + _marker(token), rest)
+                    return False
+                if rest:
+                    self._queue((memoryview(_owned(payload))[sent - len(head):],) + _marker(token), rest)
+                    return False
         except BlockingIOError:  # the kernel took nothing: the whole frame waits
-            self._enqueue(opcode, payload, length)
+            self._enqueue(opcode, payload, length, token)
+            return False
         except OSError as exc:
             self._lost()
             raise ConnectionClosed(f"connection lost: {exc}") from None
+        return True
 
-    def _enqueue(self, opcode, payload, length):
+    def _enqueue(self, opcode, payload, length, token=None):
         """Queue a whole frame. A data frame that would pass ``max_outbound`` while something
         waits fails the connection; control frames are small and bounded elsewhere (one ping
         in flight, and the reader, which answers pings, pauses while anything waits)."""
@@ -100,9 +110,9 @@ class OutboundQueue:
                            f"over the {self.max_outbound}-byte outbound limit")
         head = header(opcode, length)
         if length <= LARGE_SEND:
-            self._queue((head + payload,), len(head) + length)
+            self._queue((head + payload,) + _marker(token), len(head) + length)
         else:
-            self._queue((head, _owned(payload)), len(head) + length)
+            self._queue((head, _owned(payload)) + _marker(token), len(head) + length)
 
     def _overflow(self, detail):
         """Close with 1008 ``outbound buffer full`` and raise :class:`ConnectionClosed`."""
@@ -136,7 +146,12 @@ class OutboundQueue:
         ok = False
         try:
             while out:
-                view = memoryview(out[0])
+                piece = out[0]
+                if piece.__class__ is _Written:  # the frame before it is all in the kernel
+                    out.popleft()
+                    self._frame_written(piece.token)
+                    continue
+                view = memoryview(piece)
                 size = len(view)
                 pos = 0
                 while pos < size:
@@ -160,6 +175,14 @@ class OutboundQueue:
             elif self._shut_pending:
                 self._shutdown(socket.SHUT_WR)
             drained.set()
+
+    def _frame_written(self, token):
+        callback = self.on_written
+        if callback is not None:
+            try:
+                callback(token)
+            except Exception:
+                log.exception("on_written callback failed")
 
     def drain(self):
         """Block this greenlet until the kernel has taken everything sent so far.
@@ -202,6 +225,19 @@ class OutboundQueue:
         if sent < len(frame):
             self._queue((frame[sent:],), len(frame) - sent)
         return True
+
+
+class _Written:
+    """Queued after a frame's bytes: the writer reports the frame as written when it gets here."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token):
+        self.token = token
+
+
+def _marker(token):
+    return () if token is None else (_Written(token),)
 
 
 def _owned(payload):

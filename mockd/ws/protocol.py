@@ -59,6 +59,9 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
 
     close_timeout = 2.0
     on_pong = None  # callable(payload: bytes), called in the reading greenlet for every pong
+    # callable(), called once when the connection is decided closed (our close, the peer's,
+    # a failure or a lost socket), before the closing handshake ends; maybe in the hub.
+    on_closed = None
 
     def __init__(self, sock, *, rfile=None, environ=None, handler=None, subprotocol=None,
                  max_message_size=65536, close_timeout=None, max_outbound=DEFAULT_MAX_OUTBOUND,
@@ -139,9 +142,9 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
         if self._close_sent:
             self._stop_close_timer()  # the peer answered our close: handshake complete
         else:
-            self.closed = True
             self._close_sent = True
             self.close_code, self.close_reason = code, reason
+            self._mark_closed()
             self._write_close(payload[:2])  # echo the peer's code (or an empty close)
         self._shutdown(socket.SHUT_WR)  # the server closes TCP first (RFC 6455 §7.1.1)
 
@@ -182,14 +185,17 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
             data = memoryview(data).cast("B")
         self._send(OP_BINARY, data)
 
-    def send(self, data):
+    def send(self, data, token=None):
         # Library API: its send(message, binary=None) guessed the type and raised WebSocketError.
+        """Send ``str`` as a text frame, bytes-like as a binary one. True when the kernel took the
+        whole frame now; False when it waits in the queue (``token``: see ``_send``)."""
         if isinstance(data, str):
-            self._send(OP_TEXT, data.encode("utf-8"))
-        elif isinstance(data, (bytes, bytearray, memoryview)):
-            self.send_binary(data)
-        else:
-            raise TypeError(f"cannot send {type(data).__name__}; use str or bytes")
+            return self._send(OP_TEXT, data.encode("utf-8"), token)
+        if isinstance(data, (bytes, bytearray)):
+            return self._send(OP_BINARY, data, token)
+        if isinstance(data, memoryview):
+            return self._send(OP_BINARY, data.cast("B"), token)
+        raise TypeError(f"cannot send {type(data).__name__}; use str or bytes")
 
     def ping(self, payload=b""):
         # Library fault 5: there was no ping(); send_frame(b"x", PING) sent the bytes' repr.
@@ -206,9 +212,9 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
         if self.closed:
             return
         payload = frames.close_payload(code, reason)
-        self.closed = True
         self._close_sent = True
         self.close_code, self.close_reason = code, reason
+        self._mark_closed()
         if self._write_close(payload) and not self._done_reading:
             timer = self._close_timer = get_hub().loop.timer(self.close_timeout)
             timer.start(self._abort)
@@ -314,19 +320,38 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
         self._stop_close_timer()
         if not self._close_sent:
             log.debug("failing WebSocket connection: %s %s", code, reason)
-            self.closed = True
             self._close_sent = True
             self.close_code, self.close_reason = code, reason
+            self._mark_closed()
             self._write_close(frames.close_payload(code, reason))
         self._shutdown(socket.SHUT_WR)
 
     def _lost(self):
         """The TCP connection died (or had to be cut): 1006 unless a close already happened."""
         self._done_reading = True
-        self.closed = True
         if self.close_code is None:
             self.close_code = CLOSE_ABNORMAL
+        self._mark_closed()
         self._shutdown(socket.SHUT_RDWR)
+
+    def _dispose(self):
+        """After the teardown: drop every reference that ties this socket to itself or to its
+        owner (bound-method callbacks, the handler), so that reference counting alone frees it;
+        a cycle per connection made GC pauses in a long-used server."""
+        self._done_reading = True  # receive_message() answers None without reading
+        self._recv = None
+        self.on_pong = self.on_overflow = self.on_written = self.on_closed = None
+        self.handler = self.environ = None
+
+    def _mark_closed(self):
+        """``closed`` becomes True; ``on_closed`` hears of it once (close code already set)."""
+        self.closed = True
+        callback, self.on_closed = self.on_closed, None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:  # may run in the hub (the close timer): never let it escape there
+                log.exception("on_closed callback failed")
 
     def _abort(self):
         # Runs in the hub when the peer did not answer our close in time: wakes up the reader.
