@@ -10,10 +10,10 @@ import json
 import os
 import sys
 
-from .admin.trust import parse_allowed_host, parse_allowed_origin
 from .blocking import DEFAULT_THRESHOLD, parse_threshold
 from .client.parser import add_websocket_parser, non_negative_int
 from .errors import ConfigError, MockdError, PluginError
+from .origins import parse_allowed_host, parse_allowed_origin
 from .version import __version__
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
@@ -195,7 +195,7 @@ def _plugin_manager(args):
 
 
 def _load(args, registry):
-    from .config import load_config, parse_config_text
+    from .configfile import load_config, parse_config_text
     if args.config:
         return load_config(args.config, registry)
     from importlib.resources import files

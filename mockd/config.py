@@ -1,23 +1,19 @@
-"""Loading and validating a mockd config file into immutable runtime objects.
+"""Validating a mockd config into immutable runtime objects (reading the file: :mod:`.configfile`).
 
 The whole file is validated before anything is served: a bad file never half-loads. Matcher,
 response and step types are resolved against the plugin :class:`~mockd.plugins.Registry`, and
 templates, regexes and JSON paths are compiled here, once, never on the per-message path.
 """
-import json
-import os
-import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Optional
 
-import yaml
-
 from . import schema
-from .admin.trust import parse_allowed_origin  # pure: the admin API's origins are read alike
+from .configfile import expand_env, load_config, parse_config_data, parse_config_text, read_config_data
 from .errors import ConfigError
+from .origins import parse_origin_pattern
 from .schema import join_where, one_of_hint
-from .yamlload import MAX_DEPTH, deeper_than, load_yaml, scalar_text
+from .yamlload import scalar_text
 
 SUPPORTED_VERSION = "1.0"
 MOCK_TYPES = ("websocket",)
@@ -149,40 +145,32 @@ class Build:
         return compile_value(tree, self.registry.template_functions, where)
 
     def criteria(self, spec, where):
-        spec = schema.mapping(spec, where)
-        type_name = schema.string(spec, "type", where, required=True)
-        cls = self.registry.matchers.get(type_name)
-        if cls is None:
-            raise ConfigError(f"unknown matcher type {type_name!r} {one_of_hint(type_name, self.registry.matchers)}",
-                              where=join_where(where, "type"))
+        spec, cls, own = _typed(spec, where, self.registry.matchers, "matcher", MATCH_COMMON_KEYS)
         message_type = schema.string(spec, "messageType", where)
         if message_type not in MESSAGE_TYPES:
             message_type = None  # upstream: missing, empty or anything else means both
-        own = {k: v for k, v in spec.items() if k not in MATCH_COMMON_KEYS}
-        matcher = _from_config(cls, own, where, self)
-        return Criteria(matcher, message_type)
+        return Criteria(_from_config(cls, own, where, self), message_type)
 
     def response(self, spec, where):
-        spec = schema.mapping(spec, where)
-        type_name = schema.string(spec, "type", where, required=True)
-        cls = self.registry.response_types.get(type_name)
-        if cls is None:
-            raise ConfigError(
-                f"unknown response type {type_name!r} {one_of_hint(type_name, self.registry.response_types)}",
-                where=join_where(where, "type"))
+        spec, cls, own = _typed(spec, where, self.registry.response_types, "response", RESPONSE_COMMON_KEYS)
         delay = schema.duration(spec, "delay", where, default=0.0)
-        own = {k: v for k, v in spec.items() if k not in RESPONSE_COMMON_KEYS}
         return Response(_from_config(cls, own, where, self), delay)
 
     def step(self, spec, where):
-        spec = schema.mapping(spec, where)
-        type_name = schema.string(spec, "type", where, required=True)
-        cls = self.registry.step_types.get(type_name)
-        if cls is None:
-            raise ConfigError(f"unknown step type {type_name!r} {one_of_hint(type_name, self.registry.step_types)}",
-                              where=join_where(where, "type"))
-        own = {k: v for k, v in spec.items() if k != "type"}
+        _spec, cls, own = _typed(spec, where, self.registry.step_types, "step", ("type",))
         return _from_config(cls, own, where, self)
+
+
+def _typed(spec, where, types, kind, common_keys):
+    """``(spec, cls, own)``: ``spec`` as a mapping, the class its ``type`` names in ``types``
+    (a registry table of ``kind`` types) and the keys that class reads, the common ones left out."""
+    spec = schema.mapping(spec, where)
+    type_name = schema.string(spec, "type", where, required=True)
+    cls = types.get(type_name)
+    if cls is None:
+        raise ConfigError(f"unknown {kind} type {type_name!r} {one_of_hint(type_name, types)}",
+                          where=join_where(where, "type"))
+    return spec, cls, {k: v for k, v in spec.items() if k not in common_keys}
 
 
 def _from_config(cls, own, where, build):
@@ -194,91 +182,7 @@ def _from_config(cls, own, where, build):
         raise ConfigError("nested too deeply to compile", where=where) from None
 
 
-# ---------------------------------------------------------------- loading
-
-
-_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def expand_env(text, environ=None):
-    """Expand ``$VAR``, ``${VAR}`` and ``${VAR:-default}``; ``$$`` is a literal ``$``.
-
-    Unlike Go's ``os.ExpandEnv``, an undefined variable without a default is left as it is:
-    regexes such as ``^total$`` or ``\\$price`` must survive, and a visible ``${PORT}`` in an
-    error beats a silently empty value.
-    """
-    environ = os.environ if environ is None else environ
-
-    def replace(m):
-        if m.group(0) == "$$":
-            return "$"
-        name = m.group(1) or m.group(3)
-        if name in environ:
-            return environ[name]
-        if m.group(2) is not None:
-            return m.group(2)
-        return m.group(0)
-
-    return _ENV_REF.sub(replace, text)
-
-
-def load_config(path, registry, offload=None):
-    """Read, expand, parse and validate a config file. Raises :class:`ConfigError`.
-
-    :param offload: ``offload(func, *args)`` calls ``func(*args)`` elsewhere, e.g. in a worker
-        thread: the reading and parsing run through it (PyYAML takes seconds for a large file,
-        a server reloading must keep serving meanwhile); validation runs plugin code, so it
-        stays with the caller.
-    """
-    source = os.fspath(path)
-    data = offload(read_config_data, source) if offload else read_config_data(source)
-    return _build_located(data, registry, source)
-
-
-def read_config_data(source):
-    """The parsed but unvalidated document of a config file; no plugin code runs here."""
-    try:
-        with open(source, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise ConfigError("configuration file not found", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read configuration file: {exc}", source=source) from None
-    return parse_config_data(text, source)
-
-
-def parse_config_data(text, source="<config>"):
-    """Expand and parse a config text (JSON or YAML) into plain data, not validated."""
-    if not text.strip():
-        raise ConfigError("configuration file is empty", source=source)
-    text = expand_env(text)
-    is_json = not source.endswith((".yaml", ".yml")) and text.lstrip().startswith(("{", "["))
-    try:
-        if not is_json:
-            return load_yaml(text)  # CoreLoader refuses too deep a document itself
-        data = json.loads(text)
-        too_deep = deeper_than(data, MAX_DEPTH)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=source) from None
-    except RecursionError:  # json.loads recurses per level: 10,000 nested arrays end here
-        too_deep = True
-    except yaml.YAMLError as exc:
-        raise ConfigError("invalid YAML: " + " ".join(str(exc).split()), source=source) from None
-    if too_deep:  # validating and rendering recurse too: the YAML limit holds for JSON
-        raise ConfigError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels; flatten the structure "
-                          "(a real config is rarely 20 levels deep)", source=source)
-    return data
-
-
-def parse_config_text(text, registry, source="<config>"):
-    return _build_located(parse_config_data(text, source), registry, source)
-
-
-def _build_located(data, registry, source):
-    try:
-        return build_config(data, registry, source)
-    except ConfigError as exc:
-        raise exc.located(source=source) from None
+# ---------------------------------------------------------------- validating
 
 
 def build_config(data, registry, source=None):
@@ -386,15 +290,9 @@ def _allowed_origins(value, where):
         if not isinstance(item, str):
             raise ConfigError(f"expected an origin string, got {schema.type_name(item)}", where=at)
         try:
-            origin = parse_allowed_origin(item)
-        except ValueError:
-            raise ConfigError(f"not an origin: {item!r}; write scheme://host[:port] as a browser sends it, "
-                              f"e.g. https://app.example or https://*.example.com", where=at) from None
-        authority = origin.partition("://")[2]
-        if "*" in authority and not (authority.startswith("*.") and "*" not in authority[2:]):
-            raise ConfigError(f"a wildcard may only be the first label, as in https://*.example.com "
-                              f"(got {item!r})", where=at)
-        origins.append(origin)
+            origins.append(parse_origin_pattern(item))
+        except ValueError as exc:
+            raise ConfigError(str(exc), where=at) from None
     return tuple(origins)
 
 
@@ -450,6 +348,7 @@ def string_value(spec, where):
     return schema.string(spec, "value", where, default="")
 
 
+# The loading names are mockd.configfile's, re-exported here where callers have always found them.
 __all__ = ["Build", "Config", "ConfigError", "Criteria", "Endpoint", "Heartbeat", "Mock", "Response", "Rule",
-           "Scenario", "build_config", "build_mock", "load_config", "parse_config_data", "parse_config_text",
-           "read_config_data", "scalar_text"]
+           "Scenario", "build_config", "build_mock", "expand_env", "load_config", "parse_config_data",
+           "parse_config_text", "read_config_data", "scalar_text"]

@@ -1,22 +1,15 @@
 """The inbound message as matchers, templates and plugins see it."""
-import gc
-import itertools
 import json
 import re
 
+from .depth import MAX_NESTING, deeper_than
 from .errors import ConfigError
 
 _UNPARSED = object()
 NOT_JSON = object()  # ``Message.json()`` result for a payload that is not JSON
 
-#: Lists and objects nested in each other that a message may have and still count as JSON.
-#: Everything that walks a document (jsonpath-ng, the JSON encoder of a reply, plugins)
-#: recurses per level, and CPython's C decoder itself fails at about 1,000: the same limit as
-#: a config file (``yamlload.MAX_DEPTH``) keeps all of them far from it.
-MAX_JSON_DEPTH = 200
-# A document deeper than MAX_JSON_DEPTH has at least this many characters ("[[[...]]]").
-_SHORTEST_TOO_DEEP = 2 * (MAX_JSON_DEPTH + 1)
-_CONTAINERS = frozenset((dict, list))
+# A document nested deeper than MAX_NESTING has at least this many characters ("[[[...]]]").
+_SHORTEST_TOO_DEEP = 2 * (MAX_NESTING + 1)
 _SKELETON = bytes.maketrans(b"{}", b"[]")  # _too_deep's view of a text: brackets and quotes
 _NOT_SKELETON = bytes(range(256)).translate(None, b'[]{}"')
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -67,8 +60,8 @@ class Message:
     def json(self):
         """The payload parsed as JSON, or :data:`NOT_JSON`. Parsed once, then cached.
 
-        A document nested deeper than :data:`MAX_JSON_DEPTH` is not JSON either: no matcher,
-        template or plugin has to survive walking it.
+        A document nested deeper than :data:`mockd.depth.MAX_NESTING` is not JSON either: no
+        matcher, template or plugin has to survive walking it.
         """
         if self._json is _UNPARSED:
             data = self.data
@@ -87,14 +80,14 @@ class Message:
 
 
 def _too_deep(data, document):
-    """Whether ``document`` (parsed from ``data``) nests deeper than :data:`MAX_JSON_DEPTH`.
+    """Whether ``document`` (parsed from ``data``) nests deeper than :data:`MAX_NESTING`.
 
     Each step settles most of what reaches it, cheapest first: counting opening brackets (at
     memchr speed; an array of 10,000 numbers has one), then the bracket structure of the text,
     then a walk of the parsed containers.
     """
     is_text = data.__class__ is str
-    if data.count("[" if is_text else b"[") + data.count("{" if is_text else b"{") <= MAX_JSON_DEPTH:
+    if data.count("[" if is_text else b"[") + data.count("{" if is_text else b"{") <= MAX_NESTING:
         return False
     if is_text and ("\\" not in data or '\\"' not in data):  # no escaped quote: quotes pair up
         # Keep only brackets (all made "[]": only the depth counts) and quotes, in C. A string
@@ -103,19 +96,12 @@ def _too_deep(data, document):
         skeleton = data.encode("utf-8", "surrogatepass").translate(_SKELETON, _NOT_SKELETON)
         if 2 * skeleton.count(b'""') == skeleton.count(b'"'):
             skeleton = skeleton.translate(None, b'"')
-            for _ in range(MAX_JSON_DEPTH):  # each pass removes the innermost level everywhere
+            for _ in range(MAX_NESTING):  # each pass removes the innermost level everywhere
                 if not skeleton:
                     return False
                 skeleton = skeleton.replace(b"[]", b"")
             return bool(skeleton)
-    level = [document]
-    for _ in range(MAX_JSON_DEPTH):
-        # The keys, values and items of a whole level in one C call, its containers kept.
-        children = gc.get_referents(*level)
-        level = list(itertools.compress(children, map(_CONTAINERS.__contains__, map(type, children))))
-        if not level:
-            return False
-    return True
+    return deeper_than(document, MAX_NESTING)
 
 
 def sendable(text):

@@ -65,7 +65,7 @@ def _reloader(args, server, registry):
     import gevent
     from gevent.lock import Semaphore
 
-    from .config import load_config
+    from .configfile import load_config
     from .errors import MockdError
     log = logging.getLogger("mockd.server")
     one_at_a_time = Semaphore()  # two quick SIGHUPs must not apply their files out of order

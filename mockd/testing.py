@@ -129,7 +129,8 @@ class RunningServer:
 
 def start_server(config, plugins=(), load_entrypoints=False, **server_options):
     """Build and start a server; ``config`` is a dict, YAML text or a path."""
-    from .config import build_config, load_config, parse_config_text
+    from .config import build_config
+    from .configfile import load_config, parse_config_text
     from .plugins import Registry, get_plugin_manager
     from .server import MockServer
 

@@ -12,22 +12,21 @@ copying it, so a 1 KB "billion laughs" file loads at once and explodes later, in
 the tree (validation, template compiling, JSON rendering). :class:`CoreLoader` refuses, with
 the alias's line and column, a document whose aliases would add more than
 :data:`MAX_ALIAS_NODES` nodes, an alias inside its own anchor, and nesting deeper than
-:data:`MAX_DEPTH` (PyYAML composes recursively, so a deeper file would end in RecursionError).
+:data:`mockd.depth.MAX_NESTING` (PyYAML composes recursively, so a deeper file would end in
+RecursionError).
 """
 import re
 
 import yaml
 from yaml.events import AliasEvent
 
+from .depth import MAX_NESTING
+
 #: Nodes that aliases may add to a document once expanded. A mock config aliases a shared
 #: matcher list or response into a few hundred mocks (thousands of nodes); 100,000 is far above
 #: that, yet walking 100,000 nodes takes well under a second, where a nine-level bomb is 10**9.
 #: A document without aliases is never refused: its size is the file's own.
 MAX_ALIAS_NODES = 100_000
-#: Collections nested in each other. Composing, constructing, validating and rendering all
-#: recurse a few frames per level; 200 levels stays well inside Python's default limit of 1,000
-#: frames in each, and a real config (a JSON response value included) is rarely 20 deep.
-MAX_DEPTH = 200
 
 
 class LiteralInt(int):
@@ -61,7 +60,7 @@ class CoreLoader(yaml.SafeLoader):
     def fetch_flow_collection_start(self, TokenClass):
         # For each "[" or "{" the scanner looks up to 1,024 characters ahead (it could start a
         # key) at a cost that grows with the nesting: a flow bomb is refused here, at once.
-        if self.flow_level >= MAX_DEPTH:
+        if self.flow_level >= MAX_NESTING:
             raise _too_deep(self.get_mark())
         super().fetch_flow_collection_start(TokenClass)
 
@@ -71,7 +70,7 @@ class CoreLoader(yaml.SafeLoader):
             self._count_alias(event)
             return super().compose_node(parent, index)
         self._depth += 1
-        if self._depth > MAX_DEPTH:
+        if self._depth > MAX_NESTING:
             raise _too_deep(event.start_mark)
         anchor, start = event.anchor, self._composed
         self._composed += 1
@@ -104,7 +103,7 @@ class CoreLoader(yaml.SafeLoader):
 
 
 def _too_deep(mark):
-    return BudgetError(None, None, f"YAML nesting deeper than {MAX_DEPTH} levels", mark,
+    return BudgetError(None, None, f"YAML nesting deeper than {MAX_NESTING} levels", mark,
                        "flatten the structure (a real config is rarely 20 levels deep)")
 
 
@@ -178,19 +177,6 @@ CoreLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 def load_yaml(text):
     """Parse one YAML document with :class:`CoreLoader`."""
     return yaml.load(text, Loader=CoreLoader)  # noqa: S506 - CoreLoader is a SafeLoader
-
-
-def deeper_than(data, limit):
-    """Whether parsed data (a JSON config, say) nests more than ``limit`` lists and mappings.
-    Iterative: the data may be too deep for anything recursive."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, (dict, list)):
-            if depth > limit:
-                return True
-            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
-    return False
 
 
 def scalar_text(value):

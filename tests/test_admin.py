@@ -27,6 +27,7 @@ from mockd.admin.app import MAX_BODY
 from mockd.admin.client import AdminClient
 from mockd.cli import _admin_exposure_error, get_parser, main
 from mockd.config import parse_config_text
+from mockd.depth import MAX_NESTING
 from mockd.durations import parse_duration
 from mockd.errors import ConfigError
 from mockd.plugins import Registry, get_plugin_manager
@@ -170,13 +171,28 @@ def test_create_mock_bad_input_changes_nothing(srv):
                  409, "duplicate_id")
     assert_error(srv.admin.post("/mocks", {"type": "websocket", "websocket": {"path": "/chat"}}),
                  409, "duplicate_path")
-    deep = {"type": "websocket", "websocket": {"path": "/deep", "defaultResponse": {"type": "json", "value": {}}}}
-    node = deep["websocket"]["defaultResponse"]["value"]
-    for _ in range(100):
+    assert_error(srv.admin.post("/mocks", deep_mock(MAX_NESTING)), 400, "invalid_json")  # 3 + 200 levels
+    assert srv.admin.get("/config").json == before
+
+
+def deep_mock(levels):
+    """A mock whose reply value nests ``levels`` objects below the mock's own three levels."""
+    spec = {"type": "websocket", "websocket": {"path": "/deep", "defaultResponse": {"type": "json", "value": {}}}}
+    node = spec["websocket"]["defaultResponse"]["value"]
+    for _ in range(levels - 1):
         node["a"] = {}
         node = node["a"]
-    assert_error(srv.admin.post("/mocks", deep), 400, "invalid_json")
-    assert srv.admin.get("/config").json == before
+    return spec
+
+
+def test_a_mock_as_deep_as_a_config_file_may_nest_is_taken_exported_and_served(srv, connect):
+    reply = srv.admin.post("/mocks", deep_mock(MAX_NESTING - 3))  # as deep as a config file may nest
+    assert reply.status == 201, reply
+    assert srv.admin.get(f"/mocks/{reply.json['id']}").status == 200
+    assert srv.admin.get("/config").status == 200
+    ws = connect(srv, "/deep")
+    ws.send("hi")
+    assert ws.recv().count("{") == MAX_NESTING - 3
 
 
 def test_validation_error_is_located_like_config_loading(srv):

@@ -5,11 +5,12 @@ import time
 import pytest
 
 from mockd.config import Build
+from mockd.depth import MAX_NESTING
 from mockd.dispatch import RuleSet
 from mockd.config import Rule
 from mockd.errors import ConfigError
 from mockd.matching import REGEX_TIME_BUDGET
-from mockd.message import MAX_JSON_DEPTH, NOT_JSON, Message
+from mockd.message import NOT_JSON, Message
 from mockd.plugins import Registry, get_plugin_manager
 
 
@@ -158,15 +159,15 @@ def nested(depth, opening="[", closing="]"):
 
 
 @pytest.mark.parametrize("data, is_json", [
-    (nested(MAX_JSON_DEPTH), True),
-    (nested(MAX_JSON_DEPTH + 1), False),
-    ('{"a":' * MAX_JSON_DEPTH + "1" + "}" * MAX_JSON_DEPTH, True),
-    ('{"a":' * (MAX_JSON_DEPTH + 1) + "1" + "}" * (MAX_JSON_DEPTH + 1), False),
-    ('{"a":[' * (MAX_JSON_DEPTH // 2) + "]}" * (MAX_JSON_DEPTH // 2), True),  # alternating kinds
-    ('{"a":[' * (MAX_JSON_DEPTH // 2) + '{"b":1}' + "]}" * (MAX_JSON_DEPTH // 2), False),
-    ('{"s":"[","a":' + nested(MAX_JSON_DEPTH) + "}", False),  # a bracket in a string: the walk decides
-    ('{"s":"\\"","a":' + nested(MAX_JSON_DEPTH - 1) + "}", True),  # so does an escaped quote
-    ('{"s":"]]","a":' + nested(MAX_JSON_DEPTH) + ',"t":"[["}', False),  # fake closes cannot hide depth
+    (nested(MAX_NESTING), True),
+    (nested(MAX_NESTING + 1), False),
+    ('{"a":' * MAX_NESTING + "1" + "}" * MAX_NESTING, True),
+    ('{"a":' * (MAX_NESTING + 1) + "1" + "}" * (MAX_NESTING + 1), False),
+    ('{"a":[' * (MAX_NESTING // 2) + "]}" * (MAX_NESTING // 2), True),  # alternating kinds
+    ('{"a":[' * (MAX_NESTING // 2) + '{"b":1}' + "]}" * (MAX_NESTING // 2), False),
+    ('{"s":"[","a":' + nested(MAX_NESTING) + "}", False),  # a bracket in a string: the walk decides
+    ('{"s":"\\"","a":' + nested(MAX_NESTING - 1) + "}", True),  # so does an escaped quote
+    ('{"s":"]]","a":' + nested(MAX_NESTING) + ',"t":"[["}', False),  # fake closes cannot hide depth
     (nested(30_000), False),  # RecursionError inside the C decoder
     (nested(30_000).encode(), False),  # binary frames are parsed too
     ("[" + ",".join(["[[{}]]"] * 5000) + "]", True),  # many brackets, shallow
@@ -177,7 +178,7 @@ def test_json_deeper_than_the_limit_is_not_json(data, is_json):
 
 
 def test_a_too_deep_message_matches_no_json_matcher(build):
-    deep = '{"type": "ping", "x": ' + nested(MAX_JSON_DEPTH + 1) + "}"
+    deep = '{"type": "ping", "x": ' + nested(MAX_NESTING + 1) + "}"
     assert not hit(build, {"type": "json", "path": "$.type", "value": "ping"}, deep)
     assert not hit(build, {"type": "json", "path": "$..type", "value": "ping"}, deep)
 

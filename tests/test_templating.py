@@ -14,9 +14,10 @@ import pytest
 import mockd.hookspecs
 import mockd.templatefuncs
 import mockd.templating
+from mockd.depth import MAX_NESTING
 from mockd.errors import ConfigError
 from mockd.hookspecs import hookimpl
-from mockd.message import MAX_JSON_DEPTH, Message
+from mockd.message import Message
 from mockd.plugins import Registry
 from mockd.templating import RenderContext, compile_template, compile_value, to_text
 
@@ -487,8 +488,8 @@ def test_recursive_descent_is_no_template_path(functions):
 def test_too_deep_json_renders_as_no_json(render):
     def message(depth):  # the object is one level, its "y" the others
         return '{"x": "here", "y": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
-    assert render("[{{message.x}}]", message(MAX_JSON_DEPTH + 1)) == "[]"
-    assert render("[{{message.x}}]", message(MAX_JSON_DEPTH)) == "[here]"
+    assert render("[{{message.x}}]", message(MAX_NESTING + 1)) == "[]"
+    assert render("[{{message.x}}]", message(MAX_NESTING)) == "[here]"
 
 
 def test_compile_value_too_deep_for_recursion_is_a_config_error(functions):

@@ -6,12 +6,12 @@ import re
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..depth import MAX_NESTING, deeper_than
 from ..durations import parse_duration
 from ..schema import join_where, type_name
 
 SERVER_KEY = "mockd.server"
 MAX_BODY = 1024 * 1024
-MAX_DEPTH = 64  # deeper JSON is no mock; refusing it keeps every recursive walk far from the limit
 _ABSENT = object()
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -72,21 +72,22 @@ def json_body(default=_ABSENT):
 
 
 def _check_parsed(value):
-    """Refuse JSON nested deeper than MAX_DEPTH, and strings holding a lone surrogate: JSON's
-    ``"\\ud800"`` parses to one, which is no text and fails whenever it is encoded as UTF-8
-    (sent in a frame, journaled, served as a reply), far from the request that brought it."""
-    stack = [(value, 1, None)]  # (item, depth, (parent's trail, key)): where it is, built on error only
+    """Refuse JSON nested deeper than a config file may be (the same walks follow: validating,
+    compiling, rendering), and strings holding a lone surrogate: JSON's ``"\\ud800"`` parses to
+    one, which is no text and fails whenever it is encoded as UTF-8 (sent in a frame, journaled,
+    served as a reply), far from the request that brought it."""
+    if deeper_than(value, MAX_NESTING):
+        raise invalid(f"JSON nested deeper than {MAX_NESTING} levels", "invalid_json")
+    stack = [(value, None)]  # (item, (parent's trail, key)): where it is, built on error only
     while stack:
-        item, depth, trail = stack.pop()
+        item, trail = stack.pop()
         if isinstance(item, str):
             _check_text(item, trail)
         elif isinstance(item, (dict, list)):
-            if depth > MAX_DEPTH:
-                raise invalid(f"JSON nested deeper than {MAX_DEPTH} levels", "invalid_json")
             for key, child in (item.items() if isinstance(item, dict) else enumerate(item)):
                 if isinstance(key, str):
                     _check_text(key, trail, "a key")
-                stack.append((child, depth + 1, (trail, key)))
+                stack.append((child, (trail, key)))
 
 
 def _check_text(text, trail, what="a string"):

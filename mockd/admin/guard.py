@@ -13,12 +13,14 @@ on every route (``/health`` too: it is public to any client, not to other sites'
    without a preflight (``text/plain``, forms) are 415 ``unsupported_media_type``.
 3. :func:`add_cors_headers`: the CORS answer headers for a listed origin.
 
-The policy itself (what a host or an origin is, which are trusted) is :mod:`.trust`.
+The policy itself (which hosts and origins are trusted) is :mod:`.trust`; what a host or an
+origin is, :mod:`mockd.origins`.
 """
 from flask import current_app, g, request
 
+from ..origins import parse_host
 from .common import ApiError
-from .trust import Trust, parse_host
+from .trust import Trust
 
 TRUST_KEY = "mockd.trust"
 ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE"

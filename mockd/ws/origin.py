@@ -9,7 +9,7 @@ case-insensitively. ``allowedOrigins`` (mockd's own) lists the page origins that
 A request without an ``Origin`` passes both, as in gorilla: browsers always send one, and any
 other client could send whatever it likes, so refusing it would protect nothing.
 """
-from ..admin.trust import parse_host, parse_origin
+from ..origins import origin_listed, parse_host, request_origin
 
 __all__ = ["origin_refusal"]
 
@@ -21,7 +21,7 @@ def origin_refusal(endpoint, environ):
         return None
     if not endpoint.skip_origin_verify and not _same_host(origin, environ.get("HTTP_HOST")):
         return "request origin not allowed: Origin does not match Host (skipOriginVerify: false)\n"
-    if endpoint.allowed_origins and not _listed(origin, endpoint.allowed_origins):
+    if endpoint.allowed_origins and not origin_listed(request_origin(origin), endpoint.allowed_origins):
         return "request origin not allowed: Origin is not in allowedOrigins\n"
     return None
 
@@ -38,18 +38,3 @@ def _same_host(origin, host):
     except ValueError:
         return False
 
-
-def _listed(origin, allowed):
-    """Whether ``origin`` is one of the normal-form ``allowed`` origins, or falls under one
-    of their ``scheme://*.domain[:port]`` wildcards (a subdomain, never the domain itself)."""
-    try:
-        origin = parse_origin(origin)
-    except ValueError:  # "null" (a sandboxed page, a file), several origins, garbage
-        return False
-    if origin in allowed:
-        return True
-    for pattern in allowed:
-        head, star, tail = pattern.partition("*")
-        if star and origin.startswith(head) and origin.endswith(tail) and len(origin) > len(head) + len(tail):
-            return True
-    return False

@@ -1,8 +1,11 @@
 """Issue 10 item 5: YAML alias bombs, recursive aliases and nesting bombs in a config file, against
-``mockd check`` and against a serving ``mockd serve`` reloading on SIGHUP."""
+``mockd check`` and against a serving ``mockd serve`` reloading on SIGHUP; and a config path that
+names a device or a FIFO (item 2's rule for files, applied to the config file itself)."""
+import os
 import signal
 import time
 
+import pytest
 import websocket
 
 from _attack import ECHO, served
@@ -96,3 +99,35 @@ def test_sighup_parses_a_large_file_off_the_loop(target):
     read_until(server.proc.stderr, r"reloaded .*: 1500 added, 0 changed, 0 removed, 1 unchanged", timeout=30)
     assert slowest < 0.5, f"a round trip took {slowest:.2f}s during the reload"
     ws.close()
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_check_refuses_a_device_or_a_fifo_as_config_at_once(tmp_path, kind):
+    """``-c /dev/zero`` used to read until memory ran out, a FIFO to wait for a writer forever."""
+    path = "/dev/zero"
+    if kind == "fifo":
+        path = tmp_path / "mockd.yaml"
+        os.mkfifo(path)
+    started = time.monotonic()
+    result = mockd("check", "-c", path, timeout=10)
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - started < 5
+    # The file as it was given, what is wrong, and the fix.
+    assert f"{path}: cannot read configuration file: not a regular file (a device, a FIFO or a folder " \
+           f"cannot be read as one); name a YAML or JSON file" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sighup_with_the_config_swapped_for_a_fifo_fails_at_once_and_the_next_reload_works(target):
+    server = target("--no-admin", config=ECHO)
+    server.config_path.unlink()
+    os.mkfifo(server.config_path)
+    server.proc.send_signal(signal.SIGHUP)
+    read_until(server.proc.stderr, r"reload failed, still serving the previous config: .*not a regular file",
+               timeout=5)
+    assert served(server.url(), timeout=1.0)
+    server.config_path.unlink()  # a reload stuck on the FIFO would hold the reload lock: this one would wait
+    server.config_path.write_text(ECHO.replace("path: /ws", "path: /moved"), encoding="utf-8")
+    server.proc.send_signal(signal.SIGHUP)
+    read_until(server.proc.stderr, r"reloaded .*: 0 added, 1 changed, 0 removed, 0 unchanged", timeout=5)
+    assert served(server.url("/moved"), timeout=1.0)
