@@ -109,10 +109,10 @@ def stats(args):
         _print_json(answer)
         return 0
     print("WebSocket Statistics")
-    print(f"  Active Connections:  {answer.get('activeConnections', 0)}")
-    print(f"  Total Connections:   {answer.get('totalConnections', 0)}")
-    print(f"  Total Messages Sent: {answer.get('totalMessagesSent', 0)}")
-    print(f"  Total Messages Recv: {answer.get('totalMessagesRecv', 0)}")
+    print(f"  Active Connections:  {_shown(answer.get('activeConnections', 0))}")
+    print(f"  Total Connections:   {_shown(answer.get('totalConnections', 0))}")
+    print(f"  Total Messages Sent: {_shown(answer.get('totalMessagesSent', 0))}")
+    print(f"  Total Messages Recv: {_shown(answer.get('totalMessagesRecv', 0))}")
     by_mock = answer.get("connectionsByMock") or {}
     if by_mock:
         print("  Connections by Mock:")

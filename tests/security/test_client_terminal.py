@@ -94,3 +94,43 @@ def test_messages_escapes_journal_bodies_and_newlines(server):
     result = mockd("ws", "messages", "--raw", *admin)
     assert result.stdout.rstrip("\n").endswith(f"< {EVIL_READ}")
     assert "two\nlines" in result.stdout
+
+
+@pytest.fixture
+def hostile_admin():
+    """A fake admin API (say, a local user's process that took port 4290 first) answering
+    every GET with control characters in every field the client prints."""
+    import http.server
+    import threading
+
+    connection = {"id": EVIL, "mockId": EVIL, "path": EVIL, "subprotocol": EVIL, "connectedAt": EVIL,
+                  "messagesSent": EVIL, "messagesRecv": EVIL, "status": EVIL, "remoteAddr": EVIL}
+    answer = {"activeConnections": EVIL, "totalConnections": EVIL, "totalMessagesSent": EVIL,
+              "totalMessagesRecv": EVIL, "connectionsByMock": {EVIL: EVIL}, "connections": [connection],
+              "stats": {"activeConnections": EVIL}, "status": EVIL, "uptime": EVIL, **connection}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("command", [["stats"], ["status"], ["connections"], ["connections", "get", "conn-1"]])
+def test_admin_answers_are_escaped(hostile_admin, command):
+    result = mockd("ws", *command, "--admin-url", hostile_admin)
+    out = result.stdout + result.stderr
+    assert not any(char in out for char in RAW_BYTES), (command, out)
