@@ -13,7 +13,7 @@ import sys
 from .blocking import DEFAULT_THRESHOLD, parse_threshold
 from .client.parser import add_websocket_parser, non_negative_int
 from .errors import ConfigError, MockdError, PluginError
-from .origins import parse_allowed_host, parse_allowed_origin
+from .origins import parse_allowed_host, parse_origin_pattern
 from .version import __version__
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
@@ -78,10 +78,10 @@ def _add_admin_options(parser):
                        help="allow a non-loopback --admin-host without a token (anyone who can reach it "
                             "can change the mocks)")
     group.add_argument("--admin-allow-origin", metavar="ORIGIN", action="append", default=[],
-                       type=_option_type(parse_allowed_origin),
-                       help="let web pages of ORIGIN (e.g. http://localhost:3000) call the admin API, with "
-                            "CORS headers; a request from a page of any other origin than the API's own "
-                            "gets 403 (repeatable)")
+                       type=_option_type(parse_origin_pattern),
+                       help="let web pages of ORIGIN (e.g. http://localhost:3000, or https://*.example.com "
+                            "for its subdomains) call the admin API, with CORS headers; a request from a "
+                            "page of any other origin than the API's own gets 403 (repeatable)")
     group.add_argument("--admin-allow-host", metavar="NAME", action="append", default=[],
                        type=_option_type(parse_allowed_host),
                        help="also answer requests whose Host header names NAME; only localhost, loopback "

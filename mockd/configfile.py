@@ -90,7 +90,7 @@ def parse_config_data(text, source="<config>"):
     is_json = not source.endswith((".yaml", ".yml")) and text.lstrip().startswith(("{", "["))
     try:
         if not is_json:
-            return load_yaml(text)  # CoreLoader refuses too deep a document itself
+            return load_yaml(text, source)  # CoreLoader refuses too deep a document itself
         data = json.loads(text)
         too_deep = deeper_than(data, MAX_NESTING)
     except json.JSONDecodeError as exc:

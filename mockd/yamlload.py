@@ -18,7 +18,7 @@ RecursionError).
 import re
 
 import yaml
-from yaml.events import AliasEvent
+from yaml.events import AliasEvent, ScalarEvent
 
 from .depth import MAX_NESTING
 
@@ -27,6 +27,10 @@ from .depth import MAX_NESTING
 #: that, yet walking 100,000 nodes takes well under a second, where a nine-level bomb is 10**9.
 #: A document without aliases is never refused: its size is the file's own.
 MAX_ALIAS_NODES = 100_000
+#: Characters of scalar text that aliases may add: one long string behind many aliases is a
+#: small node count but a huge document (a 5 KB file once rendered 600 MB of JSON). Four million
+#: characters is a 4 KB response aliased into a thousand mocks.
+MAX_ALIAS_CHARS = 4_000_000
 
 
 class LiteralInt(int):
@@ -53,7 +57,9 @@ class CoreLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._composed = 0    # nodes composed so far, each alias counted as its expansion
         self._by_aliases = 0  # of which aliases added
-        self._sizes = {}      # anchor -> expanded node count of the anchored node
+        self._chars = 0       # scalar characters composed so far, aliases expanded
+        self._chars_by_aliases = 0
+        self._sizes = {}      # anchor -> (expanded node count, scalar characters) of the anchored node
         self._open = set()    # anchors whose node is still being composed
         self._depth = 0
 
@@ -72,8 +78,10 @@ class CoreLoader(yaml.SafeLoader):
         self._depth += 1
         if self._depth > MAX_NESTING:
             raise _too_deep(event.start_mark)
-        anchor, start = event.anchor, self._composed
+        anchor, start, start_chars = event.anchor, self._composed, self._chars
         self._composed += 1
+        if isinstance(event, ScalarEvent):
+            self._chars += len(event.value)
         if anchor is not None:
             self._open.add(anchor)
         try:
@@ -82,7 +90,7 @@ class CoreLoader(yaml.SafeLoader):
             self._depth -= 1
             self._open.discard(anchor)
         if anchor is not None:
-            self._sizes[anchor] = self._composed - start
+            self._sizes[anchor] = (self._composed - start, self._chars - start_chars)
         return node
 
     def _count_alias(self, event):
@@ -91,15 +99,23 @@ class CoreLoader(yaml.SafeLoader):
             raise BudgetError(
                 None, None, f"recursive YAML alias *{anchor} (used inside its own anchor &{anchor})",
                 event.start_mark, "a config is a tree: copy the value instead of referring to itself")
-        size = self._sizes.get(anchor, 0)  # 0: undefined; PyYAML says so with the location
+        size, chars = self._sizes.get(anchor, (0, 0))  # (0, 0): undefined; PyYAML says so with the location
         self._composed += size
         self._by_aliases += size
+        self._chars += chars
+        self._chars_by_aliases += chars
         if self._by_aliases > MAX_ALIAS_NODES:
             raise BudgetError(
                 None, None, f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes "
                 f"(this alias *{anchor} stands for {size})", event.start_mark,
                 "aliases that nest aliases multiply (a 'billion laughs' file); "
                 "write the repeated values out or alias fewer levels")
+        if self._chars_by_aliases > MAX_ALIAS_CHARS:
+            raise BudgetError(
+                None, None, f"YAML aliases expand to more than {MAX_ALIAS_CHARS:,} characters of text "
+                f"(this alias *{anchor} stands for {chars:,})", event.start_mark,
+                "a long value repeated through many aliases makes a huge config; "
+                "alias it fewer times or shorten it")
 
 
 def _too_deep(mark):
@@ -174,9 +190,16 @@ CoreLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 CoreLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def load_yaml(text):
-    """Parse one YAML document with :class:`CoreLoader`."""
-    return yaml.load(text, Loader=CoreLoader)  # noqa: S506 - CoreLoader is a SafeLoader
+def load_yaml(text, name=None):
+    """Parse one YAML document with :class:`CoreLoader`; errors' marks name ``name`` (the file)
+    instead of PyYAML's ``"<unicode string>"``."""
+    loader = CoreLoader(text)
+    if name is not None:
+        loader.name = name
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def scalar_text(value):

@@ -13,7 +13,7 @@ this module imports neither Flask nor gevent either.
 """
 import ipaddress
 
-from ..origins import is_ip, parse_allowed_host, parse_allowed_origin, parse_host, parse_origin, request_origin
+from ..origins import is_ip, origin_listed, parse_allowed_host, parse_host, parse_origin, parse_origin_pattern, request_origin
 
 __all__ = ["Trust"]
 
@@ -45,7 +45,7 @@ class Trust:
                 self.hosts |= {parse_allowed_host(admin_host)}
             except ValueError:
                 pass  # no name a Host header could give: binding it fails with its own error
-        self.origins = frozenset(parse_allowed_origin(o) for o in allow_origins)
+        self.origins = frozenset(parse_origin_pattern(o) for o in allow_origins)
 
     def host_allowed(self, host_header):
         """Whether a request naming ``host_header`` is for this server (a missing header is:
@@ -68,6 +68,7 @@ class Trust:
             return False
 
     def cors_origin(self, origin):
-        """``origin`` in its normal spelling when ``--admin-allow-origin`` lists it, else None."""
+        """``origin`` in its normal spelling when ``--admin-allow-origin`` lists it (or a
+        wildcard entry such as ``https://*.example.com`` covers it, as in ``allowedOrigins``), else None."""
         normal = request_origin(origin)
-        return normal if normal in self.origins else None
+        return normal if origin_listed(normal, self.origins) else None

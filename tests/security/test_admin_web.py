@@ -101,11 +101,12 @@ def test_pages_of_other_origins_are_refused_with_or_without_a_token(target):
 
 def test_a_listed_origin_gets_cors_headers_and_its_preflight(target):
     server = target("--admin-token", "s3cret", "--admin-allow-origin", PAGE,
-                    "--admin-allow-origin", "http://localhost:3000/", config=ECHO)
+                    "--admin-allow-origin", "http://localhost:3000/",
+                    "--admin-allow-origin", "https://*.apps.test", config=ECHO)
     client = admin(server)  # a browser page sends the token itself
     preflight = {"Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "content-type, authorization, if-match"}
-    for origin in (PAGE, "http://localhost:3000"):
+    for origin in (PAGE, "http://localhost:3000", "https://one.apps.test"):
         reply = client.request("OPTIONS", "/mocks", headers={"Origin": origin, **preflight})
         assert reply.status == 204, reply
         assert reply.headers["Access-Control-Allow-Origin"] == origin
@@ -113,8 +114,9 @@ def test_a_listed_origin_gets_cors_headers_and_its_preflight(target):
         allowed = {h.strip().lower() for h in reply.headers["Access-Control-Allow-Headers"].split(",")}
         assert {"authorization", "x-api-key", "content-type", "if-match"} <= allowed
         assert "Origin" in reply.headers["Vary"]
-    assert_refused(client.request("OPTIONS", "/mocks", headers={"Origin": EVIL, **preflight}), 403,
-                   "forbidden_origin")
+    for origin in (EVIL, "https://apps.test", "http://one.apps.test"):  # a wildcard covers subdomains only
+        assert_refused(client.request("OPTIONS", "/mocks", headers={"Origin": origin, **preflight}), 403,
+                       "forbidden_origin")
     # The real request: the page reads the answer, its ETag, and also a refusal for a missing token.
     spec = {"type": "websocket", "id": "from-page", "websocket": {"path": "/page"}}
     created = client.post("/mocks", spec, headers={"Origin": PAGE, "Authorization": "Bearer s3cret"})
@@ -181,7 +183,7 @@ def test_a_foreign_host_is_refused_with_a_token_too(target):
 @pytest.mark.parametrize("option, value, text", [
     ("--admin-allow-origin", "null", "not an origin"),
     ("--admin-allow-origin", "example.test", "not an origin"),
-    ("--admin-allow-origin", "http://example.test/app", "not a host"),
+    ("--admin-allow-origin", "http://example.test/app", "not an origin"),
     ("--admin-allow-host", "evil.test/x", "not a host"),
 ])
 def test_bad_option_values_are_usage_errors(option, value, text):

@@ -39,6 +39,23 @@ def test_check_refuses_a_billion_laughs_file_at_once_with_the_aliass_location(tm
     assert "Traceback" not in result.stderr
 
 
+def test_check_refuses_a_long_string_behind_many_aliases(tmp_path):
+    """Few nodes, much text: one 4 KB string behind 70,000 aliases (a 4.5 KB file) would render
+    ~290 MB of JSON. Refused by the character budget, at once, in little memory."""
+    lines = [ECHO.rstrip("\n"), "      defaultResponse:", "        type: json", "        value:",
+             "          s: &s " + "x" * 4096,
+             "          a: &a [" + ",".join(["*s"] * 10) + "]"]
+    for prev, name in zip("abc", "bcd"):
+        lines.append(f"          {name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
+    lines.append("          e: [" + ",".join(["*d"] * 7) + "]")
+    result, took = run_check(tmp_path, "\n".join(lines) + "\n")
+    assert result.returncode == 2, result.stderr
+    assert took < 5
+    assert "YAML aliases expand to more than 4,000,000 characters" in result.stderr
+    assert "mockd.yaml\", line 14, column 42" in result.stderr  # c: &c [*b, ...: the file, not "<unicode string>"
+    assert "alias it fewer times or shorten it" in result.stderr
+
+
 def test_check_accepts_aliases_within_the_budget(tmp_path):
     result, _took = run_check(tmp_path, billion_laughs(levels=4))  # 9**4 strings: a real config's use
     assert result.returncode == 0, result.stderr
