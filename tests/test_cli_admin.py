@@ -81,7 +81,7 @@ def test_add_errors(server):
     assert result.returncode == 2
     assert "mockd: error: --path is required for WebSocket mocks" in result.stderr
     result = admin(server, "add", "--path", "/ws/x", "--message", "{not json")
-    assert result.returncode == 2 and "--message must be JSON" in result.stderr
+    assert result.returncode == 2 and "--message looks like JSON but does not parse" in result.stderr
     result = admin(server, "add", "--path", "/ws/chat", "--echo")  # the path is taken
     assert result.returncode == 1
     assert result.stderr.startswith("mockd: error: admin API: ") and "(HTTP 409" in result.stderr
@@ -115,7 +115,7 @@ def test_admin_url_from_the_environment_and_unreachable_admin(server):
 def test_admin_token(make_mockd_server):
     running = make_mockd_server(CONFIG, admin_token="s3cret")
     denied = admin(running, "status")
-    assert denied.returncode == 1 and "(HTTP 401" in denied.stderr and "--admin-token" in denied.stderr
+    assert denied.returncode == 1 and "(HTTP 401" in denied.stderr and "needs a token" in denied.stderr
     assert admin(running, "status", "--admin-token", "s3cret").returncode == 0
     assert mockd("ws", "stats", "--admin-url", running.admin_url, MOCKD_ADMIN_TOKEN="s3cret").returncode == 0
 

@@ -164,7 +164,12 @@ def test_connect_headers_and_subprotocol(server, recorder):
 
 
 def test_connect_ctrl_c_closes_with_1000(server, recorder):
-    proc = popen("ws", "connect", server.url("/ws/echo"))
+    # SIGINT as on a terminal, even when the runner ignores it (nohup, CI): a child inherits
+    # SIG_IGN, and Popen's restore_signals does not cover SIGINT. test_first_hour_client.py
+    # runs the same session with SIGINT ignored.
+    proc = subprocess.Popen([sys.executable, "-m", "mockd", "ws", "connect", server.url("/ws/echo")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         read_until(proc.stdout, "^Connected")
         proc.stdin.write("hello\n")

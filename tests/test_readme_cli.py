@@ -48,7 +48,9 @@ def normalise(text):
 def on_a_terminal(argv, typed, environ):
     """Run ``argv`` on a pty, type ``typed`` lines, then Ctrl+C; the screen as it would read."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=environ, cwd=ROOT, close_fds=True)
+    # Ctrl+C as on a terminal, even when the test runner ignores SIGINT (a child inherits that).
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=environ, cwd=ROOT, close_fds=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(slave)
     raw = b""
 

@@ -16,12 +16,15 @@ TIMEOUT = 10.0
 
 
 class AdminClient:
-    def __init__(self, base_url, token=None, insecure=False, cacert=None, timeout=TIMEOUT):
+    def __init__(self, base_url, token=None, insecure=False, cacert=None, timeout=TIMEOUT, token_source=None):
+        """``token_source`` names where ``token`` came from (``--admin-token`` or
+        ``MOCKD_ADMIN_TOKEN``), for the message when the API refuses it."""
         if not base_url.startswith(("http://", "https://")):
             from . import UsageError
             raise UsageError(f"--admin-url must start with http:// or https:// (got {base_url!r})")
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.token_source = token_source or "--admin-token"
         self.timeout = timeout
         self._context = None
         if base_url.startswith("https://") and (insecure or cacert):
@@ -68,8 +71,7 @@ class AdminClient:
             raise ClientError(f"the admin API at {self.base_url} answered {path} with something else than "
                               f"JSON; is --admin-url right?") from None
 
-    @staticmethod
-    def _api_error(exc):
+    def _api_error(self, exc):
         raw = exc.read() or b""
         code, message = "", raw.decode("utf-8", "replace").strip() or exc.reason
         try:
@@ -80,8 +82,15 @@ class AdminClient:
             code = str(body.get("error") or "")
             message = str(body.get("message") or code or message)
         detail = f"HTTP {exc.code} {code}".strip()
-        if exc.code == 401:  # a 403 is about Host or Origin, and says what to do itself
-            message += " (set --admin-token or MOCKD_ADMIN_TOKEN)"
+        if exc.code == 401:
+            # The API answers the same 401 to no token and to a wrong one; only the client
+            # knows which it was, and the fixes differ. (A 403 is about Host or Origin, and
+            # says what to do itself.)
+            if self.token:
+                return ClientError(f"the admin API at {self.base_url} refused the token from "
+                                   f"{self.token_source}: check it ({detail})")
+            return ClientError(f"the admin API at {self.base_url} needs a token: pass --admin-token or set "
+                               f"MOCKD_ADMIN_TOKEN ({detail})")
         return ClientError(f"admin API: {message} ({detail})")
 
     def get(self, path, **query):

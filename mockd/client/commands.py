@@ -14,8 +14,7 @@ from .terminal import printable, printable_json
 
 
 def _client(args):
-    url, token, insecure, cacert = admin_settings(args)
-    return AdminClient(url, token, insecure=insecure, cacert=cacert)
+    return AdminClient(**admin_settings(args))
 
 
 def _print_json(value):
@@ -53,6 +52,22 @@ def _table(header, rows):
 # ---------------------------------------------------------------- add, status, stats
 
 
+def _reply(message, as_text):
+    """The ``defaultResponse`` for ``--message``: a JSON value when the text parses as JSON
+    (behaviour.md §12.2), else the text itself, so that ``--message hello`` replies ``hello``
+    and not ``"hello"``. Text that starts like a JSON object or array but does not parse is
+    refused rather than sent as text: it is far more often a typo than a wish."""
+    if as_text:
+        return {"type": "text", "value": message}
+    try:
+        return {"type": "json", "value": json.loads(message)}
+    except ValueError as exc:
+        if message.lstrip().startswith(("{", "[")):
+            raise UsageError(f"--message looks like JSON but does not parse ({exc}); fix it, or add --text "
+                             "to reply with it as it is") from None
+    return {"type": "text", "value": message}
+
+
 def add(args):
     if not args.path:
         raise UsageError("--path is required for WebSocket mocks (e.g. --path /ws/echo)")
@@ -62,11 +77,7 @@ def add(args):
     if args.echo:
         websocket["echoMode"] = True
     if args.message is not None:
-        try:
-            value = json.loads(args.message)
-        except ValueError as exc:
-            raise UsageError(f"--message must be JSON: {exc}") from None
-        websocket["defaultResponse"] = {"type": "json", "value": value}
+        websocket["defaultResponse"] = _reply(args.message, option(args, "text", False))
     spec = {"type": "websocket", "enabled": True, "websocket": websocket}
     if args.name:
         spec["name"] = args.name

@@ -146,7 +146,8 @@ def _add_client_commands(sub):
     send = _sub(sub, "send", "send one message and exit",
                 "Connect, send MESSAGE (or the contents of FILE for @FILE) as one text message, "
                 "close with 1000 and print 'Sent to URL: MESSAGE'. With --wait, first wait for "
-                "the first message the server sends back and print it as '< payload'.",
+                "the first message the server sends back and print it as '< payload' after that "
+                "line; when none comes within --timeout, only the error is printed (exit 1).",
                 SEND_EXAMPLES)
     _connection_options(send)
     send.add_argument("message", metavar="MESSAGE", help="the message, or @FILE to send a file's contents")
@@ -173,10 +174,15 @@ def _add_admin_commands(sub):
                "Create a WebSocket mock at run time (POST /mocks). For matchers and scenarios "
                "write a config file instead.",
                "  mockd websocket add --path /ws/echo --echo\n"
-               "  mockd websocket add --path /ws/hello --message '{\"hello\":\"world\"}' --name Hello\n")
+               "  mockd websocket add --path /ws/hello --message '{\"hello\":\"world\"}' --name Hello\n"
+               "  mockd websocket add --path /ws/hi --message hello\n")
     add.add_argument("--path", metavar="PATH", help="the endpoint path, starting with / (required)")
     add.add_argument("--echo", action="store_true", help="echo every message back")
-    add.add_argument("--message", metavar="JSON", help="reply to every message with this JSON value")
+    add.add_argument("--message", metavar="TEXT",
+                     help="reply to every message with TEXT: a JSON value when TEXT parses as JSON "
+                          "(sent compact), else TEXT as it is; {{ }} templates are rendered")
+    add.add_argument("--text", action="store_true",
+                     help="reply with --message as text, as written, even when it parses as JSON")
     add.add_argument("--name", metavar="NAME", help="a display name for the mock")
     _admin_options(add)
     _json_option(add, "print the result")

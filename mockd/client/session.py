@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import signal
+import socket
 import ssl
 import struct
 import sys
@@ -91,6 +92,14 @@ def _handshake_failure(exc):
     return ClientError(f"connection failed: {reason.strip()} (HTTP {exc.status_code})")
 
 
+def _wrong_scheme(url, args):
+    """A :class:`ClientError` naming the scheme to use when the server speaks the other one."""
+    from .schemes import PROBE_TIMEOUT, other_scheme_hint
+
+    hint = other_scheme_hint(url, min(args.timeout, PROBE_TIMEOUT))
+    return ClientError(f"connection failed: {hint}") if hint else None
+
+
 def open_connection(args):
     """Connect to ``args.url``; raise :class:`ClientError` with upstream's wording on failure."""
     import websocket
@@ -112,11 +121,16 @@ def open_connection(args):
     except (websocket.WebSocketTimeoutException, TimeoutError):
         raise ClientError(f"connection failed: timed out after {args.timeout:g}s") from None
     except ssl.SSLError as exc:
-        hint = " (trust it with --cacert FILE, or skip the check with -k)" \
-            if isinstance(exc, ssl.SSLCertVerificationError) else ""
-        raise ClientError(f"connection failed: TLS: {exc.reason or exc}{hint}") from None
-    except (OSError, websocket.WebSocketException, ValueError) as exc:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise ClientError(f"connection failed: TLS: {exc.reason or exc} (trust it with --cacert FILE, "
+                              "or skip the check with -k)") from None
+        # An alert comes from a server that speaks TLS; anything else may be a plain one.
+        plain = None if "ALERT" in str(exc.reason) else _wrong_scheme(url, args)
+        raise plain or ClientError(f"connection failed: TLS: {exc.reason or exc}") from None
+    except (ConnectionRefusedError, socket.gaierror) as exc:  # nothing listens: no scheme would do
         raise ClientError(f"connection failed: {exc}") from None
+    except (OSError, websocket.WebSocketException, ValueError) as exc:
+        raise _wrong_scheme(url, args) or ClientError(f"connection failed: {exc}") from None
     ws.settimeout(None)
     return ws
 
@@ -218,7 +232,10 @@ def send(args):
                 raise ClientError(f"no reply: connection closed by server ({closed.describe()})") from None
             except Exception as exc:
                 if "timed out" in str(exc) or isinstance(exc, TimeoutError):
-                    raise ClientError(f"no reply within {args.timeout:g}s") from None
+                    # Only the error, on standard error: "Sent to" on standard output reads
+                    # as success, and a script would take it for one.
+                    raise ClientError(f"no reply within {args.timeout:g}s (the message was sent to "
+                                      f"{args.url})") from None
                 raise ClientError(f"connection lost: {exc}") from None
     finally:
         _close(ws)
