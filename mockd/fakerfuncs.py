@@ -1,4 +1,4 @@
-"""The ``faker.<type>`` template functions of ``spec/behaviour.md`` §6.3.
+"""The ``faker.<type>`` template functions (README.rst, "Responses and templates").
 
 Each type maps to a call on a shared :class:`faker.Faker` instance. The ``faker`` library is
 heavy (about 0.2 s to import and build), so it is imported on first use, never when this
@@ -71,7 +71,7 @@ def _marked(func):
     return func
 
 
-# Spelling as documented in §6.3; templating matches names case-insensitively.
+# Spelling as upstream documents it; templating matches names case-insensitively.
 FAKER_FUNCTIONS = {
     "faker.uuid": _provider("uuid4"),
     "faker.boolean": _provider("boolean"),  # a bool renders as true/false

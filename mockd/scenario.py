@@ -1,9 +1,9 @@
 """Scenario step types and the runner that plays a scenario for one connection.
 
-The runner executes in its own greenlet beside the connection's receive loop (behaviour.md §8.3).
+The runner executes in its own greenlet beside the connection's receive loop (README.rst, "Scenarios").
 Step types are registered through :func:`mockd_register_step_types`, the hook plugins use. The
 documentation's spellings (``send``, ``wait`` with ``match``, ``delay``) and upstream's
-(``expect``, ``wait`` with ``duration``) are all accepted (behaviour.md D4).
+(``expect``, ``wait`` with ``duration``) are all accepted.
 """
 import gevent
 
@@ -118,7 +118,7 @@ class WaitStep(StepType):
 class StepContext:
     """What a running step can do with its connection.
 
-    Templates in scenario sends see the last message consumed by a wait step (behaviour.md §6.3).
+    Templates in scenario sends see the last message consumed by a wait step.
     """
 
     def __init__(self, connection):

@@ -1,4 +1,4 @@
-"""The ``{{ expr }}`` expression language of ``spec/behaviour.md`` §6.3 and §6.4, parsed.
+"""The ``{{ expr }}`` expression language (README.rst, "Responses and templates"), parsed.
 
 :func:`split_template` cuts a template into literal text and expressions; :func:`parse_expression`
 turns one expression into ``(True, constant)`` or ``(False, evaluator)``, where

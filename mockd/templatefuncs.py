@@ -1,4 +1,4 @@
-"""The built-in template functions of ``spec/behaviour.md`` §6.3, registered through the same
+"""The built-in template functions (README.rst, "Responses and templates"), registered through the same
 ``mockd_register_template_functions()`` hook that plugins implement."""
 import collections
 import hashlib
@@ -151,5 +151,5 @@ _BUILTINS = {
 
 @hookimpl
 def mockd_register_template_functions():
-    """Register the built-in template functions of ``spec/behaviour.md`` §6.3."""
+    """Register the built-in template functions."""
     return dict(_BUILTINS)

@@ -1,4 +1,4 @@
-"""Response templating: the ``{{ expr }}`` grammar of ``spec/behaviour.md`` §6.3 and §6.4.
+"""Response templating: the ``{{ expr }}`` grammar of README.rst, "Responses and templates".
 
 A template is parsed once, when the config loads, into literal strings and evaluators whose
 function names are already resolved to callables and whose paths are already split, so that

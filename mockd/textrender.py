@@ -5,7 +5,7 @@ __all__ = ["to_text"]
 
 
 def to_text(value):
-    """Render a value the way a template field renders (§6.4).
+    """Render a value the way a template field renders.
 
     Strings as-is, ``None`` as ``""``, booleans ``true``/``false``, integral numbers without
     ``.0``, other numbers in their shortest form, objects and arrays as compact JSON.

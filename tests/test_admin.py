@@ -1,4 +1,4 @@
-"""The admin API (behaviour.md §11, issue 3) through real servers and real clients.
+"""The admin API (README.rst, "Admin API") through real servers and real clients.
 
 Every test starts an in-process server on 127.0.0.1 port 0 with its admin API on another
 port 0, talks to the admin over real HTTP (``srv.admin``, urllib) and to the mocks with
@@ -6,6 +6,7 @@ port 0, talks to the admin over real HTTP (``srv.admin``, urllib) and to the moc
 mockd logged an ERROR (the admin's last-resort handler logs one for every 500) or gevent printed
 a traceback.
 """
+import ast
 import contextlib
 import http.client
 import json
@@ -159,9 +160,28 @@ def test_created_mock_serves_as_soon_as_201_returns(srv, connect):
     assert srv.admin.get(f"/mocks/{reply.json['id']}").json["createdAt"] == reply.json["mock"]["createdAt"]
 
 
+def test_create_mock_without_type_infers_it_as_a_config_file_does(srv, connect):
+    """Issue 11 item 9: upstream answers 400 missing_type, but the README promises a config
+    file's rules, and a file infers the type from the websocket block; so does the API now
+    (POST, bulk). Neither type nor websocket is the file's error, at the same place."""
+    reply = srv.admin.post("/mocks", {"id": "untyped", "websocket": {"path": "/untyped", "echoMode": True}})
+    assert reply.status == 201 and reply.json["mock"]["type"] == "websocket"
+    ws = connect(srv, "/untyped")
+    ws.send("typed after all")
+    assert ws.recv() == "typed after all"
+    bulk = srv.admin.post("/mocks/bulk", [{"websocket": {"path": "/u1"}}, {"type": "websocket", "websocket": {
+        "path": "/u2"}}])
+    assert bulk.status == 201 and [m["type"] for m in bulk.json["mocks"]] == ["websocket", "websocket"]
+    nothing = srv.admin.post("/mocks", {"name": "no websocket block"})
+    assert_error(nothing, 400, "validation_error")
+    registry = Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False))
+    with pytest.raises(ConfigError) as loading:
+        parse_config_text('{"version": "1.0", "mocks": [{"name": "no websocket block"}]}', registry, "mockd.json")
+    assert str(loading.value) == "mockd.json: mocks[0]." + nothing.json["message"]
+
+
 def test_create_mock_bad_input_changes_nothing(srv):
     before = srv.admin.get("/config").json
-    assert_error(srv.admin.post("/mocks", {"websocket": {"path": "/x"}}), 400, "missing_type")
     assert_error(srv.admin.request("POST", "/mocks", data=b'{"type": '), 400, "invalid_json")
     assert_error(srv.admin.request("POST", "/mocks", data=b"\xff\xfe"), 400, "invalid_json")
     assert_error(srv.admin.post("/mocks", ["not", "an", "object"]), 400, "validation_error")
@@ -306,7 +326,8 @@ def test_bulk_creates_all_or_nothing(srv, connect):
     bad = [{"type": "websocket", "websocket": {"path": "/c0"}}, {"type": "websocket", "websocket": {}}]
     assert_error(srv.admin.post("/mocks/bulk", bad), 400, "validation_error")
     assert srv.admin.post("/mocks/bulk", bad).json["message"] == "[1].websocket.path: path is required"
-    assert_error(srv.admin.post("/mocks/bulk", [{"websocket": {"path": "/c1"}}]), 400, "missing_type")
+    assert_error(srv.admin.post("/mocks/bulk", [{"websocket": {"path": "/c1"}}, {"name": "c"}]), 400,
+                 "validation_error")  # the second has neither type nor websocket block (no missing_type: item 9)
     clash = [{"type": "websocket", "websocket": {"path": "/c2"}}, {"type": "websocket", "websocket": {"path": "/c2"}}]
     assert_error(srv.admin.post("/mocks/bulk", clash), 409, "duplicate_path")
     assert_error(srv.admin.post("/mocks/bulk", [{"type": "websocket", "id": "echo", "websocket": {"path": "/c3"}}]),
@@ -733,6 +754,64 @@ def test_readme_admin_examples_use_real_routes(srv):
     assert groups == {"mocks", "config", "connections", "journal", "system", "openapi"}
 
 
+def _readme_admin_section():
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.rst").read_text(encoding="utf-8")
+    return text.split("\nAdmin API\n---------\n", 1)[1].split("\n**Mocks.**", 1)[0]
+
+
+def _codes_raised_in(path):
+    """The error codes ``path`` can answer with: the literal codes given to ApiError, invalid(),
+    not_found(), MockConflict and the app's own _error() and _CODES."""
+    codes = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_CODES" for t in node.targets):
+            codes |= {value.value for value in node.value.values}
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", getattr(node.func, "attr", None))
+        position = {"ApiError": 1, "_error": 1, "invalid": 1, "MockConflict": 0}.get(name)
+        if name == "not_found":
+            codes.add("not_found")
+        elif name == "invalid" and len(node.args) < 2:
+            codes.add("validation_error")
+        elif position is not None and len(node.args) > position:
+            code = node.args[position]
+            if isinstance(code, ast.Constant) and isinstance(code.value, str):
+                codes.add(code.value)
+    return codes
+
+
+def test_readme_lists_every_error_code_the_api_answers(srv):
+    """Issue 11 item 10: the README's table of error codes is exactly what the API can answer:
+    the codes in the admin package and the server's conflicts, and Werkzeug's (an unknown route,
+    a wrong method, a body too large), asked for real."""
+    documented = re.findall(r"^``(\w+)`` +(\d{3}) ", _readme_admin_section(), re.M)
+    assert len(documented) == len({code for code, _ in documented}) >= 15
+    root = pathlib.Path(__file__).resolve().parents[1] / "mockd"
+    raised = set().union(*(_codes_raised_in(path) for path in [*(root / "admin").glob("*.py"), root / "server.py"]))
+    asked = {srv.admin.get("/nope").json["error"], srv.admin.put("/health", {}).json["error"],
+             srv.admin.request("POST", "/mocks", data=b" " * (MAX_BODY + 1)).json["error"]}
+    assert asked == {"not_found", "method_not_allowed", "payload_too_large"}
+    assert {code for code, _ in documented} == raised | asked
+    assert "missing_type" not in raised  # item 9: the type is inferred, as in a file
+
+
+def test_every_answer_with_a_body_is_json_and_the_bodiless_ones_are_documented(srv):
+    """The README names the routes that answer 204 without a body; the OpenAPI document agrees,
+    and they do (the fuzz test below checks that every other answer is JSON)."""
+    named = set(re.findall(r"``DELETE (/[\w/{}]+)``", _readme_admin_section().split("Every error is")[0]))
+    doc = srv.admin.get("/openapi.json").json
+    bodiless = {(path, method) for path, item in doc["paths"].items() for method, op in item.items()
+                if "204" in op["responses"]}
+    assert bodiless == {(path.replace("{id}", "{mock_id}"), "delete") for path in named} and len(named) == 3
+    for path in ("/websocket/messages", "/mocks/echo", "/mocks"):
+        reply = srv.admin.delete(path)
+        assert (reply.status, reply.body, reply.headers.get("Content-Type")) == (204, b"", None), path
+    reply = srv.admin.get("/mocks")
+    assert reply.headers["Content-Type"] == "application/json" and reply.json == {"mocks": [], "total": 0,
+                                                                                "count": 0}
+
+
 # ---------------------------------------------------------------------------- OpenAPI and fuzzing
 
 def test_openapi_describes_every_route(srv):
@@ -798,6 +877,11 @@ def test_fuzzed_admin_api_never_answers_5xx(case, fuzz_server):
     response = case.call(base_url=fuzz_server.admin_url, timeout=10)
     FUZZ_CALLS.append(response.status_code)
     assert response.status_code < 500, case.as_curl_command()
+    if response.content:  # "Every answer with a body is JSON" (README); the others are 204s
+        content_type = {name.lower(): values for name, values in response.headers.items()}["content-type"]
+        assert content_type == ["application/json"], case.as_curl_command()
+    else:
+        assert response.status_code == 204, case.as_curl_command()
     if response.status_code >= 400:
         body = response.json()
         assert isinstance(body["error"], str) and isinstance(body["message"], str)

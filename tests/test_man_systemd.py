@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -128,18 +129,28 @@ def unit_settings():
     return parser
 
 
-def test_unit_execstart_uses_existing_options():
+def check_execstart(exec_start):
+    """``ExecStart`` runs ``mockd serve`` with options that exist; the parsed arguments."""
     from mockd.cli import get_parser
 
-    unit = unit_settings()
-    argv = shlex.split(unit.get("Service", "ExecStart"))
-    assert argv[0] == "/usr/bin/mockd" and argv[1] == "serve"
+    argv = shlex.split(exec_start)
+    assert pathlib.PurePosixPath(argv[0]).name == "mockd" and argv[1] == "serve"
     args = get_parser().parse_args(argv[1:])  # SystemExit(2) on an unknown flag
     assert args.config == "/etc/mockd/mockd.yaml"
     serve_options = {opt for action in get_parser()._subparsers._group_actions[0].choices["serve"]._actions
                      for opt in action.option_strings}
     flags = [arg.split("=")[0] for arg in argv[2:] if arg.startswith("-")]
     assert flags and set(flags) <= serve_options
+    return argv
+
+
+def test_unit_execstart_uses_existing_options():
+    unit = unit_settings()
+    argv = check_execstart(unit.get("Service", "ExecStart"))
+    # Where a system-wide `pip install` puts console scripts (the posix_prefix scheme under
+    # /usr/local, Debian's and a source-built Python's default), not /usr/bin (the distribution's).
+    scripts = sysconfig.get_path("scripts", "posix_prefix", vars={"base": "/usr/local", "platbase": "/usr/local"})
+    assert argv[0] == f"{scripts}/mockd" == "/usr/local/bin/mockd"
     assert unit.get("Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
     assert unit.get("Service", "Restart") == "on-failure"
     for setting, value in (("DynamicUser", "yes"), ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
@@ -154,18 +165,43 @@ def test_example_config_is_valid():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+SYSTEM_UNITS = pathlib.Path("/usr/lib/systemd/system")  # the targets the unit names (sysinit.target, ...)
+needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None or not SYSTEM_UNITS.is_dir(),
+                                           reason="systemd-analyze (and systemd's own units) are not installed")
+
+
+def systemd_analyze_verify(root, override=None, executables=("/usr/local/bin/mockd",)):
+    """``systemd-analyze verify --root=ROOT mockd.service`` with the unit as shipped installed in
+    ROOT/etc/systemd/system, ``override`` as its ``systemctl edit`` drop-in, and stand-ins for
+    ``executables`` (verify checks that ExecStart's and ExecReload's binaries exist, inside ROOT)."""
+    units = root / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (units / "mockd.service").write_text(UNIT.read_text())
+    if override is not None:
+        (units / "mockd.service.d").mkdir()
+        (units / "mockd.service.d" / "override.conf").write_text(override)
+    shutil.copytree(SYSTEM_UNITS, root / SYSTEM_UNITS.relative_to("/"))
+    for executable in (*executables, "/bin/kill"):
+        fake = root / executable.lstrip("/")
+        fake.parent.mkdir(parents=True, exist_ok=True)
+        fake.write_text("#!/bin/sh\nexit 0\n")
+        fake.chmod(0o755)
+    result = subprocess.run(["systemd-analyze", "verify", f"--root={root}", "--man=no", "mockd.service"],
+                            capture_output=True, text=True, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and [line for line in output.splitlines() if "mockd" in line] == [], output
+
+
+@needs_systemd_analyze
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path):
-    # verify checks that ExecStart's binary exists: point it at a stand-in /usr/bin/mockd.
-    fake = tmp_path / "mockd"
-    fake.write_text("#!/bin/sh\nexit 0\n")
-    fake.chmod(0o755)
-    unit = tmp_path / "mockd.service"
-    unit.write_text(UNIT.read_text().replace("/usr/bin/mockd", str(fake)))
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True,
-                            timeout=120)
-    problems = [line for line in (result.stdout + result.stderr).splitlines() if "mockd.service" in line]
-    assert result.returncode == 0 and problems == [], result.stdout + result.stderr
+    systemd_analyze_verify(tmp_path)
+
+
+@needs_systemd_analyze
+def test_systemd_analyze_verify_refuses_a_missing_mockd(tmp_path):
+    # What the unit with /usr/bin/mockd did after a pip install: the check above is a real one.
+    with pytest.raises(AssertionError, match="/usr/local/bin/mockd is not executable"):
+        systemd_analyze_verify(tmp_path, executables=())
 
 
 if __name__ == "__main__":

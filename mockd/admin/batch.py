@@ -8,16 +8,17 @@ from ..config import build_mock
 from ..server import MockConflict
 
 
-def build(server, spec, where, id_prefix, require_type=False):
-    """Validate one mock from the API with the server's plugin settings (and its config file,
-    against which they resolve relative paths), never settings of the request's own."""
-    return build_mock(spec, server.registry, where, id_prefix=id_prefix, require_type=require_type,
-                      plugins=server.config.plugins, source=server.config.source)
+def build(server, spec, where, id_prefix):
+    """Validate one mock from the API exactly as a config file's (``type`` inferred when
+    absent), with the server's plugin settings (and its config file, against which they
+    resolve relative paths), never settings of the request's own."""
+    return build_mock(spec, server.registry, where, id_prefix=id_prefix, plugins=server.config.plugins,
+                      source=server.config.source)
 
 
-def build_all(server, specs, where, id_prefix, require_type):
+def build_all(server, specs, where, id_prefix):
     """:func:`build` every spec; ``where(i)`` locates errors. Raises the first ``ConfigError``."""
-    return [build(server, spec, where(i), id_prefix, require_type) for i, spec in enumerate(specs)]
+    return [build(server, spec, where(i), id_prefix) for i, spec in enumerate(specs)]
 
 
 def check(server, mocks, upsert=False, clear=False):

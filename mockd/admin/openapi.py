@@ -62,8 +62,7 @@ def _op(summary, tag, responses, body=None, params=(), errors=()):
 
 
 _ERROR_TEXT = {
-    400: "invalid input: invalid_json, validation_error, missing_type, invalid_type, invalid_base64, "
-         "invalid_parameter",
+    400: "invalid input: invalid_json, validation_error, invalid_type, invalid_base64, invalid_parameter",
     403: "forbidden_host (a Host that is not this API's: see --admin-allow-host) or forbidden_origin (a web "
          "page of another origin: see --admin-allow-origin)",
     404: "not_found",
@@ -101,7 +100,7 @@ SCHEMAS = {
     "Error": _obj({"error": _STR, "message": _STR}, ["error", "message"], extra=True),
     "WebSocketSpec": _WEBSOCKET,
     "Mock": _obj(_MOCK_FIELDS, ["id", "type", "websocket"]),
-    "NewMock": _obj(_MOCK_FIELDS, ["type", "websocket"]),
+    "NewMock": _obj(_MOCK_FIELDS, ["websocket"]),  # type: inferred from the websocket block, as in a file
     "MockPatch": _obj(dict(_MOCK_FIELDS, websocket=_ANY_OBJECT)),
     "MockAction": _obj({"id": _STR, "action": _STR, "message": _STR, "mock": _ref("Mock")},
                        ["id", "action", "message", "mock"]),
@@ -240,7 +239,8 @@ def document(with_token):
     doc = {
         "openapi": "3.0.3",
         "info": {"title": "mockd admin API", "version": __version__,
-                 "description": "Manage WebSocket mocks and drive live connections (behaviour.md §11)."},
+                 "description": "Manage WebSocket mocks and drive live connections; README.rst, \"Admin API\", "
+                                "documents every route."},
         "paths": _paths(),
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer"},
