@@ -18,7 +18,7 @@ import websocket
 from gevent.event import Event
 from gevent.pywsgi import WSGIServer
 
-from _rawws import close_payload, frame
+from _rawws import Client, close_payload, frame
 from mockd.ws import frames
 from mockd.ws.handler import MockdWebSocketHandler, Rejection
 from mockd.ws.protocol import ConnectionClosed
@@ -214,6 +214,67 @@ def test_message_size_limit_counts_all_fragments(serve, raw):  # fault 3
     client.send(frames.OP_TEXT, b"a" * 1000, fin=False)
     client.send(frames.OP_CONT, b"a" * 25)
     assert client.expect_close()[0] == 1009
+
+
+def test_small_fragments_count_64_bytes_each(serve, raw):
+    # Review of issue 10: empty continuation frames were free and 1-byte ones cost ~56 times
+    # their size in Python objects. Each fragment now counts 64 bytes at least: 16 one-byte
+    # fragments fill a 1024-byte limit, a 17th is 1009.
+    app = serve(lambda env: Session(max_message_size=1024))
+    client = raw(app.port)
+    client.handshake()
+    fragments = [frame(frames.OP_BINARY, b"0", fin=False)]
+    fragments += [frame(frames.OP_CONT, b"%x" % i, fin=False) for i in range(1, 15)] + [frame(frames.OP_CONT, b"f")]
+    client.sock.sendall(b"".join(fragments))
+    assert client.recv_frame() == (frames.OP_BINARY, b"0123456789abcdef")
+    assert app.session.ws.max_message_size == 1024
+    client.sock.sendall(b"".join(fragments[:-1]) + frame(frames.OP_CONT, b"", fin=False) + fragments[-1])
+    assert client.expect_close() == (1009, b"read limited at 1025 bytes (a fragment counts 64 at least)")
+    assert app.session.done.wait(2)
+
+
+def test_fragments_are_reassembled_as_bytes_and_text(serve, raw):
+    received = []
+
+    def keep(ws):
+        while (message := ws.receive_message()) is not None:
+            received.append(message)
+            ws.send(message)
+
+    app = serve(lambda env: Session(keep, max_message_size=1 << 20))
+    client = raw(app.port)
+    client.handshake()
+    big = os.urandom(300_000)  # partly buffered pieces go through _read_payload
+    client.sock.sendall(frame(frames.OP_BINARY, big[:100_000], fin=False) + frame(frames.OP_CONT, big[100_000:]))
+    assert client.recv_frame() == (frames.OP_BINARY, big)
+    text = "κόσμε 😀 " * 20000
+    data = text.encode("utf-8")
+    client.sock.sendall(frame(frames.OP_TEXT, data[:1001], fin=False) + frame(frames.OP_CONT, data[1001:-3], fin=False)
+                        + frame(frames.OP_CONT, data[-3:]))
+    assert client.recv_data() == text
+    assert [type(message) for message in received] == [bytes, str]  # bytes, not a bytearray
+
+
+def test_a_client_that_pings_without_reading_stalls_its_reader(serve, raw):
+    # Review of issue 10: every ping's pong was queued for a client that never reads, without
+    # bound. The reader now answers the next ping only once the waiting pong is taken, and
+    # such a client is closed with 1008 after send_timeout.
+    class Slow(Session):
+        send_timeout = 0.5
+
+    app = serve(lambda env: Slow())
+    client = Client(app.port, "/", timeout=1.0, rcvbuf=4096)  # a small window: pongs back up at once
+    pings = frame(frames.OP_PING, b"p" * 125) * 10_000
+    sent = 0
+    with pytest.raises((TimeoutError, OSError)):
+        while sent < 200 * len(pings):  # 260 MB: far more than the socket buffers take
+            client.sock.sendall(pings)
+            sent += len(pings)
+    ws = app.session.ws
+    assert ws._out_bytes <= 127  # one pong waits, not one per ping
+    assert app.session.done.wait(5)
+    assert (ws.close_code, ws.close_reason) == (1008, "outbound buffer full")
+    client.sock.close()
 
 
 def test_invalid_utf8_fails_with_1007(serve, raw):  # fault 10

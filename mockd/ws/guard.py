@@ -13,17 +13,25 @@ headers and every read of the body (by the application or pywsgi's discard) must
 then, or the connection is closed. Time the application spends computing is not counted
 (``POST /websocket/messages/wait`` blocks on purpose), nor is a WebSocket after its 101.
 
+pywsgi also writes its answers with ``sendall()``, which waits for good for a client that does
+not read: 100 clients pipelining ``GET /health`` on the admin listener and never reading held
+100 sockets and greenlets. Every write of an answer must make progress (the client take some
+of it) within ``handshake_timeout`` seconds, or the connection is closed. This bounds each
+stall, not the whole answer, so a large answer to a slow but reading client is not cut, and
+the time the application takes before it writes is not counted either.
+
 pywsgi also reports a malformed request as a server fault: a traceback on stderr for some
 (``http.client.LineTooLong``), an ERROR line through ``error_log`` for the rest. It is the
 client's doing, so it is logged once, at WARNING, without a traceback.
 """
 import contextlib
 import logging
+import socket
 import time
 
 from email.errors import FirstHeaderLineIsContinuationDefect, HeaderDefect, MissingHeaderBodySeparatorDefect
 
-from gevent import Timeout
+from gevent import Timeout, sleep
 from gevent.pywsgi import _BAD_REQUEST_RESPONSE, Input, WSGIHandler, _InvalidClientRequest
 from gevent.pywsgi import _InvalidClientInput  # an OSError that means bad input, not a gone client
 
@@ -78,13 +86,14 @@ class RequestDeadline:
 
     _deadline = None
     _header_timer = None
+    _requests = 0  # requests begun on this connection
     connection_upgraded = False
 
     def handle_one_request(self):
         # pywsgi fault: it waits forever for the request (module docstring). A deadline that
         # passes outside the application ends here, and the connection is closed quietly.
         try:
-            return super().handle_one_request()
+            result = super().handle_one_request()
         except RequestTimeout:
             self.close_connection = True
             return None  # pywsgi's handle() then closes the socket
@@ -95,13 +104,61 @@ class RequestDeadline:
             body = getattr(self, "wsgi_input", None)
             if isinstance(body, _GuardedInput):
                 body._handler = None
+        if result.__class__ is tuple:
+            # An error answer (400 malformed, 414) that pywsgi's handle() would write with a
+            # plain sendall(): written here with the write deadline, then the connection ends.
+            self.status, answer = result
+            try:
+                self._send_within(answer)
+            except (OSError, RequestTimeout):
+                self.close_connection = True
+            if not self.time_finish:
+                self.time_finish = time.time()
+            self.log_request()
+            return None
+        return result
+
+    def _sendall(self, data):
+        # pywsgi fault: every answer went out through socket.sendall(), which waits for a
+        # client that never reads for good (module docstring). pywsgi's bookkeeping is kept.
+        try:
+            self._send_within(data)
+        except OSError as exc:
+            self.status = f"socket error: {exc}"
+            if self.code > 0:
+                self.code = -self.code
+            raise
+        self.response_length += len(data)
+
+    def _send_within(self, data):
+        """Write all of ``data``; raise :class:`RequestTimeout` when the client takes none of
+        it for ``handshake_timeout`` seconds (each stall is bounded, not the whole write)."""
+        seconds = self._timeout_seconds()
+        send = self.socket.send  # gevent's: one send once the socket is writable
+        view = memoryview(data)
+        while len(view):
+            if not seconds:
+                sent = send(view)
+            else:
+                with Timeout(seconds, RequestTimeout("did not read the answer in time")):
+                    sent = send(view)
+            view = view[sent:]
+
+    def _timeout_seconds(self):
+        seconds = getattr(self.server, "handshake_timeout", None)
+        return self.handshake_timeout if seconds is None else seconds
 
     def read_requestline(self):
         # Starts the request's deadline: the wait for the request line is the idle time of a
         # keep-alive connection, and the first read behind TLS does the TLS handshake.
-        seconds = getattr(self.server, "handshake_timeout", None)
-        if seconds is None:
-            seconds = self.handshake_timeout
+        if self._requests:
+            # pywsgi fault: pipelined requests are served back to back from the read buffer
+            # without going through the hub while the kernel takes the answers: one client
+            # pipelining 20,000 GET /health blocked every other client for 3 s. Other greenlets
+            # get their turn between two requests of a keep-alive connection.
+            sleep(0)
+        self._requests += 1
+        seconds = self._timeout_seconds()
         self._deadline = time.monotonic() + seconds if seconds else None
         if seconds:
             self._header_timer = Timeout.start_new(seconds, RequestTimeout())
@@ -146,12 +203,13 @@ class RequestDeadline:
 
     def handle_error(self, t, v, tb):
         # pywsgi fault: handle_one_response() catches everything (a bare except) and reports it
-        # as a server fault, traceback and 500. A deadline passing in a body read is the
-        # client's: it gets a 408 if nothing was answered yet, and the connection is closed.
+        # as a server fault, traceback and 500. A deadline passing in a body read, or a client
+        # not reading the answer, is the client's doing: it gets a 408 if nothing was answered
+        # yet, and the connection is closed.
         if not isinstance(v, RequestTimeout):
             return super().handle_error(t, v, tb)
         self.close_connection = True
-        log.debug("client %s did not send its request in time", self.client_address)
+        log.debug("client %s %s", self.client_address, v.args[0] if v.args else "did not send its request in time")
         if self.headers_sent or self.response_length:
             return None
         try:
@@ -196,3 +254,18 @@ class GuardedWSGIHandler(RequestDeadline, WSGIHandler):
     """A plain pywsgi handler with the request deadline (the admin listener's)."""
 
     client_log = logging.getLogger("mockd.admin")
+    #: Unsent answer bytes the kernel may hold for one admin client (TCP_NOTSENT_LOWAT).
+    unsent_limit = 64 << 10
+
+    def handle(self):
+        # Linux grows a socket's send buffer to 4 MiB: a client pipelining requests without
+        # reading had that much answered (20,000 GET /health) before a write stalled and the
+        # write deadline could tell. With this, writes wait once 64 KiB are unsent, so such a
+        # client is found after a few answers; one that reads loses nothing (in-flight bytes
+        # are not counted). Not on the mock listener, where it would cut the kernel's share
+        # of a WebSocket's outbound buffer.
+        try:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, self.unsent_limit)
+        except (AttributeError, OSError):  # not Linux, or not TCP
+            pass
+        return super().handle()

@@ -3,17 +3,17 @@
 gevent-websocket 0.10.1 is frozen since 2017; ``shared/notes/gevent-websocket.md`` lists the
 faults this class fixes. The read side is rewritten around one buffer (``inbound.py``): large
 reads, frames parsed from memory, payloads unmasked by int XOR (``frames.py``) into a buffer
-that grows as they arrive, fragments reassembled with interleaved control frames, UTF-8
-checked incrementally (fail fast), and a size limit checked against the declared length
-*before* anything is buffered. Every protocol error fails the
+that grows as they arrive, fragments reassembled into one buffer with interleaved control
+frames, UTF-8 checked incrementally (fail fast), and a size limit checked against the declared
+length *before* anything is buffered (a fragment counts 64 bytes at least, so that empty or
+tiny fragments cannot pile up for free). Every protocol error fails the
 connection with its RFC 6455 close code; ``receive_message()`` never raises for the network.
 The write side (``outbound.py``) never blocks a sender: frames go to the kernel at once or
 into a bounded per-connection queue drained by a writer greenlet, in order, so any greenlet
 may send, ping or close while another one is blocked in ``receive_message()``, and frames
 never interleave. The reader waits while its replies are still queued (TCP's flow control
-for request/reply traffic).
+for request/reply traffic), before reading the next message and before answering a ping.
 """
-import codecs
 import logging
 import socket
 
@@ -21,19 +21,12 @@ from gevent import Timeout, get_hub
 from geventwebsocket.websocket import WebSocket
 
 from . import frames
-from .frames import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_PROTOCOL_ERROR,
-                     CLOSE_TOO_BIG, OP_BINARY, OP_PING, OP_PONG, OP_TEXT, unmask)
-from .inbound import READ_SIZE, InboundReader, PeerClosed
+from .frames import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_PROTOCOL_ERROR, OP_BINARY,
+                     OP_PING, OP_PONG, OP_TEXT)
+from .inbound import READ_SIZE, InboundReader, PeerClosed, _Fail
 from .outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, OutboundQueue
 
 log = logging.getLogger("mockd.ws")
-
-_new_utf8_decoder = codecs.getincrementaldecoder("utf-8")
-
-
-class _Fail(Exception):
-    """Internal: the peer broke the protocol; ``_Fail(code, reason)`` fails the connection."""
-
 
 __all__ = ["ConnectionClosed", "DEFAULT_MAX_OUTBOUND", "DEFAULT_SEND_TIMEOUT", "MockdWebSocket"]
 
@@ -48,7 +41,8 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
     :param handler: the pywsgi handler (kept as ``handler``; not used for I/O).
     :param subprotocol: the subprotocol announced in the 101 response, or None.
     :param max_message_size: largest inbound message (after reassembly) in bytes; a bigger one
-        fails the connection with 1009 before it is read.
+        fails the connection with 1009 before it is read. Each fragment of a fragmented message
+        counts ``inbound.FRAGMENT_COST`` (64) bytes at least.
     :param close_timeout: seconds to wait for the peer's close reply after ``close()``.
     :param max_outbound: bytes of data frames that may wait in user space for a client that
         does not read; a frame that would pass it closes the connection with 1008
@@ -115,8 +109,19 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
     def handle_ping(self, header, payload):
         # Library fault 7: the automatic pong went out without the write lock. No pong once
         # we have sent our close frame.
-        if not self.closed:
-            self._send(OP_PONG, payload)
+        if self.closed:
+            return
+        if self._out is not None:
+            # Something still waits for this client, an earlier pong maybe: the next pong is
+            # not queued behind it until the client has taken it (flow control, as for the
+            # replies to data). A client that pings and never reads had one pong queued per
+            # ping, without bound (114 MB of pings: +918 MiB); it now stalls this reader, and
+            # is closed with 1008 once it has taken nothing for send_timeout.
+            try:
+                self.drain()
+            except ConnectionClosed:
+                return  # closed meanwhile: no pong; reading goes on up to the peer's close
+        self._send(OP_PONG, payload)
 
     def handle_pong(self, header, payload):
         # Library fault 5: pongs were dropped; they now reach ``on_pong`` (heartbeats need it).
@@ -218,99 +223,6 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
         if self._write_close(payload) and not self._done_reading:
             timer = self._close_timer = get_hub().loop.timer(self.close_timeout)
             timer.start(self._abort)
-
-    # ------------------------------------------------------------------ reading
-
-    def _read_message(self):
-        limit = self.max_message_size
-        message_op = 0     # opcode of an open fragmented message
-        parts = None
-        size = 0
-        decoder = None
-        while True:
-            buf, pos = self._buf, self._pos
-            if len(buf) - pos < 2:
-                buf, pos = self._fill(2)
-            b0 = buf[pos]
-            b1 = buf[pos + 1]
-            if not b1 & 0x80:
-                raise _Fail(CLOSE_PROTOCOL_ERROR, "unmasked client frame")  # library fault 2
-            if b0 & 0x70:
-                raise _Fail(CLOSE_PROTOCOL_ERROR, "reserved bits set without an extension")
-            op = b0 & 0x0F
-            length = b1 & 0x7F
-            if op >= 8:
-                if op > OP_PONG:
-                    raise _Fail(CLOSE_PROTOCOL_ERROR, f"reserved opcode {op}")
-                if length > 125 or not b0 & 0x80:
-                    raise _Fail(CLOSE_PROTOCOL_ERROR, "control frame fragmented or over 125 bytes")
-                head = 6
-            else:
-                if op > OP_BINARY:
-                    raise _Fail(CLOSE_PROTOCOL_ERROR, f"reserved opcode {op}")
-                if op == 0 and not message_op:
-                    raise _Fail(CLOSE_PROTOCOL_ERROR, "continuation frame without a message")
-                if op and message_op:
-                    raise _Fail(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented message")
-                head = 6 if length < 126 else 8 if length == 126 else 14
-            if len(buf) - pos < head:
-                buf, pos = self._fill(head)
-            if head == 8:
-                length = frames.unpack_u16(buf, pos + 2)[0]
-            elif head == 14:
-                length = frames.unpack_u64(buf, pos + 2)[0]
-            if op < 8 and size + length > limit:  # library fault 3: checked before reading
-                raise _Fail(CLOSE_TOO_BIG, f"read limited at {limit + 1} bytes")
-            start = pos + head
-            end = start + length
-            text = op == OP_TEXT or (op == 0 and message_op == OP_TEXT)
-            if end <= len(buf):  # the whole frame is in hand: the common, fast path
-                self._pos = end
-                payload = unmask(buf[start:end], buf[start - 4:start]) if length else b""
-                checked = False
-            else:
-                self._pos = start
-                if text and decoder is None:
-                    decoder = _new_utf8_decoder()
-                payload = self._read_payload(length, buf[start - 4:start], decoder if text else None)
-                checked = text
-
-            if op >= 8:
-                if op == OP_PING:
-                    self.handle_ping(None, payload)
-                elif op == OP_PONG:
-                    self.handle_pong(None, payload)
-                else:
-                    self.handle_close(None, payload)
-                    return None
-                continue
-
-            if b0 & 0x80 and op:  # a whole message in one frame
-                if self._close_sent:
-                    continue  # we are closing: data is discarded until the peer's close
-                if text:
-                    if checked:
-                        decoder.decode(b"", True)
-                    return payload.decode("utf-8")
-                return payload
-
-            if op:
-                message_op, parts = op, []
-                if text and decoder is None:
-                    decoder = _new_utf8_decoder()
-            if text and not checked:
-                decoder.decode(payload)
-            parts.append(payload)
-            size += length
-            if b0 & 0x80:
-                if self._close_sent:  # we are closing: data is discarded until the peer's close
-                    message_op, parts, size, decoder = 0, None, 0, None
-                    continue
-                data = b"".join(parts)
-                if text:
-                    decoder.decode(b"", True)
-                    return data.decode("utf-8")
-                return data
 
     # ------------------------------------------------------------------ ending
 

@@ -20,7 +20,7 @@ MIB = 1 << 20
 BIG = ECHO + "      maxMessageSize: 16777216\n"  # the echo mock of _attack.py, taking 16 MiB
 
 
-def _settled_rss(target, seconds=0.5):
+def settled_rss(target, seconds=0.5):
     """The server's largest RSS over ``seconds`` (KiB): what it reaches once it has read
     everything sent to it."""
     peak = target.rss_kib()
@@ -34,14 +34,14 @@ def _settled_rss(target, seconds=0.5):
 def test_frame_headers_declaring_16_mib_cost_no_memory(target):
     server = target(config=BIG)
     assert served(server.url())  # warm: the first echo's allocations are not the attack's
-    before = _settled_rss(server, 0.2)
+    before = settled_rss(server, 0.2)
     clients = [Client(server.port, "/ws") for _ in range(20)]
     for client in clients:
         # A 14-byte header (with its mask key) declaring 16 MiB, plus a few payload bytes,
         # so that the server is inside the payload read when RSS is measured.
         client.sock.sendall(frame(OP_BINARY, b"", length=16 * MIB) + b"x" * 100)
     assert served(server.url())  # the loop got past all 20 headers, and still serves
-    growth_mib = (_settled_rss(server) - before) / 1024
+    growth_mib = (settled_rss(server) - before) / 1024
     assert growth_mib < 20, f"20 headers declaring 16 MiB each cost {growth_mib:.0f} MiB"
     for client in clients:
         client.sock.close()
