@@ -64,7 +64,7 @@ def pin_self():
 class Server:
     """One server subprocess; ``start()`` waits for the line that tells its port."""
 
-    PORT_LINE = re.compile(rb"LISTENING (\d+)|ws://[^\s:/]+:(\d+)")
+    PORT_LINE = re.compile(rb"LISTENING (\d+)|ws://(?:\[[^\]\s]+\]|[^\s:/\[]+):(\d+)")  # [::1] too
 
     def __init__(self, name, argv, note=""):
         self.name, self.argv, self.note = name, argv, note

@@ -21,7 +21,7 @@ EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 SERVE_EXAMPLES = """examples:
   mockd serve                          serve the built-in demo (echo at /ws, chat at /ws/chat)
   mockd serve --config mockd.yaml      serve the mocks of a file
-  mockd serve -c mockd.yaml -p 0       pick a free port; the banner prints it
+  mockd serve -c mockd.yaml -p 0 -a 0  free ports for both listeners (for tests); the banner prints them
 """
 
 
@@ -130,8 +130,10 @@ def get_parser():
     serve.add_argument("-c", "--config", metavar="FILE", default=os.environ.get("MOCKD_CONFIG"),
                        help="YAML or JSON config file (env MOCKD_CONFIG); without it the built-in demo is served")
     listen = serve.add_argument_group("listener options")
-    listen.add_argument("--host", default="0.0.0.0", metavar="HOST",
-                        help="address of the mock listener (default: 0.0.0.0)")
+    listen.add_argument("--host", default="::", metavar="HOST",
+                        help="address of the mock listener; :: takes IPv6 and IPv4 clients on every address "
+                             "(IPv4 only where the system has no IPv6), 0.0.0.0 IPv4 only, 127.0.0.1 this "
+                             "machine only (default: ::)")
     listen.add_argument("-p", "--port", type=int, default=4280, metavar="PORT",
                         help="port of the mock listener; 0 picks a free one (default: 4280)")
     listen.add_argument("--handshake-timeout", type=float, default=10.0, metavar="SECONDS",
@@ -167,9 +169,13 @@ def get_parser():
 
     check = commands.add_parser("check", help="validate a config file without serving it",
                                 description="Load and validate a config file and its plugins, then exit: "
-                                            "0 when valid, 2 with the located error when not.",
+                                            "0 when valid, 2 when not, with every error found (up to 20), "
+                                            "each on its own line with its place in the file. Warnings "
+                                            "(what loads but is likely a mistake) are printed too; they "
+                                            "do not change the exit status.",
                                 epilog="example:\n  mockd check -c mockd.yaml", formatter_class=_Formatter)
-    check.add_argument("-c", "--config", metavar="FILE", required=True, help="the config file to validate")
+    check.add_argument("-c", "--config", metavar="FILE", default=os.environ.get("MOCKD_CONFIG"),
+                       help="the config file to validate (env MOCKD_CONFIG)")
     _add_limit_options(check)
     _add_plugin_options(check)
 
@@ -204,14 +210,28 @@ def _load(args, registry):
 
 
 def _check(args):
-    pm, registry = _plugin_manager(args)
-    config = _load(args, registry)
+    import logging
+    if not args.config:
+        raise ConfigError("no config file to check: give one with -c FILE (or set MOCKD_CONFIG)")
+    # The loader logs its warnings (mockd serve shows them in its log); here they are printed.
+    printer = logging.StreamHandler(sys.stderr)
+    printer.setFormatter(logging.Formatter("mockd: warning: %(message)s"))
+    warnings_log = logging.getLogger("mockd.config")
+    warnings_log.addHandler(printer)
+    propagate, warnings_log.propagate = warnings_log.propagate, False
+    try:
+        pm, registry = _plugin_manager(args)
+        config = _load(args, registry)
+    finally:  # main() may run again in this process (tests): no second printer
+        warnings_log.removeHandler(printer)
+        warnings_log.propagate = propagate
     # Plugins validate their plugins: settings in mockd_configure; nothing binds here.
     from .server import MockServer
     server = MockServer(config, pm, registry)
     server.configure()
     server.unconfigure()
-    print(f"{args.config}: OK ({len(config.mocks)} mocks)")
+    count = len(config.mocks)
+    print(f"{args.config}: OK ({count} mock{'' if count == 1 else 's'})")
     return EXIT_OK
 
 
@@ -242,7 +262,8 @@ def main(argv=None):
         if args.command == "plugins":
             return _plugins(args)
     except (ConfigError, PluginError) as exc:
-        print(f"mockd: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # a config error may report several problems, one a line
+            print(f"mockd: error: {line}", file=sys.stderr)
         return EXIT_USAGE
     except MockdError as exc:
         print(f"mockd: error: {exc}", file=sys.stderr)

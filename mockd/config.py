@@ -1,62 +1,42 @@
 """Validating a mockd config into immutable runtime objects (reading the file: :mod:`.configfile`).
 
-The whole file is validated before anything is served: a bad file never half-loads. Matcher,
-response and step types are resolved against the plugin :class:`~mockd.plugins.Registry`, and
-templates, regexes and JSON paths are compiled here, once, never on the per-message path.
+The whole file is validated before anything is served: a bad file never half-loads, and every
+problem in it is reported at once (up to :data:`~mockd.errors.MAX_REPORTED`), each located.
+Matcher, response and step types are resolved against the plugin :class:`~mockd.plugins.Registry`
+(:mod:`.build`), and templates, regexes and JSON paths are compiled here, once, never on the
+per-message path.
 """
 import secrets
 from dataclasses import dataclass, field
 from typing import Optional
 
 from . import schema
+from .build import Build, Criteria, Response  # defined with Build; re-exported, where callers find them
 from .configfile import expand_env, load_config, parse_config_data, parse_config_text, read_config_data
 from .errors import ConfigError
 from .origins import parse_origin_pattern
-from .schema import join_where, one_of_hint
+from .schema import Problems, join_where
 from .yamlload import scalar_text
 
 SUPPORTED_VERSION = "1.0"
 MOCK_TYPES = ("websocket",)
 DEFAULT_MAX_MESSAGE_SIZE = 65536
-TOP_LEVEL_KEYS = ("version", "mocks", "plugins", "name", "kind", "metadata", "serverConfig")
-MOCK_KEYS = ("id", "type", "name", "description", "enabled", "websocket", "parentId", "metaSortKey",
-             "workspaceId", "createdAt", "updatedAt")
+# Each place's keys are the documented ones (listed in errors) plus upstream's bookkeeping,
+# accepted so that files exported by the Go tool load, but never suggested.
+DOCUMENTED_TOP_LEVEL_KEYS = ("version", "mocks", "plugins")
+TOP_LEVEL_KEYS = DOCUMENTED_TOP_LEVEL_KEYS + ("name", "kind", "metadata", "serverConfig")
+DOCUMENTED_MOCK_KEYS = ("id", "type", "name", "description", "enabled", "websocket")
+MOCK_KEYS = DOCUMENTED_MOCK_KEYS + ("parentId", "metaSortKey", "workspaceId", "createdAt", "updatedAt")
 WEBSOCKET_KEYS = ("path", "subprotocols", "requireSubprotocol", "maxMessageSize", "maxConnections",
                   "idleTimeout", "echoMode", "heartbeat", "matchers", "defaultResponse", "scenario",
                   "skipOriginVerify", "allowedOrigins")
 HEARTBEAT_KEYS = ("enabled", "interval", "timeout")
 RULE_KEYS = ("match", "response", "noResponse")
 SCENARIO_KEYS = ("name", "loop", "resetOnReconnect", "steps")
-MATCH_COMMON_KEYS = ("type", "messageType")
-RESPONSE_COMMON_KEYS = ("type", "delay")
-MESSAGE_TYPES = ("text", "binary")
+_IN_WEBSOCKET = {key: f"websocket.{key}" for key in WEBSOCKET_KEYS}  # written one level too high
 
 
 # ---------------------------------------------------------------- runtime objects
-
-
-@dataclass(frozen=True)
-class Criteria:
-    """A ``match:`` block: a matcher plus the ``messageType`` filter."""
-    matcher: object
-    message_type: Optional[str]  # "text", "binary" or None for both
-    label: str = ""
-
-    def test(self, message, context=None):
-        if self.message_type is not None and self.message_type != message.type:
-            return None
-        return self.matcher.match(message, context)
-
-
-@dataclass(frozen=True)
-class Response:
-    """A ``response:`` block: a response type instance plus an optional delay (seconds)."""
-    kind: object
-    delay: float = 0.0
-
-    def render(self, ctx):
-        """Return ``str`` (a text frame) or ``bytes`` (a binary frame)."""
-        return self.kind.render(ctx)
 
 
 @dataclass(frozen=True)
@@ -112,168 +92,183 @@ class Config:
     mocks: list
     plugins: dict = field(default_factory=dict)
     source: Optional[str] = None
-
-
-# ---------------------------------------------------------------- the builder handed to plugin types
-
-
-class Build:
-    """What ``from_config(spec, where, build)`` of matchers, responses and steps can use.
-
-    :param registry: the :class:`~mockd.plugins.Registry` types are resolved against.
-    :param plugins: the config's ``plugins:`` block, so that a plugin's type can read its
-        settings while it is validated (``build.plugin_config("protobuf")``) and fail at load.
-    :param source: the config file, for plugins that resolve relative paths against it
-        (``None`` for mocks that did not come from a file).
-    """
-
-    def __init__(self, registry, plugins=None, source=None):
-        self.registry = registry
-        self.plugins = plugins or {}
-        self.source = source
-
-    def plugin_config(self, name):
-        """The ``plugins: {name: {...}}`` block, or ``{}`` (as ``MockServer.plugin_config``)."""
-        return dict(self.plugins.get(name) or {})
-
-    def template(self, text, where):
-        from .templating import compile_template
-        return compile_template(text, self.registry.template_functions, where)
-
-    def value(self, tree, where):
-        from .templating import compile_value
-        return compile_value(tree, self.registry.template_functions, where)
-
-    def criteria(self, spec, where):
-        spec, cls, own = _typed(spec, where, self.registry.matchers, "matcher", MATCH_COMMON_KEYS)
-        message_type = schema.string(spec, "messageType", where)
-        if message_type not in MESSAGE_TYPES:
-            message_type = None  # upstream: missing, empty or anything else means both
-        return Criteria(_from_config(cls, own, where, self), message_type)
-
-    def response(self, spec, where):
-        spec, cls, own = _typed(spec, where, self.registry.response_types, "response", RESPONSE_COMMON_KEYS)
-        delay = schema.duration(spec, "delay", where, default=0.0)
-        return Response(_from_config(cls, own, where, self), delay)
-
-    def step(self, spec, where):
-        _spec, cls, own = _typed(spec, where, self.registry.step_types, "step", ("type",))
-        return _from_config(cls, own, where, self)
-
-
-def _typed(spec, where, types, kind, common_keys):
-    """``(spec, cls, own)``: ``spec`` as a mapping, the class its ``type`` names in ``types``
-    (a registry table of ``kind`` types) and the keys that class reads, the common ones left out."""
-    spec = schema.mapping(spec, where)
-    type_name = schema.string(spec, "type", where, required=True)
-    cls = types.get(type_name)
-    if cls is None:
-        raise ConfigError(f"unknown {kind} type {type_name!r} {one_of_hint(type_name, types)}",
-                          where=join_where(where, "type"))
-    return spec, cls, {k: v for k, v in spec.items() if k not in common_keys}
-
-
-def _from_config(cls, own, where, build):
-    # A pattern nested deeply enough to exhaust a compiler's recursion (a plugin's included)
-    # is an invalid value like any other: located, never a traceback or an API 500.
-    try:
-        return cls.from_config(own, where, build)
-    except RecursionError:
-        raise ConfigError("nested too deeply to compile", where=where) from None
+    #: Located :class:`ConfigError` objects for what loads but is likely a mistake (a matcher
+    #: without a response); ``mockd check`` prints them, ``mockd serve`` logs them.
+    warnings: list = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- validating
 
 
 def build_config(data, registry, source=None):
-    """Validate a parsed config document into a :class:`Config`."""
+    """Validate a parsed config document into a :class:`Config`.
+
+    :raises ConfigError: standing for every problem found (``exc.errors``), not only the first.
+    """
     data = schema.mapping(data, None, "a mapping with 'version' and 'mocks' at the top level")
     if "endpoints" in data and "mocks" not in data:
         raise ConfigError("this is the NativeV1 format ('endpoints:'); write 'version: \"1.0\"' and 'mocks:'")
-    schema.check_keys(data, TOP_LEVEL_KEYS, None)
+    problems, warnings = Problems(), []
+    problems.attempt(schema.check_keys, data, DOCUMENTED_TOP_LEVEL_KEYS, None, accepted=TOP_LEVEL_KEYS)
+    version = problems.attempt(_version, data)
+    plugins = problems.attempt(schema.mapping, data.get("plugins") or {}, "plugins") or {}
+    problems.attempt(_check_plugin_settings, plugins, registry, warnings)
+    mocks, places = [], []
+    for index, spec in enumerate(problems.attempt(schema.sequence, data.get("mocks"), "mocks") or []):
+        mock = problems.attempt(build_mock, spec, registry, f"mocks[{index}]", id_prefix="ws_", plugins=plugins,
+                                source=source, warnings=warnings)
+        if mock is not None:
+            mocks.append(mock)
+            places.append((index, spec))
+    _check_unique(mocks, places, problems)
+    problems.check(order=data)
+    return Config(version=version, mocks=mocks, plugins=plugins, source=source,
+                  warnings=[warning.located(source=source) for warning in warnings])
+
+
+def _version(data):
+    value = data.get("version")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Upstream's schema has a string; JSON would read 1.10 as 1.1. Say how to write it.
+        raise ConfigError(f'write it as the string "1.0" (in quotes), not the number {scalar_text(value)}',
+                          where="version")
     version = schema.string(data, "version", None, required=True)
     if version != SUPPORTED_VERSION:
         raise ConfigError(f"unsupported version {version!r} (expected \"1.0\")", where="version")
-    plugins = schema.mapping(data.get("plugins") or {}, "plugins")
-    mocks = []
-    seen = {}
-    for index, spec in enumerate(schema.sequence(data.get("mocks"), "mocks")):
-        mock = build_mock(spec, registry, f"mocks[{index}]", id_prefix="ws_", plugins=plugins, source=source)
-        if mock.id in seen:
-            raise ConfigError(f"duplicate mock id {mock.id!r} (also used by mocks[{seen[mock.id]}])",
-                              where=f"mocks[{index}].id")
-        seen[mock.id] = index
-        mocks.append(mock)
-    return Config(version=version, mocks=mocks, plugins=plugins, source=source)
+    return version
+
+
+def _check_plugin_settings(plugins, registry, warnings):
+    """A ``plugins:`` block must name a loaded plugin: a misspelt one would go unread."""
+    names = registry.settings_names
+    if names is None:  # a plugin registered without a name: which settings it reads is unknown
+        return
+    problems = Problems()
+    for name in plugins:
+        where = join_where("plugins", name)
+        if name in names:
+            continue
+        why = registry.why_not_loaded(name)
+        if why:  # settings kept in the file while the plugin is off for a run
+            warnings.append(ConfigError(f"plugin {name!r} {why}; its settings are not used", where=where))
+        elif names:
+            problems.add(f"no plugin {name!r} is loaded {schema.one_of_hint(name, names, 'loaded')}", where)
+        else:
+            problems.add(f"no plugin {name!r} is loaded (no plugin is: 'mockd plugins' lists them); "
+                         f"install it, or remove these settings", where)
+    problems.check()
+
+
+def _check_unique(mocks, places, problems):
+    """Ids, and the paths of enabled mocks, must differ; both places are named."""
+    ids, paths = {}, {}
+    for mock, (index, spec) in zip(mocks, places):
+        first = ids.setdefault(mock.id, index)
+        if first != index:
+            problems.add(f"duplicate mock id {mock.id!r} (also used by mocks[{first}])", f"mocks[{index}].id")
+        if not mock.enabled:
+            continue
+        first, first_spec = paths.setdefault(mock.endpoint.path, (index, spec))
+        if first != index:
+            named = f" (id {first_spec['id']!r})" if first_spec.get("id") is not None else ""
+            problems.add(f"path {mock.endpoint.path!r} is already served by mocks[{first}]{named}; "
+                         f"give one of them another path, or 'enabled: false'", f"mocks[{index}].websocket.path")
 
 
 def new_mock_id(prefix):
     return prefix + secrets.token_hex(8)
 
 
-def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False, plugins=None, source=None):
+def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False, plugins=None, source=None,
+               warnings=None):
     """Validate one mock definition. ``spec`` is not modified.
 
     ``plugins`` and ``source`` are the config's ``plugins:`` block and file (see :class:`Build`);
-    pass the server's for mocks added at run time.
+    pass the server's for mocks added at run time. ``warnings``, a list, receives what loads
+    but is likely a mistake.
     """
     spec = schema.mapping(spec, where)
-    schema.check_keys(spec, MOCK_KEYS, where)
+    problems = Problems()
+    problems.attempt(schema.check_keys, spec, DOCUMENTED_MOCK_KEYS, where, accepted=MOCK_KEYS, moved=_IN_WEBSOCKET)
+    mock_type = problems.attempt(_mock_type, spec, where, require_type)
+    mock_id = problems.attempt(schema.path_segment, spec, "id", where) or new_mock_id(id_prefix)
+    name = problems.attempt(schema.string, spec, "name", where, default="") or ""
+    enabled = problems.attempt(schema.boolean, spec, "enabled", where, default=True)
+    endpoint = None
+    if mock_type is not None:  # else not a WebSocket mock: its websocket block does not matter
+        if spec.get("websocket") is None:
+            problems.add("websocket spec is required for WebSocket mocks", join_where(where, "websocket"))
+        else:
+            endpoint = problems.attempt(build_endpoint, spec["websocket"], Build(registry, plugins, source, warnings),
+                                        join_where(where, "websocket"))
+    problems.check(order=spec, where=where)
+    stored = dict(spec, id=mock_id, type=mock_type)
+    return Mock(id=mock_id, type=mock_type, name=name, enabled=enabled, endpoint=endpoint, spec=stored)
+
+
+def _mock_type(spec, where, require_type):
     mock_type = schema.string(spec, "type", where, required=require_type)
+    if mock_type is None and "websocket" not in spec and any(key in _IN_WEBSOCKET for key in spec):
+        return None  # a WebSocket mock whose keys are one level too high: check_keys says so
     if mock_type is None:
         mock_type = "websocket" if "websocket" in spec else "http"
     if mock_type not in MOCK_TYPES:
         raise ConfigError(f"unsupported mock type {mock_type!r} (mockd serves: {', '.join(MOCK_TYPES)})",
                           where=join_where(where, "type"))
-    mock_id = schema.path_segment(spec, "id", where) or new_mock_id(id_prefix)
-    if spec.get("websocket") is None:
-        raise ConfigError("websocket spec is required for WebSocket mocks", where=join_where(where, "websocket"))
-    endpoint = build_endpoint(spec["websocket"], Build(registry, plugins, source), join_where(where, "websocket"))
-    stored = dict(spec, id=mock_id, type=mock_type)
-    return Mock(id=mock_id, type=mock_type, name=schema.string(spec, "name", where, default="") or "",
-                enabled=schema.boolean(spec, "enabled", where, default=True), endpoint=endpoint, spec=stored)
+    return mock_type
 
 
 def build_endpoint(spec, build, where):
     spec = schema.mapping(spec, where)
-    schema.check_keys(spec, WEBSOCKET_KEYS, where)
-    path = schema.string(spec, "path", where, required=True)
-    if not path.startswith("/"):
-        raise ConfigError(f"path must start with / (got {path!r})", where=join_where(where, "path"))
+    problems = Problems()
+    attempt = problems.attempt  # every field on its own: one run reports each wrong one
+    attempt(schema.check_keys, spec, WEBSOCKET_KEYS, where)
+    path = attempt(_path, spec, where)
     at = join_where(where, "subprotocols")
-    subprotocols = tuple(_subprotocol(item, join_where(at, i))
-                         for i, item in enumerate(schema.sequence(spec.get("subprotocols"), at)))
-    rules = tuple(
-        _build_rule(item, build, join_where(join_where(where, "matchers"), i), f"matchers[{i}]")
-        for i, item in enumerate(schema.sequence(spec.get("matchers"), join_where(where, "matchers"))))
-    default_response = None
+    subprotocols = tuple(attempt(_subprotocol, item, join_where(at, i))
+                         for i, item in enumerate(attempt(schema.sequence, spec.get("subprotocols"), at) or []))
+    at = join_where(where, "matchers")
+    rules = tuple(attempt(_build_rule, item, build, join_where(at, i), f"matchers[{i}]")
+                  for i, item in enumerate(attempt(schema.sequence, spec.get("matchers"), at) or []))
+    default_response = scenario = None
     if spec.get("defaultResponse") is not None:
-        default_response = build.response(spec["defaultResponse"], join_where(where, "defaultResponse"))
-    scenario = None
+        default_response = attempt(build.response, spec["defaultResponse"], join_where(where, "defaultResponse"))
     if spec.get("scenario") is not None:
-        scenario = _build_scenario(spec["scenario"], build, join_where(where, "scenario"))
-    max_size = schema.integer(spec, "maxMessageSize", where, default=DEFAULT_MAX_MESSAGE_SIZE)
-    # The process's ceiling (``mockd serve --max-message-size-limit``): a mock must not let a
-    # client make the server buffer more than the operator allowed.
-    ceiling = build.registry.max_message_size_limit
-    if max_size > ceiling:
-        raise ConfigError(f"must be at most {ceiling} bytes (the server's --max-message-size-limit), "
-                          f"got {max_size}", where=join_where(where, "maxMessageSize"))
-    return Endpoint(
+        scenario = attempt(_build_scenario, spec["scenario"], build, join_where(where, "scenario"))
+    endpoint = dict(
         path=path,
         subprotocols=subprotocols,
-        require_subprotocol=schema.boolean(spec, "requireSubprotocol", where, default=False),
-        max_message_size=max_size if max_size > 0 else min(DEFAULT_MAX_MESSAGE_SIZE, ceiling),
-        max_connections=schema.integer(spec, "maxConnections", where, default=0, minimum=0),
-        idle_timeout=schema.duration(spec, "idleTimeout", where, default=0.0),
-        echo=schema.boolean(spec, "echoMode", where, default=not rules and scenario is None),
-        heartbeat=_build_heartbeat(spec.get("heartbeat"), join_where(where, "heartbeat")),
+        require_subprotocol=attempt(schema.boolean, spec, "requireSubprotocol", where, default=False),
+        max_message_size=attempt(_max_message_size, spec, where, build.registry.max_message_size_limit),
+        max_connections=attempt(schema.integer, spec, "maxConnections", where, default=0, minimum=0),
+        idle_timeout=attempt(schema.duration, spec, "idleTimeout", where, default=0.0),
+        echo=attempt(schema.boolean, spec, "echoMode", where, default=not rules and scenario is None),
+        heartbeat=attempt(_build_heartbeat, spec.get("heartbeat"), join_where(where, "heartbeat")),
         rules=rules,
         default_response=default_response,
         scenario=scenario,
-        skip_origin_verify=schema.boolean(spec, "skipOriginVerify", where, default=True),
-        allowed_origins=_allowed_origins(spec.get("allowedOrigins"), join_where(where, "allowedOrigins")),
+        skip_origin_verify=attempt(schema.boolean, spec, "skipOriginVerify", where, default=True),
+        allowed_origins=attempt(_allowed_origins, spec.get("allowedOrigins"), join_where(where, "allowedOrigins")),
     )
+    problems.check(order=spec, where=where)
+    return Endpoint(**endpoint)
+
+
+def _path(spec, where):
+    path = schema.string(spec, "path", where, required=True)
+    if not path.startswith("/"):
+        raise ConfigError(f"path must start with / (got {path!r})", where=join_where(where, "path"))
+    return path
+
+
+def _max_message_size(spec, where, ceiling):
+    max_size = schema.integer(spec, "maxMessageSize", where, default=DEFAULT_MAX_MESSAGE_SIZE)
+    # The process's ceiling (``mockd serve --max-message-size-limit``): a mock must not let a
+    # client make the server buffer more than the operator allowed.
+    if max_size > ceiling:
+        raise ConfigError(f"must be at most {ceiling} bytes (the server's --max-message-size-limit), "
+                          f"got {max_size}", where=join_where(where, "maxMessageSize"))
+    return max_size if max_size > 0 else min(DEFAULT_MAX_MESSAGE_SIZE, ceiling)
 
 
 def _allowed_origins(value, where):
@@ -321,26 +316,38 @@ def _build_heartbeat(spec, where):
 
 def _build_rule(spec, build, where, label):
     spec = schema.mapping(spec, where)
-    schema.check_keys(spec, RULE_KEYS, where)
+    problems = Problems()
+    problems.attempt(schema.check_keys, spec, RULE_KEYS, where)
+    criteria = None
     if spec.get("match") is None:
-        raise ConfigError("a matcher needs a 'match' block", where=join_where(where, "match"))
-    criteria = build.criteria(spec["match"], join_where(where, "match"))
-    no_response = schema.boolean(spec, "noResponse", where, default=False)
+        problems.add("a matcher needs a 'match' block", join_where(where, "match"))
+    else:
+        criteria = problems.attempt(build.criteria, spec["match"], join_where(where, "match"))
+    no_response = problems.attempt(schema.boolean, spec, "noResponse", where, default=False)
     response = None
     if spec.get("response") is not None and not no_response:
-        response = build.response(spec["response"], join_where(where, "response"))
-    # A matcher without a response behaves as noResponse: it matches and sends nothing.
+        response = problems.attempt(build.response, spec["response"], join_where(where, "response"))
+    elif spec.get("response") is None and not no_response:
+        # Upstream reads a matcher without a response as noResponse, so it loads; but it is
+        # more often a response forgotten or mis-indented than a silence meant.
+        build.warn("this matcher has no 'response', so a message it matches gets no reply; "
+                   "write 'noResponse: true' if that is meant, or add a response", where)
+    problems.check()
     return Rule(criteria=Criteria(criteria.matcher, criteria.message_type, label), response=response, label=label)
 
 
 def _build_scenario(spec, build, where):
     spec = schema.mapping(spec, where)
-    schema.check_keys(spec, SCENARIO_KEYS, where)
-    schema.boolean(spec, "resetOnReconnect", where)  # accepted; state is always per connection
-    steps = tuple(build.step(item, join_where(join_where(where, "steps"), i))
-                  for i, item in enumerate(schema.sequence(spec.get("steps"), join_where(where, "steps"))))
-    return Scenario(name=schema.string(spec, "name", where, default="") or "",
-                    loop=schema.boolean(spec, "loop", where, default=False), steps=steps)
+    problems = Problems()
+    problems.attempt(schema.check_keys, spec, SCENARIO_KEYS, where)
+    problems.attempt(schema.boolean, spec, "resetOnReconnect", where)  # accepted; state is always per connection
+    at = join_where(where, "steps")
+    steps = tuple(problems.attempt(build.step, item, join_where(at, i))
+                  for i, item in enumerate(problems.attempt(schema.sequence, spec.get("steps"), at) or []))
+    name = problems.attempt(schema.string, spec, "name", where, default="") or ""
+    loop = problems.attempt(schema.boolean, spec, "loop", where, default=False)
+    problems.check()
+    return Scenario(name=name, loop=loop, steps=steps)
 
 
 def string_value(spec, where):

@@ -7,6 +7,7 @@ so a server reloading can do them in a worker thread; :func:`load_config` and
 """
 import io
 import json
+import logging
 import os
 import re
 
@@ -15,7 +16,10 @@ import yaml
 from .depth import MAX_NESTING, deeper_than
 from .errors import ConfigError
 from .safefile import Refused, read_regular_file
+from .yamlerrors import explain as explain_yaml_error
 from .yamlload import load_yaml
+
+log = logging.getLogger("mockd.config")
 
 __all__ = ["MAX_CONFIG_BYTES", "expand_env", "load_config", "parse_config_data", "parse_config_text",
            "read_config_data"]
@@ -77,9 +81,25 @@ def read_config_data(source):
         cap = ", the most a config file may have" if exc.max_bytes is not None else ""
         raise ConfigError(f"cannot read configuration file: {exc}{cap}; name a YAML or JSON file",
                           source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise _not_utf8(raw, source) from None
+    except OSError as exc:
         raise ConfigError(f"cannot read configuration file: {exc}", source=source) from None
     return parse_config_data(text, source)
+
+
+def _not_utf8(raw, source):
+    """Where the first byte that is not UTF-8 is, as an editor counts: line and character."""
+    try:
+        raw.decode("utf-8")
+        start = len(raw)  # not reached: TextIOWrapper decodes with the same codec
+    except UnicodeDecodeError as exc:
+        start = exc.start
+    before = raw[:start].decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    line_start = before.rfind("\n") + 1
+    return ConfigError(f"the byte 0x{raw[start:start + 1].hex()} here is not UTF-8 (is the file Latin-1 or "
+                       f"Windows-1252?); save the file as UTF-8", source=source,
+                       where=f"line {before.count(chr(10)) + 1}, column {len(before) - line_start + 1}")
 
 
 def parse_config_data(text, source="<config>"):
@@ -94,11 +114,13 @@ def parse_config_data(text, source="<config>"):
         data = json.loads(text)
         too_deep = deeper_than(data, MAX_NESTING)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=source) from None
+        raise ConfigError(f"invalid JSON: {exc.msg}", source=source,
+                          where=f"line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:  # json.loads recurses per level: 10,000 nested arrays end here
         too_deep = True
     except yaml.YAMLError as exc:
-        raise ConfigError("invalid YAML: " + " ".join(str(exc).split()), source=source) from None
+        where, message = explain_yaml_error(exc, text)
+        raise ConfigError(message, source=source, where=where) from None
     if too_deep:  # validating and rendering recurse too: the YAML limit holds for JSON
         raise ConfigError(f"invalid JSON: nested deeper than {MAX_NESTING} levels; flatten the structure "
                           "(a real config is rarely 20 levels deep)", source=source)
@@ -113,6 +135,9 @@ def parse_config_text(text, registry, source="<config>"):
 def _build_located(data, registry, source):
     from .config import build_config  # mockd.config re-exports this module's names
     try:
-        return build_config(data, registry, source)
+        config = build_config(data, registry, source)
     except ConfigError as exc:
         raise exc.located(source=source) from None
+    for warning in config.warnings:  # mockd serve logs them (also on SIGHUP); mockd check prints them
+        log.warning("%s", warning)
+    return config

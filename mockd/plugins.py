@@ -13,6 +13,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .version import __version__
 
 DEFAULT_PLUGINS = (
     "mockd.matching",
@@ -85,10 +86,17 @@ class Registry:
         self.step_types = {}
         self.response_types = {}
         self._owners = {}
+        #: Names of blocked plugins (``--disable-plugin``), for errors about what they provide.
+        self.disabled = frozenset()
+        #: The names a config's ``plugins:`` block may configure; None when unknown (a plugin
+        #: object registered without a name may read any).
+        self.settings_names = None
 
     @classmethod
     def from_plugin_manager(cls, pm):
         registry = cls()
+        registry.disabled = frozenset(name for name, plugin in pm.list_name_plugin() if plugin is None)
+        registry.settings_names = _settings_names(pm)
         hook = pm.hook
         registry._collect(pm, hook.mockd_register_matchers, "matcher", registry.matchers, _named_classes)
         registry._collect(pm, hook.mockd_register_template_functions, "template function",
@@ -113,9 +121,38 @@ class Registry:
                 self._owners[key] = impl.plugin_name
                 target[name] = value
 
+    def why_not_loaded(self, name):
+        """Why plugin ``name`` is not loaded although it could be (a phrase naming the option
+        that did it), or None: for errors about its settings and types."""
+        if name in self.disabled:
+            return "is disabled (--disable-plugin or MOCKD_DISABLED_PLUGINS)"
+        if self.settings_names is not None and name not in self.settings_names and name in _installed_names():
+            return "is installed but not loaded (--no-plugin-autoload or MOCKD_DISABLE_PLUGIN_AUTOLOAD)"
+        return None
+
     def owner(self, kind, name):
         """Which plugin registered ``name`` of ``kind`` (``"matcher"``, ``"step type"``...)."""
         return self._owners.get((kind, name))
+
+
+def _installed_names():
+    """The entry-point names of the installed plugins, loaded or not: metadata only, no import."""
+    from importlib.metadata import entry_points
+    return {entry_point.name for entry_point in entry_points(group=ENTRYPOINT_GROUP)}
+
+
+def _settings_names(pm):
+    """Each plugin's name and, for a module ``mockd_protobuf`` registered as an object (as tests
+    do), the entry-point name it reads its settings under by the naming convention: ``protobuf``."""
+    names = set()
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None or name in DEFAULT_PLUGINS:
+            continue
+        if name == str(id(plugin)):  # pluggy's name for an object without __name__
+            return None
+        short = name.rpartition(".")[2]
+        names.update({name, short.removeprefix("mockd_").removeprefix("mockd-")})
+    return frozenset(names)
 
 
 def _named_classes(result, kind, plugin_name):
@@ -146,10 +183,9 @@ def list_plugins(pm, include_builtin=False):
             continue
         dist = dists.get(id(plugin))
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or ())
-        rows.append({
-            "name": name,
-            "distribution": dist.project_name if dist else None,
-            "version": dist.version if dist else None,
-            "hooks": hooks,
-        })
+        if name in DEFAULT_PLUGINS:  # mockd's own modules: no distribution of their own
+            distribution, version = "mockd", __version__
+        else:
+            distribution, version = (dist.project_name, dist.version) if dist else (None, None)
+        rows.append({"name": name, "distribution": distribution, "version": version, "hooks": hooks})
     return sorted(rows, key=lambda row: row["name"])

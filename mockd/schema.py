@@ -13,6 +13,7 @@ from .errors import ConfigError
 from .yamlload import scalar_text
 
 _MISSING = object()
+_TOP_KEY = re.compile(r"[^.\[]*")  # "mocks" of "mocks[2].websocket.path"
 _UNADDRESSABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # control characters, lone surrogates
 
 
@@ -40,10 +41,10 @@ def join_where(where, key):
     return f"{where}.{key}" if where else key
 
 
-def one_of_hint(value, choices):
+def one_of_hint(value, choices, label="allowed"):
     """``(allowed: a, b, c)`` plus a did-you-mean when one is close."""
     choices = sorted(choices)
-    hint = f"(allowed: {', '.join(choices)})"
+    hint = f"({label}: {', '.join(choices)})"
     close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
     if close:
         hint += f"; did you mean {close[0]!r}?"
@@ -70,11 +71,63 @@ def sequence(value, where):
     return value
 
 
-def check_keys(spec, allowed, where):
-    """Reject keys outside ``allowed``: a typo must not be silently ignored."""
+def check_keys(spec, allowed, where, accepted=(), moved=None):
+    """Reject keys outside ``allowed`` and ``accepted``, each unknown key an error of its own: a
+    typo must not be silently ignored.
+
+    :param allowed: the documented keys, listed in the message.
+    :param accepted: keys read without being advertised (upstream's bookkeeping such as
+        ``metaSortKey``): a file exported by the Go tool loads, but nobody is told to write them.
+    :param moved: ``{key: "websocket.path"}`` for keys that belong elsewhere, suggested instead
+        of the closest allowed key.
+    """
+    errors = []
     for key in spec:
-        if key not in allowed:
-            raise ConfigError(f"unknown key {key!r} {one_of_hint(key, allowed)}", where=join_where(where, key))
+        if key in allowed or key in accepted:
+            continue
+        if moved and key in moved:
+            hint = f"{one_of_hint('', allowed)}; did you mean {moved[key]!r}?"
+        else:
+            hint = one_of_hint(key, allowed)
+        errors.append(ConfigError(f"unknown key {key!r} {hint}", where=join_where(where, key)))
+    if errors:
+        raise ConfigError.combine(errors)
+
+
+class Problems:
+    """The errors found so far in one document, so that one run reports them all.
+
+    Independent parts (each mock, each matcher, each field) are validated through
+    :meth:`attempt`; :meth:`check` then raises one :class:`ConfigError` standing for all.
+    """
+
+    def __init__(self):
+        self.errors = []
+
+    def attempt(self, func, *args, **kwargs):
+        """``func(*args, **kwargs)``, or None once its :class:`ConfigError` is kept."""
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            self.errors.append(exc)
+            return None
+
+    def add(self, message, where):
+        self.errors.append(ConfigError(message, where=where))
+
+    def check(self, order=None, where=None):
+        """Raise the errors found, if any, in the order of the file when ``order`` is given: the
+        keys of the mapping at ``where``, each error ranked by the key below ``where`` it is under."""
+        if not self.errors:
+            return
+        leaves = [leaf for error in self.errors for leaf in error.errors]
+        if order is not None:
+            rank = {key: index for index, key in enumerate(order)}
+            skip = len(where) + 1 if where else 0  # "mocks[0].websocket" and the dot
+            leaves.sort(key=lambda error: rank.get(_TOP_KEY.match(error.where or "", skip).group(), -1))
+        combined = ConfigError.combine(leaves)
+        combined.omitted += sum(error.omitted for error in self.errors)  # beyond the cap already
+        raise combined
 
 
 def string(spec, key, where, required=False, default=None, allow_empty=True):

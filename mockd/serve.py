@@ -9,7 +9,64 @@ def _patch():
 
 
 def _display_host(host):
-    return "localhost" if host in ("0.0.0.0", "::", "") else host
+    """What a client on this machine connects to for a listener bound to ``host``."""
+    from .listen import url_host
+    if host == "::":
+        return "localhost"  # dual-stack: reached whether localhost resolves to ::1 or 127.0.0.1 first
+    if host == "0.0.0.0":
+        return "127.0.0.1"  # IPv4 only: a client resolving localhost to ::1 first would be refused
+    return url_host(host)
+
+
+BANNER_ENDPOINTS = 20  # more would push the URLs above off a terminal's screen
+
+
+def _endpoint_lines(server):
+    """The served paths, each with its mock's name (or id), as the banner lists them."""
+    from .client.terminal import printable
+    served = [(printable(path, newlines=False), printable(rt.mock.name or rt.id, newlines=False))
+              for path, rt in server.routes.items()]
+    if not served:
+        return ["  Endpoints:   none" + (" (every mock is disabled)" if server.mocks else "")]
+    width = min(max(len(path) for path, _ in served[:BANNER_ENDPOINTS]), 40)
+    lines = ["  Endpoints:"] + [f"    {path:<{width}}  {name}" for path, name in served[:BANNER_ENDPOINTS]]
+    if len(served) > BANNER_ENDPOINTS:
+        lines.append(f"    and {len(served) - BANNER_ENDPOINTS} more")
+    return lines
+
+
+def _banner(args, config, server, tls):
+    source = args.config or "the built-in demo config"
+    count = len(config.mocks)
+    lines = [f"mockd server started ({count} mock{'' if count == 1 else 's'} from {source})", "",
+             f"  Mock server: {'wss' if tls else 'ws'}://{_display_host(server.ws_host)}:{server.ws_port}"]
+    if server.admin_port_bound:
+        lines.append(f"  Admin API:   {'https' if tls else 'http'}://{_display_host(server.admin_host_bound)}:"
+                     f"{server.admin_port_bound}")
+    return "\n".join(lines + [""] + _endpoint_lines(server) + ["", "Press Ctrl+C to stop"])
+
+
+def _listen_failure(exc):
+    """``exc``, a :class:`~mockd.listen.ListenError`, as a MockdError naming the option to change."""
+    import errno
+
+    from .errors import MockdError
+    port_option, host_option = {"mock": ("-p/--port", "--host"),
+                                "admin": ("-a/--admin-port", "--admin-host")}[exc.listener]
+    short = port_option.split("/")[0]
+    if exc.errno == errno.EADDRINUSE:
+        hint = f"choose another port with {port_option} ({short} 0 picks a free one)"
+        if exc.listener == "admin":
+            hint += ", or turn the admin API off with --no-admin"
+    elif exc.errno == errno.EACCES and 0 < exc.port < 1024:
+        hint = f"ports below 1024 need privileges: choose {port_option} 1024 or above ({short} 0 picks a free one)"
+    elif exc.unresolved:
+        hint = f"check the name, or give an address with {host_option}"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        hint = f"{exc.host} is no address of this machine: choose another with {host_option}"
+    else:
+        return MockdError(str(exc))
+    return MockdError(f"{exc}; {hint}")
 
 
 def _tls_options(args):
@@ -111,6 +168,7 @@ def serve(args, make_plugin_manager, load_config):
 
     from .blocking import warn_blocking
     from .errors import MockdError
+    from .listen import ListenError
     from .log import configure_logging
     from .rlimit import raise_open_file_limit
     from .server import MockServer
@@ -129,8 +187,8 @@ def serve(args, make_plugin_manager, load_config):
                         journal_body_limit=args.journal_body_limit)
     try:
         server.start()
-    except OSError as exc:
-        raise MockdError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    except ListenError as exc:
+        raise _listen_failure(exc) from None
     raise_open_file_limit()  # one descriptor per client; nothing was accepted yet (no yield so far)
     # Before the pid file and the banner, which tell supervisors (and tests) we are ready:
     # a SIGTERM right after them must already mean a clean shutdown, not the default death.
@@ -143,16 +201,7 @@ def serve(args, make_plugin_manager, load_config):
         except MockdError:
             server.stop()
             raise
-    source = "the built-in demo config" if not args.config else args.config
-    lines = [f"mockd server started ({len(config.mocks)} mocks from {source})", "",
-             f"  Mock server: {'wss' if ssl_args else 'ws'}://{_display_host(args.host)}:{server.ws_port}"]
-    if server.admin_port_bound:
-        lines.append(f"  Admin API:   {'https' if ssl_args else 'http'}://{_display_host(args.admin_host)}:"
-                     f"{server.admin_port_bound}")
-    if not args.config:
-        lines += ["", "  Demo endpoints: /ws (echo), /ws/chat (chat room), /ws/stocks (ticker)"]
-    lines += ["", "Press Ctrl+C to stop"]
-    print("\n".join(lines), flush=True)
+    print(_banner(args, config, server, ssl_args), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ from gevent.pywsgi import WSGIServer
 from .blame import blame
 from .errors import ConfigError, MockdError, PluginError
 from .journal import DEFAULT_BODY_LIMIT, DEFAULT_SIZE, Journal
+from .listen import ListenError, address, bound_host, listen, unbracket
 from .state import ConnectionRegistry, MockRuntime
 from .ws.app import MockApp
 from .ws.guard import GuardedWSGIHandler
@@ -44,6 +45,13 @@ class _Observers:
         self.closed = has("mockd_connection_closed")
 
 
+def _bind(listener, host, port, backlog):
+    try:
+        return listen(host, port, backlog)
+    except OSError as exc:
+        raise ListenError(listener, host, port, exc) from None
+
+
 def _same_spec(old, new, ignore_id=False):
     """Whether two mocks have the same definition (as written; server timestamps ignored)."""
     ignored = {"createdAt", "updatedAt"} | ({"id"} if ignore_id else set())
@@ -54,7 +62,7 @@ def _same_spec(old, new, ignore_id=False):
 class MockServer:
     """The mock listener (and, when enabled, the admin listener) in one process."""
 
-    def __init__(self, config, plugin_manager, registry, *, host="0.0.0.0", port=4280,
+    def __init__(self, config, plugin_manager, registry, *, host="::", port=4280,
                  admin_host="127.0.0.1", admin_port=4290, admin=False, handshake_timeout=10.0,
                  journal_size=DEFAULT_SIZE, journal_body_limit=DEFAULT_BODY_LIMIT, admin_token=None,
                  ssl_args=None, max_outbound_buffer=DEFAULT_MAX_OUTBOUND, send_timeout=DEFAULT_SEND_TIMEOUT,
@@ -62,9 +70,9 @@ class MockServer:
         self.config = config
         self.plugin_manager = plugin_manager
         self.registry = registry
-        self.host = host
+        self.host = unbracket(host)  # "::" (every address, IPv6 and IPv4): see mockd/listen.py
         self.port = port
-        self.admin_host = admin_host
+        self.admin_host = unbracket(admin_host)
         self.admin_port = admin_port
         self.admin_enabled = admin
         self.handshake_timeout = handshake_timeout
@@ -90,6 +98,7 @@ class MockServer:
         self.app = MockApp(self)
         self._ws_server = None
         self._admin_server = None
+        self.ws_host = self.admin_host_bound = None  # the addresses bound, once started
         self._stopped = gevent.event.Event()
         self._configured = False
 
@@ -223,31 +232,42 @@ class MockServer:
     # ------------------------------------------------------------ lifecycle
 
     def start(self):
-        """Configure plugins and bind the listeners (port 0 picks a free port)."""
+        """Configure plugins and bind the listeners (port 0 picks a free port).
+
+        :raises ListenError: a listener cannot bind; then nothing listens and plugins are unconfigured.
+        """
+        if self.admin_enabled:
+            # Flask's import takes 100+ ms: done before a listener serves, it keeps no client waiting.
+            from .admin.app import create_app
         self.configure()
+        # Both sockets are bound before either serves: a taken admin port leaves nothing half-started.
+        sockets = []
+        try:
+            sockets.append(_bind("mock", self.host, self.port, 4096))
+            if self.admin_enabled:
+                sockets.append(_bind("admin", self.admin_host, self.admin_port, 256))
+        except ListenError:
+            for sock in sockets:
+                sock.close()
+            self.unconfigure()
+            raise
         handler = type("BoundHandler", (MockdWebSocketHandler,), {"handshake_timeout": self.handshake_timeout})
-        self._ws_server = WSGIServer((self.host, self.port), self.app, handler_class=handler,
-                                     log=None, error_log=logging.getLogger("mockd.wsgi"), backlog=4096,
-                                     **self.ssl_args)
+        self._ws_server = WSGIServer(sockets[0], self.app, handler_class=handler, log=None,
+                                     error_log=logging.getLogger("mockd.wsgi"), **self.ssl_args)
         self._ws_server.start()
         self.started_at = time.time()
+        # Where "::" fell back to IPv4, the banner and the log say 0.0.0.0 (mockd/listen.py).
+        self.ws_host = bound_host(self.host, sockets[0])
         if self.admin_enabled:
-            from .admin.app import create_app
+            self.admin_host_bound = bound_host(self.admin_host, sockets[1])
             # The mock listener's request deadline too: TLS handshake, request, idle keep-alive.
             admin_handler = type("BoundAdminHandler", (GuardedWSGIHandler,),
                                  {"handshake_timeout": self.handshake_timeout})
-            self._admin_server = WSGIServer((self.admin_host, self.admin_port), create_app(self),
-                                            handler_class=admin_handler, log=None,
+            self._admin_server = WSGIServer(sockets[1], create_app(self), handler_class=admin_handler, log=None,
                                             error_log=logging.getLogger("mockd.admin"), **self.ssl_args)
-            try:
-                self._admin_server.start()
-            except OSError as exc:
-                self._ws_server.stop(timeout=0)  # nothing was served yet: give the mock port back
-                self._admin_server = None
-                raise MockdError(f"cannot listen on {self.admin_host}:{self.admin_port} (admin API): "
-                                 f"{exc.strerror or exc}") from None
-        log.info("listening ws=%s:%s admin=%s", self.host, self.ws_port,
-                 f"{self.admin_host}:{self.admin_port_bound}" if self._admin_server else "off")
+            self._admin_server.start()
+        log.info("listening ws=%s admin=%s", address(self.ws_host, self.ws_port),
+                 address(self.admin_host_bound, self.admin_port_bound) if self._admin_server else "off")
 
     def configure(self):
         """Call ``mockd_configure``, before the listeners bind (``mockd check`` calls it too).

@@ -42,7 +42,11 @@ class LiteralFloat(float):
 
 
 class DuplicateKeyError(yaml.MarkedYAMLError):
-    pass
+    """A key written twice in one mapping; ``first_mark`` is where it was written first."""
+
+    def __init__(self, key, first_mark, mark):
+        super().__init__("while constructing a mapping", None, f"found duplicate key {key!r}", mark)
+        self.first_mark = first_mark
 
 
 class BudgetError(yaml.MarkedYAMLError):
@@ -171,15 +175,14 @@ def _construct_bool(loader, node):
 
 def _construct_mapping(loader, node, deep=False):
     loader.flatten_mapping(node)
-    mapping = {}
+    mapping, marks = {}, {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if not isinstance(key, str):
             key = str(getattr(key, "literal", None) or key)
         if key in mapping:
-            raise DuplicateKeyError(
-                "while constructing a mapping", node.start_mark,
-                f"found duplicate key {key!r}", key_node.start_mark)
+            raise DuplicateKeyError(key, marks[key], key_node.start_mark)
+        marks[key] = key_node.start_mark
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
 

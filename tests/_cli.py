@@ -10,8 +10,9 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MOCK_URL = re.compile(r"Mock server: (wss?)://[^:]+:(\d+)")
-ADMIN_URL = re.compile(r"Admin API: +(https?)://[^:]+:(\d+)")
+# The host is a name, an IPv4 address or a bracketed IPv6 one ([::1]).
+MOCK_URL = re.compile(r"Mock server: (wss?)://(?:\[[^\]\s]+\]|[^:/\s]+):(\d+)")
+ADMIN_URL = re.compile(r"Admin API: +(https?)://(?:\[[^\]\s]+\]|[^:/\s]+):(\d+)")
 
 
 def env(**extra):

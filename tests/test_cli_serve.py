@@ -125,7 +125,8 @@ def test_serve_without_config_serves_the_demo_on_the_printed_port(serve):
     proc, port, banner = serve()
     assert banner[0].startswith("mockd server started (3 mocks from the built-in demo")
     assert f"  Mock server: ws://localhost:{port}" in banner
-    assert any("/ws/chat" in line for line in banner)
+    assert banner[banner.index("  Endpoints:") + 1:][:3] == ["    /ws         Echo", "    /ws/chat    Chat Room",
+                                                           "    /ws/stocks  Stock Ticker"]
     assert port != 0
     ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", timeout=5)
     try:
@@ -148,7 +149,8 @@ def test_serve_with_config_names_the_file(serve, tmp_path):
     (tmp_path / "good.yaml").write_text(GOOD)
     _proc, port, banner = serve("-c", "good.yaml")
     assert banner[0] == "mockd server started (2 mocks from good.yaml)"
-    assert not any("Demo endpoints" in line for line in banner)
+    # The file's paths with their mocks' ids (names where given), as the demo's are listed.
+    assert banner[banner.index("  Endpoints:") + 1:][:3] == ["    /echo   echo", "    /greet  greeter", ""]
     ws = websocket.create_connection(f"ws://127.0.0.1:{port}/greet", timeout=5)
     try:
         ws.send("hi")
@@ -240,7 +242,9 @@ def test_port_in_use_exits_1_naming_the_port(tmp_path):
         blocker.close()
     assert result.returncode == 1, result
     assert result.stderr.startswith("mockd: error: ") or "\nmockd: error: " in result.stderr, result.stderr
-    assert str(port) in result.stderr
+    assert result.stderr.splitlines()[-1].endswith(
+        f"127.0.0.1:{port} (mock listener): Address already in use; choose another port with -p/--port "
+        f"(-p 0 picks a free one)"), result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -46,8 +46,12 @@ def test_bare_number_duration_is_located(registry):
 def test_version_required_and_exact(registry):
     assert "version: version is required" in error_of(registry, {"mocks": []})
     assert "unsupported version '2.0'" in error_of(registry, {"version": "2.0", "mocks": []})
-    config = parse_config_text("version: 1.0\nmocks: []\n", registry, "x.yaml")
+    config = parse_config_text("version: '1.0'\nmocks: []\n", registry, "x.yaml")
     assert config.version == "1.0" and config.mocks == []
+    # A number cannot tell 1.10 from 1.1: the version is text, and the message says how to write it.
+    for text in ("version: 1.0\nmocks: []\n", '{"version": 1.0, "mocks": []}', "version: 1\nmocks: []\n"):
+        with pytest.raises(ConfigError, match=r'^x.yaml: version: write it as the string "1.0" \(in quotes\)'):
+            parse_config_text(text, registry, "x.yaml")
 
 
 def test_unknown_matcher_type_names_path_and_allowed(registry):
@@ -134,7 +138,7 @@ def test_ids_types_and_defaults(registry):
 
 def test_yaml_scalars_keep_their_literal_text(registry):
     config = parse_config_text(
-        "version: 1.0\nmocks:\n  - websocket:\n      path: /a\n      matchers:\n"
+        "version: '1.0'\nmocks:\n  - websocket:\n      path: /a\n      matchers:\n"
         "        - match: {type: json, path: $.id, value: 42}\n"
         "        - match: {type: json, path: $.ok, value: true}\n"
         "        - match: {type: exact, value: yes}\n", registry, "c.yaml")

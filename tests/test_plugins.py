@@ -36,7 +36,8 @@ HOOK_NAMES = sorted(name for name, function in inspect.getmembers(hookspecs, ins
 
 
 def config(*mocks, **plugin_settings):
-    return {"version": "1.0", "plugins": {EXAMPLE: plugin_settings},
+    # A plugins: block for a plugin that is not loaded is an error: only with settings.
+    return {"version": "1.0", "plugins": {EXAMPLE: plugin_settings} if plugin_settings else {},
             "mocks": [{"id": f"m{i}", "websocket": spec} for i, spec in enumerate(mocks)]}
 
 
@@ -369,7 +370,8 @@ def test_readme_hook_examples_work_together(make_mockd_server, tmp_path, caplog)
     blocks = re.findall(r"\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", section)
     plugin_dir = tmp_path / "plugins"
     plugin_dir.mkdir()
-    (plugin_dir / "readme_plugin.py").write_text("\n\n".join(textwrap.dedent(block) for block in blocks))
+    # Named after the settings its mockd_configure example reads (plugins: {audit: ...}).
+    (plugin_dir / "audit.py").write_text("\n\n".join(textwrap.dedent(block) for block in blocks))
     audit = tmp_path / "audit.log"
     server = make_mockd_server({"version": "1.0", "plugins": {"audit": {"file": str(audit)}}, "mocks": [
         {"websocket": {"path": "/ws", "matchers": [{"match": {"type": "length", "value": 3},

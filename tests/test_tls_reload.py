@@ -197,7 +197,7 @@ def test_reload_rejects_two_mocks_on_one_path_and_changes_nothing(make_mockd_ser
     running = make_mockd_server(TWO_MOCKS % "pong")
     ws = websocket.create_connection(running.url("/changing"), timeout=5)
     clash = TWO_MOCKS % "PONG" + "  - id: intruder\n    websocket: {path: /steady}\n"
-    with pytest.raises(ConfigError, match="served by both mock 'steady' and 'intruder'"):
+    with pytest.raises(ConfigError, match=r"mocks\[2\].websocket.path: path '/steady' is already served by mocks\[0\]"):
         running.server.reload(parse_config_text(clash, registry, "mockd.yaml"))
     ws.send("ping")
     assert ws.recv() == "pong"

@@ -1,16 +1,17 @@
 """The mock listener's WSGI application: exact-path routing and the pre-upgrade checks.
 
 No Flask here: routing is one dict lookup, and Werkzeug's websocket route matching would only
-get in the way of the upgrade (see notes/gevent-websocket.md). Handshake answers follow
-behaviour.md §2, §4 and §9: unknown path 404, plain GET 400, maxConnections 503,
-unsatisfied ``requireSubprotocol`` 400, an ``Origin`` the mock refuses 403 (``origin.py``),
-all before the upgrade.
+get in the way of the upgrade. The answers are README.rst's "Status and close codes": unknown
+path 404, plain GET 400, maxConnections 503, unsatisfied ``requireSubprotocol`` 400, an
+``Origin`` the mock refuses 403 (``origin.py``), all before the upgrade.
 """
 import json
 
 from .connection import Connection
 from .handler import Rejection
 from .origin import origin_refusal
+
+JSON = ("Content-Type", "application/json")
 
 
 def negotiate_subprotocol(offered_header, supported):
@@ -24,10 +25,21 @@ def negotiate_subprotocol(offered_header, supported):
     return None
 
 
+def not_found(path):
+    """The 404 body for a path no enabled mock serves, sent as ``application/json`` to a handshake
+    and to any other request alike. It is the upstream server's handshake answer, which clients
+    may look for; upstream's other body (``no_match``) comes from its HTTP mocks, which mockd
+    does not have."""
+    return json.dumps({"error": "websocket_endpoint_not_found", "path": path}) + "\n"
+
+
 def _text(start_response, status, body, extra=()):
+    """``body`` as ``text/plain``, unless ``extra`` headers name another ``Content-Type``."""
     data = body.encode("utf-8")
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                            ("Content-Length", str(len(data)))] + list(extra))
+    headers = [("Content-Length", str(len(data)))] + list(extra)
+    if not any(name == "Content-Type" for name, _ in extra):
+        headers.insert(0, ("Content-Type", "text/plain; charset=utf-8"))
+    start_response(status, headers)
     return [data]
 
 
@@ -41,8 +53,7 @@ class MockApp:
         path = environ.get("PATH_INFO", "")
         runtime = self.server.routes.get(path)
         if runtime is None:
-            body = json.dumps({"error": "websocket_endpoint_not_found", "path": path}) + "\n"
-            return Rejection(404, body)
+            return Rejection(404, not_found(path), [JSON])
         endpoint = runtime.endpoint
         if endpoint.max_connections and runtime.occupied() >= endpoint.max_connections:
             return Rejection(503, "max connections reached\n")
@@ -63,8 +74,4 @@ class MockApp:
         if path in self.server.routes:
             return _text(start_response, "400 Bad Request", "WebSocket upgrade required\n",
                          [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")])
-        body = json.dumps({"error": "no_match", "message": "No mock matched the request", "path": path,
-                           "method": environ.get("REQUEST_METHOD", "")})
-        data = body.encode("utf-8")
-        start_response("404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
-        return [data]
+        return _text(start_response, "404 Not Found", not_found(path), [JSON])
