@@ -1,4 +1,4 @@
-"""A small blocking client for the admin API (behaviour.md §11), on ``urllib.request``.
+"""A small blocking client for the admin API (README.rst, "Admin API"), on ``urllib.request``.
 
 Errors become :class:`~mockd.client.ClientError` with the API's own message, e.g.
 ``admin API: mock not found (HTTP 404 not_found)``, or ``cannot reach the admin API at

@@ -1,5 +1,5 @@
 """``mockd websocket add|status|connections|stats|messages``: admin API calls and their output
-(behaviour.md §12.2, §12.6, §12.7). Text goes to standard output; ``--json`` prints the
+(README.rst, "Command line"). Text goes to standard output; ``--json`` prints the
 API's answer (or the documented object) indented, and ``messages --json`` one object a line.
 """
 import base64
@@ -54,7 +54,7 @@ def _table(header, rows):
 
 def _reply(message, as_text):
     """The ``defaultResponse`` for ``--message``: a JSON value when the text parses as JSON
-    (behaviour.md §12.2), else the text itself, so that ``--message hello`` replies ``hello``
+    (as upstream's ``add`` does), else the text itself, so that ``--message hello`` replies ``hello``
     and not ``"hello"``. Text that starts like a JSON object or array but does not parse is
     refused rather than sent as text: it is far more often a typo than a wish."""
     if as_text:

@@ -1,4 +1,4 @@
-"""``mockd websocket connect``: the interactive session (behaviour.md §12.3).
+"""``mockd websocket connect``: the interactive session (README.rst, "Command line").
 
 The socket is read in a plain thread while the main thread feeds it lines from standard
 input, read by a second daemon thread so that the main thread stays free to notice a server

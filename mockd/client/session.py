@@ -1,6 +1,6 @@
 """``mockd websocket send|listen`` and the connection helpers that ``connect`` (repl.py)
 shares: a blocking WebSocket client over websocket-client, without gevent. Output formats
-follow behaviour.md §12.3-§12.5.
+are those of README.rst, "Command line".
 """
 import base64
 import binascii

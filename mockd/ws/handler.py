@@ -77,8 +77,8 @@ class MockdWebSocketHandler(RequestDeadline, WebSocketHandler):
     has no such limit."""
 
     #: Status for a ``Sec-WebSocket-Version`` other than 13 (always with the header
-    #: ``Sec-WebSocket-Version: 13``). 400 is upstream mockd's answer (behaviour.md §4); RFC 6455
-    #: §4.2.2 suggests 426. ws_conformance.py accepts either as long as the header is there.
+    #: ``Sec-WebSocket-Version: 13``). 400 is upstream mockd's answer; RFC 6455
+    #: §4.2.2 suggests 426. Clients accept either as long as the header is there.
     version_mismatch_status = 400
 
     # ------------------------------------------------------------------ request dispatch

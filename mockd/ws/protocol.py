@@ -1,7 +1,7 @@
 """mockd's WebSocket connection object: gevent-websocket's ``WebSocket`` with its faults fixed.
 
-gevent-websocket 0.10.1 is frozen since 2017; ``shared/notes/gevent-websocket.md`` lists the
-faults this class fixes. The read side is rewritten around one buffer (``inbound.py``): large
+gevent-websocket 0.10.1 is frozen since 2017; tests/test_ws_protocol.py shows
+the faults this class fixes (#1-#10), one test each. The read side is rewritten around one buffer (``inbound.py``): large
 reads, frames parsed from memory, payloads unmasked by int XOR (``frames.py``) into a buffer
 that grows as they arrive, fragments reassembled into one buffer with interleaved control
 frames, UTF-8 checked incrementally (fail fast), and a size limit checked against the declared
