@@ -668,4 +668,4 @@ def test_docs_and_code_name_only_documents_that_exist():
         stale["GET /openapi.json"] = found
     assert stale == {}
     assert stale_references("see behaviour.md §11 and notes/x.md; README.rst, \"Nope\"", README) == [
-        "behaviour.md", "notes/x.md", "README.rst section 'Nope'", "haviour.md §11 and no"]
+        "behaviour.md", "notes/x.md", "README.rst section 'Nope'", "see behaviour.md §11 an"]
