@@ -4,12 +4,18 @@ Matchers that declare an ``index`` (exact, ASCII prefix, dotted-path json) are g
 key is computed per group and message, and a dict lookup finds the first rule with that key.
 The remaining matchers are tried in order, but only those placed before the best indexed hit,
 so the result is exactly the linear first-match result.
+
+The regex and real-JSONPath matchers tried for one message share one time budget
+(:class:`mockd.matching.Budget`): twenty backtracking rules cost a message 50 ms, not a
+second. Only rule sets with such a matcher open one.
 """
+from .matching import Budget, budget_scope
+
 _NONE = 1 << 62
 
 
 class RuleSet:
-    __slots__ = ("rules", "_groups", "_others")
+    __slots__ = ("rules", "_groups", "_others", "_budgeted")
 
     def __init__(self, rules):
         self.rules = tuple(rules)
@@ -27,9 +33,16 @@ class RuleSet:
                 table.setdefault(key.encode("utf-8"), position)  # binary payloads compare as bytes
         self._groups = tuple((group, message_type, table) for (group, message_type), table in groups.items())
         self._others = tuple(others)
+        self._budgeted = any(getattr(rule.criteria.matcher, "budgeted", False) for rule in self.rules)
 
     def first_match(self, message, context=None):
         """Return ``(rule, captures)`` for the first rule that matches, or ``(None, None)``."""
+        if self._budgeted:
+            with budget_scope(Budget()):
+                return self._first_match(message, context)
+        return self._first_match(message, context)
+
+    def _first_match(self, message, context):
         best = _NONE
         message_type = message.type
         for group, wanted_type, table in self._groups:

@@ -1,43 +1,119 @@
 """Matchers: the ``match.type`` values of matchers and wait steps.
 
 Each built-in is registered through :func:`mockd_register_matchers`, the hook plugins use.
-Comparison is case-sensitive and byte-wise on the raw payload (behaviour.md §5.2); values are
+Comparison is case-sensitive and byte-wise on the raw payload (README.rst, "Matchers"); values are
 compiled once at load (regexes, JSON paths, the bytes form of a value).
 
 Patterns come from configs and the admin API, payloads from any client, and both meet on the
-event loop: a regex search has a time budget (:data:`REGEX_TIME_BUDGET`), and a pattern nested
-too deeply to compile is a :class:`ConfigError` like any other invalid value.
+event loop: the regex and real-JSONPath matchers of one message share a time budget
+(:class:`Budget`, :data:`REGEX_TIME_BUDGET`), a pattern longer than :data:`MAX_PATTERN_LENGTH`
+or nested too deeply to compile is a :class:`ConfigError` like any other invalid value.
 """
+import contextvars
 import logging
 import re
 import sys
+import time
 
 import regex
 
 from . import schema
 from .errors import ConfigError
 from .hookspecs import hookimpl
-from .jsonpaths import JsonPath
+from .jsonpaths import MAX_JSONPATH_NODES, JsonPath, PathTooCostly
 from .message import NOT_JSON, Message, config_text
 from .schema import excerpt, join_where
 from .textrender import to_text
 
-__all__ = ["Matcher", "Message", "NOT_JSON", "REGEX_TIME_BUDGET", "render_json_scalar"]
+__all__ = ["Budget", "MAX_PATTERN_LENGTH", "Matcher", "Message", "NOT_JSON", "REGEX_TIME_BUDGET",
+           "budget_scope", "render_json_scalar"]
 
 log = logging.getLogger("mockd.matching")
 
 MATCHED = {}  # the captures of a match that captures nothing; shared, never mutated
-#: Seconds of CPU time one regex search may take (the ``regex`` package's ``timeout``). A
-#: backtracking pattern such as ``^(a|a)+$`` takes exponential time in the message length, and
-#: it runs on the event loop: an overrun is no match, so every other client keeps being served.
-#: A linear search of a 64 KB message takes about a millisecond; staying under the 100 ms of
-#: ``--warn-blocking`` keeps an overrun from also being reported as a stall on every message.
+#: Seconds the budgeted matchers (regex, real JSONPath) of one message may take together, and
+#: one search outside of a message's budget. A backtracking pattern such as ``^(a|a)+$`` takes
+#: exponential time in the message length, and it runs on the event loop: an overrun is no
+#: match, so every other client keeps being served. Per message, not per search: 20 such rules
+#: cost 50 ms a message, not a second. A linear search of a 64 KB message takes about a
+#: millisecond; staying under the 100 ms of ``--warn-blocking`` keeps an overrun from also
+#: being reported as a stall on every message.
 REGEX_TIME_BUDGET = 0.05
+#: Characters of a regex pattern. Compiling runs on the event loop at about 10 us a character
+#: (both the text and the bytes form): 10,000 is 0.1 s, and far beyond any hand-written pattern;
+#: the 200,000-branch alternation that took 5.7 s is refused with a located error instead.
+MAX_PATTERN_LENGTH = 10_000
+_monotonic = time.monotonic
 # The budget's clock costs two system calls a search (a few times the search of a short
 # message), so a search that cannot overrun goes without it: see _unbudgeted_below.
 _FREE_STEPS = 10_000_000  # backtracking steps: about the budget at worst
+# Longer patterns are always budgeted: from about 350 characters the regex package searches a
+# literal differently, in time cubic in its length (700 x's and a $: 0.1 s on 700 characters).
+_SHORT_PATTERN = 256
 _QUANTIFIER = re.compile(r"[*+?]|\{[\d,]")
 _MAY_NEST = re.compile(r"[(|]|\{(?![\d,])")  # groups, alternation, regex's {e<=1} and \p{..}
+
+
+class Budget:
+    """Time the budgeted matchers may still spend: those of one message (the dispatcher makes
+    one per message, see :func:`budget_scope`) or of one scan of the journal.
+
+    The clock starts at the first search that asks, so a message that no budgeted matcher
+    looks at never reads it. ``per_search`` caps one search (a long scan still yields between
+    entries, so no single search may hold the loop for the whole budget).
+    """
+
+    __slots__ = ("seconds", "per_search", "deadline", "name")
+
+    def __init__(self, seconds=REGEX_TIME_BUDGET, per_search=None, name="one message's matchers"):
+        self.seconds = seconds
+        self.per_search = per_search
+        self.deadline = None
+        self.name = name  # for the warning: "the 50 ms of <name>"
+
+    def remaining(self):
+        """Seconds left (0 or less: none)."""
+        now = _monotonic()
+        if self.deadline is None:
+            self.deadline = now + self.seconds
+        left = self.deadline - now
+        return left if self.per_search is None or left < self.per_search else self.per_search
+
+    def describe(self, timeout=None):
+        """What ran out, for the warning: this budget, or (``timeout`` was the cap) one search."""
+        if self.per_search is not None and timeout is not None and timeout >= self.per_search:
+            return f"the {self.per_search * 1000:g} ms of one search in {self.name}"
+        return f"the {self.seconds * 1000:g} ms of {self.name}"
+
+
+# The budget of the message (or scan) being matched in this greenlet; each greenlet has its
+# own context, so a matcher that yields cannot hand its budget to another connection.
+_BUDGET = contextvars.ContextVar("mockd_match_budget", default=None)
+
+
+class budget_scope:
+    """``with budget_scope(Budget(...)):`` the budgeted matchers called inside share it."""
+
+    __slots__ = ("budget", "token")
+
+    def __init__(self, budget):
+        self.budget = budget
+
+    def __enter__(self):
+        self.token = _BUDGET.set(self.budget)
+        return self.budget
+
+    def __exit__(self, *exc_info):
+        _BUDGET.reset(self.token)
+
+
+def current_budget():
+    """The :class:`Budget` matchers in this greenlet share now, or ``None``."""
+    return _BUDGET.get()
+
+
+def _one_search():
+    return Budget(name="one search")
 
 
 class Matcher:
@@ -55,6 +131,9 @@ class Matcher:
     name = None
     keys = ("value",)
     index = None
+    #: True when ``match`` spends the shared time budget (:func:`current_budget`): the
+    #: dispatcher only opens a budget per message for rule sets that have such a matcher.
+    budgeted = False
 
     @classmethod
     def from_config(cls, spec, where, build):
@@ -149,10 +228,16 @@ class RegexMatcher(Matcher):
     captures. A search that overruns :data:`REGEX_TIME_BUDGET` is no match, logged once."""
 
     name = "regex"
+    budgeted = True
 
     def __init__(self, pattern, where):
         self.where = where
         self.pattern = pattern
+        if len(pattern) > MAX_PATTERN_LENGTH:
+            raise ConfigError(f"regular expression {excerpt(pattern)} is {len(pattern)} characters long, more "
+                              f"than {MAX_PATTERN_LENGTH}: compiling it would stall the server; match a prefix, "
+                              "split it over several matchers, or use a 'json' matcher",
+                              where=join_where(where, "value"))
         try:
             self.regex = regex.compile(pattern, regex.V0)
             self.regex_bytes = regex.compile(pattern.encode("utf-8"), regex.V0)
@@ -177,28 +262,34 @@ class RegexMatcher(Matcher):
         if len(data) < self.unbudgeted_below:
             m = compiled.search(data)
         else:
+            budget = _BUDGET.get() or _one_search()
+            timeout = budget.remaining()
+            if timeout <= 0:  # spent by the matchers before this one, which said so
+                return None
             try:
-                m = compiled.search(data, timeout=REGEX_TIME_BUDGET)
+                m = compiled.search(data, timeout=timeout)
             except TimeoutError:
-                self._overrun(message, context)
+                _overrun(self, "regex", message, context, budget.describe(timeout),
+                         f"(pattern {excerpt(self.pattern)} backtracks; nested repeats such as (a+)+ take "
+                         "exponential time)")
                 return None
         if m is None:
             return None
         return m.groupdict() or MATCHED
 
-    def _overrun(self, message, context):
-        # One line per matcher, not per message: a client repeating the message must not be
-        # able to flood the log as well.
-        if self._warned:
-            return
-        self._warned = True
-        mock_id = getattr(context, "mock_id", None)
-        log.warning("regex matcher %s%s: searching a %d-byte message took more than %d ms, treated as no "
-                    "match (pattern %s backtracks; nested repeats such as (a+)+ take exponential time). "
-                    "Further overruns of this matcher are not logged.",
-                    self.where or "match", f" of mock {mock_id!r}" if mock_id is not None else "",
-                    len(message), REGEX_TIME_BUDGET * 1000, excerpt(self.pattern),
-                    extra={"mock_id": mock_id, "connection_id": getattr(context, "id", None)})
+
+def _overrun(matcher, kind, message, context, limit, why):
+    """Log that ``matcher`` ran out of ``limit``: once per matcher, not per message, so that a
+    client repeating the message cannot flood the log as well."""
+    if matcher._warned:
+        return
+    matcher._warned = True
+    mock_id = getattr(context, "mock_id", None)
+    log.warning("%s matcher %s%s: %s ran out while it searched a %d-byte message, treated as no match %s. "
+                "Further overruns of this matcher are not logged.",
+                kind, matcher.where or "match", f" of mock {mock_id!r}" if mock_id is not None else "",
+                limit, len(message), why,
+                extra={"mock_id": mock_id, "connection_id": getattr(context, "id", None)})
 
 
 def _unbudgeted_below(pattern):
@@ -209,7 +300,7 @@ def _unbudgeted_below(pattern):
     lengths, so a search tries at most ``n`` starts, ``(n + 1) ** k`` paths, ``n + m`` steps
     each. Anything the scan cannot rule out (escaped or bracketed ``*``, ``(``) counts against.
     """
-    if _MAY_NEST.search(pattern):
+    if len(pattern) > _SHORT_PATTERN or _MAY_NEST.search(pattern):
         return 0
     repeats = len(_QUANTIFIER.findall(pattern))
     if not repeats:
@@ -221,7 +312,7 @@ def _unbudgeted_below(pattern):
 
 
 def render_json_scalar(value):
-    """A JSON value as the string a ``json`` matcher compares (behaviour.md §5.3); null is None."""
+    """A JSON value as the string a ``json`` matcher compares (README.rst, "Matchers"); null is None."""
     return None if value is None else to_text(value)
 
 
@@ -254,26 +345,44 @@ class JsonMatcher(Matcher):
     name = "json"
     keys = ("path", "value")
 
-    def __init__(self, path, value):
+    def __init__(self, path, value, where=None):
         self.path = path
         self.value = value
+        self.where = where
+        self._warned = False
         if path.keys is not None:
             self.index = (_JsonKey(path), value)
+        else:
+            self.budgeted = True  # a real JSONPath: metered (jsonpaths.py), and on the clock
 
     @classmethod
     def from_config(cls, spec, where, build):
         schema.check_keys(spec, cls.keys + ("type", "messageType"), where)
         path = schema.string(spec, "path", where, required=True)
         value = config_text(schema.string(spec, "value", where, default=""), join_where(where, "value"))
-        return cls(JsonPath(path, join_where(where, "path")), value)
+        return cls(JsonPath(path, join_where(where, "path")), value, where)
 
     def match(self, message, context=None):
         document = message.json()
         if document is NOT_JSON:
             return None
-        for found in self.path.values(document):
-            if render_json_scalar(found) == self.value:
-                return MATCHED
+        if self.path.keys is not None:
+            for found in self.path.values(document):
+                if render_json_scalar(found) == self.value:
+                    return MATCHED
+            return None
+        budget = _BUDGET.get() or _one_search()
+        if budget.remaining() <= 0:  # spent by the matchers before this one, which said so
+            return None
+        try:
+            for found in self.path.values(document, budget):
+                if render_json_scalar(found) == self.value:
+                    return MATCHED
+        except PathTooCostly as exc:
+            limit = (budget.describe() if budget.remaining() <= 0
+                     else f"the {MAX_JSONPATH_NODES} steps of one JSONPath evaluation")
+            _overrun(self, "json", message, context, limit,
+                     f"({exc}; path {excerpt(self.path.text)}: each '..' walks the whole document below it)")
         return None
 
 

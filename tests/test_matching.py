@@ -9,7 +9,8 @@ from mockd.depth import MAX_NESTING
 from mockd.dispatch import RuleSet
 from mockd.config import Rule
 from mockd.errors import ConfigError
-from mockd.matching import REGEX_TIME_BUDGET
+from mockd.jsonpaths import MAX_JSONPATH_NODES, JsonPath, PathTooCostly
+from mockd.matching import MAX_PATTERN_LENGTH, REGEX_TIME_BUDGET, Budget, budget_scope
 from mockd.message import NOT_JSON, Message
 from mockd.plugins import Registry, get_plugin_manager
 
@@ -194,6 +195,7 @@ def test_a_too_deep_message_matches_no_json_matcher(build):
     ({"type": "json", "path": "$[?(@.a =~ 'x+')]", "value": "x"}, "m.path", "regex"),
     ({"type": "json", "path": "$.a.`sub(/x+/, y)`", "value": "x"}, "m.path", "regex"),
     ({"type": "json", "path": "$['a'] & $.b", "value": "x"}, "m.path", "intersection"),
+    ({"type": "regex", "value": "a|" * 5000 + "a"}, "m.value", "more than 10000"),  # compiled on the loop
 ])
 def test_patterns_that_cannot_run_safely_are_located_config_errors(build, spec, where, words):
     spec = {key: value.encode().decode("unicode_escape", "surrogatepass") if "\\u" in value else value
@@ -247,5 +249,98 @@ def test_only_searches_that_cannot_overrun_go_without_the_budget(build):
     assert below("^ping$") > 10**9  # no repeat: linear
     assert 50 < below("^user_\\d+$") < 1000  # one repeat: quadratic, fine for short messages
     assert below("^.*a.*b$") < below("^user_\\d+$")
-    for pattern in ("^(a+)+$", "^(ping|pong)$", "ab|cd", "a?" * 20, "x{e<=1}", "\\p{L}+"):
-        assert below(pattern) == 0, pattern  # may nest, or too many repeats: always budgeted
+    for pattern in ("^(a+)+$", "^(ping|pong)$", "ab|cd", "a?" * 20, "x{e<=1}", "\\p{L}+", "x" * 300 + "$"):
+        assert below(pattern) == 0, pattern  # may nest, too many repeats, or long: always budgeted
+
+
+def test_a_pattern_at_the_length_cap_compiles(build):
+    assert hit(build, {"type": "regex", "value": "b|" + "a" * (MAX_PATTERN_LENGTH - 2)}, "abc")
+
+
+def test_the_rules_of_one_message_share_the_budget(build, caplog):
+    """Twenty backtracking rules took 50 ms each; together they get 50 ms. The first one that
+    runs out logs; those after it are not tried and do not."""
+    ruleset = rules(build, [{"type": "regex", "value": f"^(a|a)+{i}$"} for i in range(20)]
+                    + [{"type": "exact", "value": "a" * 40 + "!"}])
+    evil = Message("a" * 40 + "!")
+    with caplog.at_level(logging.WARNING, logger="mockd.matching"):
+        started = time.monotonic()
+        rule, _ = ruleset.first_match(evil)
+        took = time.monotonic() - started
+    assert rule.label == "matchers[20]"  # an indexed matcher after them still answers
+    assert took < 4 * REGEX_TIME_BUDGET + 0.1, f"{took:.2f}s"
+    records = [r.getMessage() for r in caplog.records if r.name == "mockd.matching"]
+    assert len(records) == 1 and "r0" in records[0] and "ms of one message's matchers" in records[0], records
+    rule, _ = ruleset.first_match(Message("aaa7"))
+    assert rule.label == "matchers[7]"  # the next message has its own budget
+
+
+def test_a_budget_belongs_to_its_greenlet():
+    import gevent
+    from mockd.matching import current_budget
+
+    seen = {}
+
+    def other():
+        seen["other"] = current_budget()
+
+    with budget_scope(Budget()) as mine:
+        gevent.spawn(other).join()
+        assert current_budget() is mine
+    assert seen["other"] is None and current_budget() is None
+
+
+@pytest.mark.parametrize("path, document", [
+    ("$..items..id", '{"items":' * 190 + "[" + ",".join(["0"] * 25_000) + "]" + "}" * 190),  # 18 s before
+    ("$..*..*..*", "[" * 190 + "]" * 190),  # 380 bytes: 9 s before
+    ("$..x", "[" + ",".join(["0"] * 30_000) + "]"),  # one array: its children are made as they are reached
+])
+def test_a_costly_jsonpath_is_no_match_within_its_steps(build, caplog, path, document):
+    criteria = build.criteria({"type": "json", "path": path, "value": "7"}, "mocks[0].websocket.matchers[2].match")
+    message = Message(document)
+    message.json()  # parsing is not the path's cost
+    with caplog.at_level(logging.WARNING, logger="mockd.matching"):
+        for _ in range(2):
+            started = time.monotonic()
+            assert criteria.test(message) is None
+            assert time.monotonic() - started < 0.5
+    records = [r.getMessage() for r in caplog.records if r.name == "mockd.matching"]
+    assert len(records) == 1 and "json matcher mocks[0].websocket.matchers[2].match" in records[0], records
+    with pytest.raises(PathTooCostly):
+        list(JsonPath(path, "m").values(message.json()))  # with no time budget, the steps decide
+
+
+def test_a_jsonpath_within_its_steps_finds_everything(build):
+    document = {"k%d" % i: {"id": i, "v": [1, 2]} for i in range(MAX_JSONPATH_NODES // 10)}
+    assert len(list(JsonPath("$..id", "m").values(document))) == MAX_JSONPATH_NODES // 10
+
+
+def test_metered_recursive_descent_finds_what_jsonpath_ng_finds():
+    import random
+
+    from jsonpath_ng.ext import parse
+
+    rng = random.Random(5)
+
+    def value(depth=0):
+        roll = rng.random()
+        if depth > 5 or roll < 0.3:
+            return rng.choice([1, "x", None, 2.5, True])
+        if roll < 0.65:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {rng.choice("abcid"): value(depth + 1) for _ in range(rng.randint(0, 4))}
+
+    paths = ["$..a", "$..*", "$..a..b", "$.a..c", "$..[0]", "$..[*].a", "$..a[?(@.b)]", "$..[?(@ == 1)]",
+             "$..a..*..b", "$[*]..i", "$..`len`"]
+    for _ in range(200):
+        document = value()
+        for path in paths:
+            assert list(JsonPath(path, "m").values(document)) == [d.value for d in parse(path).find(document)]
+
+
+def test_a_long_literal_pattern_is_budgeted(build):
+    # The regex package searches 1,000 x's and a $ in 0.3 s on 1,000 characters.
+    criteria = build.criteria({"type": "regex", "value": "x" * 999 + "$"}, "m")
+    started = time.monotonic()
+    criteria.test(Message("x" * 1000))
+    assert time.monotonic() - started < 0.5

@@ -1,22 +1,31 @@
 """``create_app(server)``: the admin API's Flask application.
 
-Every answer is JSON. Errors are ``{"error": code, "message": text}`` whatever raised them
+Every answer with a body is JSON (the DELETEs of mocks and of the journal answer 204
+without one). Errors are ``{"error": code, "message": text}`` whatever raised them
 (our own checks, Werkzeug's 404/405/413, a bug), so a client never parses an HTML page or
 sees a traceback. Before anything else, :mod:`.guard` refuses foreign ``Host`` names, pages of
 other origins and bodies that are not ``application/json``. When the server has an
 ``admin_token``, every route but ``/health`` needs it as ``Authorization: Bearer <token>`` or
 ``X-API-Key: <token>``.
+
+A view runs plugin code (a matcher's ``from_config`` while a mock is validated, its ``match``
+in a wait). Whatever escapes it, ``SystemExit`` and ``KeyboardInterrupt`` included, is a 500
+naming the plugin in the log: let through, gevent's hub takes those two for a request to stop
+and the whole server exits. Only the greenlet's own kill and a ``gevent.Timeout`` unwind.
 """
 import hmac
 import logging
 
+import gevent
 from flask import Flask, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ..blame import blame
 from ..errors import ConfigError
 from ..server import MockConflict, UnknownMock
 from . import configio, connections, guard, journal, mocks, openapi, system
+from ..ws.guard import RequestTimeout
 from .common import MAX_BODY, SERVER_KEY, ApiError
 
 log = logging.getLogger("mockd.admin")
@@ -24,6 +33,27 @@ log = logging.getLogger("mockd.admin")
 BLUEPRINTS = (mocks.bp, configio.bp, connections.bp, journal.bp, system.bp, openapi.bp)
 OPEN_ENDPOINTS = ("system.health",)
 _CODES = {413: "payload_too_large"}  # Werkzeug's name, "Request Entity Too Large", is the RFC 2616 one
+# What passes through the views untouched: the greenlet's kill, a gevent.Timeout its starter
+# catches, and the listener's request deadline (ws/guard.py answers it with 408 and closes).
+_UNWIND = (gevent.GreenletExit, gevent.Timeout, RequestTimeout)
+
+
+class _Escaped(Exception):
+    """A BaseException (not an Exception) that escaped a view, carried to the error handler."""
+
+    def __init__(self, original):
+        super().__init__(repr(original))
+        self.original = original
+
+
+class _AdminFlask(Flask):
+    def dispatch_request(self):
+        try:
+            return super().dispatch_request()
+        except (Exception, *_UNWIND):
+            raise
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt, ... from a plugin
+            raise _Escaped(exc) from exc
 
 
 class _JSONProvider(DefaultJSONProvider):
@@ -40,7 +70,7 @@ class _JSONProvider(DefaultJSONProvider):
 
 def create_app(server):
     """Build the admin app for ``server`` (a :class:`~mockd.server.MockServer`)."""
-    app = Flask("mockd.admin", static_folder=None)
+    app = _AdminFlask("mockd.admin", static_folder=None)
     app.json = _JSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1  # see common.json_body
     app.extensions[SERVER_KEY] = server
@@ -117,5 +147,15 @@ def _http_error(exc):
 
 
 def _unexpected(exc):
-    log.exception("admin request %s %s failed", request.method, request.path)
+    original = exc.original if isinstance(exc, _Escaped) else exc
+    srv = current_app.extensions[SERVER_KEY]
+    try:
+        culprit = blame(original, srv.plugin_manager, srv.registry)
+    except Exception:  # noqa: BLE001 - naming the culprit must not turn the 500 into another failure
+        culprit = None
+    if culprit is None:
+        log.error("admin request %s %s failed", request.method, request.path, exc_info=original)
+    else:
+        log.error("plugin %r raised in admin request %s %s: %r", culprit, request.method, request.path, original,
+                  exc_info=original, extra={"plugin": culprit})
     return _error(500, "internal_error", "internal error; the mockd log has the details")

@@ -3,13 +3,23 @@
 ``POST /websocket/messages/wait`` blocks its own request greenlet on a gevent Event that the
 journal sets as frames are recorded: no thread, no polling. Entries already in the journal
 (after ``since``) count, so a reply that arrived before the wait started is not missed.
+
+That scan runs the request's matcher over up to the whole journal, on the event loop: its
+regex and JSONPath matchers share one budget (:data:`SCAN_TIME_BUDGET`, at most
+:data:`~mockd.matching.REGEX_TIME_BUDGET` a search) and it lets the hub run every
+:data:`SCAN_SLICE`, so a backtracking pattern over 400 entries is about a second of the
+request's time, not 20 s of every connection's.
 """
 import logging
+import time
 
+import gevent
 from flask import Blueprint, request
 
+from ..blame import blame
 from ..config import Build
 from ..errors import ConfigError
+from ..matching import REGEX_TIME_BUDGET, Budget, budget_scope, current_budget
 from ..message import Message
 from .common import ApiError, bounded_int, field, invalid, json_object, no_content, query_bool, query_choice, \
     query_int, seconds, server
@@ -22,6 +32,13 @@ DIRECTIONS = ("inbound", "outbound", "event")  # "event": what mockd did to a co
 DEFAULT_WAIT = 5.0
 MAX_WAIT = 300.0
 MAX_COUNT = 1_000_000
+#: Seconds the budgeted matchers of one wait may spend on the entries already recorded.
+SCAN_TIME_BUDGET = 1.0
+#: Seconds of scanning between two turns of the hub (a timer: sleep(0) would not poll sockets).
+SCAN_SLICE = 0.01
+_PAUSE = 1e-6
+# What may unwind through a filter untouched (see ws/connection.py): a kill, a gevent.Timeout.
+_UNWIND = (gevent.GreenletExit, gevent.Timeout)
 
 
 def _last_seq(journal):
@@ -59,16 +76,24 @@ class _Filters:
         since = body.get("since")
         self.since = None if since is None else bounded_int(since, "since")
         self.criteria = None
+        self._server = srv = server()  # accept() runs in connections' greenlets, without the app
+        self._failed = False
         if body.get("match") is not None:
             try:
-                srv = server()
                 self.criteria = Build(srv.registry, srv.config.plugins).criteria(body["match"], "match")
             except ConfigError as exc:
                 raise invalid(str(exc)) from None
 
     def accept(self, entry, data):
         # Called inside Journal.record, i.e. in a connection's receive loop: it must never raise,
-        # or a bad matcher here would break that client's connection.
+        # or a bad matcher here would break that client's connection (SystemExit from a plugin's
+        # matcher included: it would end the server).
+        if self.criteria is not None and current_budget() is None:  # a live entry: its own budget
+            with budget_scope(Budget()):
+                return self._accept(entry, data)
+        return self._accept(entry, data)
+
+    def _accept(self, entry, data):
         try:
             if self.mock_id is not None and entry.mock_id != self.mock_id:
                 return False
@@ -81,9 +106,36 @@ class _Filters:
                 if is_matched != self.matched:
                     return False
             return self.criteria is None or self.criteria.test(Message(data, entry.is_binary)) is not None
-        except Exception:
-            log.exception("a message wait matcher failed")
+        except _UNWIND:
+            raise
+        except BaseException as exc:
+            if not self._failed:  # once per wait, not once per entry
+                self._failed = True
+                srv = self._server
+                culprit = blame(exc, srv.plugin_manager, srv.registry)
+                log.error("a message wait matcher failed%s; it matches nothing for this wait: %r",
+                          f" (plugin {culprit!r})" if culprit else "", exc, exc_info=exc,
+                          extra={"plugin": culprit})
             return False
+
+    def scan(self, entries, count):
+        """Yield the first ``count`` of ``entries`` (already recorded) this filter accepts,
+        within :data:`SCAN_TIME_BUDGET`, letting the hub run every :data:`SCAN_SLICE`."""
+        if count <= 0:
+            return
+        clock = time.monotonic
+        with budget_scope(Budget(SCAN_TIME_BUDGET, per_search=REGEX_TIME_BUDGET, name="a wait's scan of the journal")):
+            turn = clock() + SCAN_SLICE
+            for entry in entries:
+                # Entries still in the ring only keep a (possibly truncated) body.
+                if self._accept(entry, entry.body):
+                    yield entry
+                    count -= 1
+                    if not count:
+                        return
+                if clock() > turn:
+                    gevent.sleep(_PAUSE)  # the budget is this greenlet's: the others have their own
+                    turn = clock() + SCAN_SLICE
 
 
 @bp.post("/websocket/messages/wait")
@@ -93,8 +145,8 @@ def wait_for_messages():
     timeout = DEFAULT_WAIT if body.get("timeout") is None else seconds(body["timeout"], "timeout", MAX_WAIT)
     filters = _Filters(body)
     journal = server().journal
-    # Entries still in the ring only keep a (possibly truncated) body; live ones are tested whole.
-    existing = [e for e in journal.query(since=filters.since) if filters.accept(e, e.body)]
+    # Live entries are tested whole, as they are recorded, also while the scan yields.
+    existing = filters.scan(journal.query(since=filters.since), count)
     complete, entries = journal.wait(filters.accept, count, timeout, include_existing=existing)
     messages = [e.to_json() for e in entries]
     if not complete:

@@ -54,18 +54,24 @@ REDOS = ECHO + """\
           response: {type: text, value: b}
 """
 
-DESCENT = ECHO + """\
-  - id: descent
+
+def json_mock(mock_id, rules, default):
+    """A mock on ``/<mock_id>``: ``(path, value, reply)`` json rules, else ``default``."""
+    matchers = "".join(f"""\
+        - match: {{type: json, path: "{path}", value: "{value}"}}
+          response: {{type: text, value: {reply}}}
+""" for path, value, reply in rules)
+    return f"""\
+  - id: {mock_id}
     type: websocket
     websocket:
-      path: /descent
+      path: /{mock_id}
       matchers:
-        - match: {type: json, path: "$..deep", value: "yes"}
-          response: {type: text, value: found}
-        - match: {type: json, path: "$.a..b.hit", value: "yes"}
-          response: {type: text, value: found under a}
-      defaultResponse: {type: text, value: missed}
+{matchers}      defaultResponse: {{type: text, value: {default}}}
 """
+
+
+DESCENT = ECHO + json_mock("descent", [("$..deep", "yes", "found"), ("$.a..b.hit", "yes", "found under a")], "missed")
 
 
 def mock(block, path="/p"):
@@ -169,3 +175,129 @@ def test_recursive_descent_searches_every_level(target):
     assert served(server.url())
     _out, err = server.stop()
     assert "Traceback" not in err, err[-3000:]
+
+
+# ---------------------------------------------------------------- costs per message, not per search
+
+
+class Bystander:
+    """An established client of the echo mock that sends a tick every 20 ms while an attack
+    goes on; :meth:`stop` returns its longest round trip. (A fresh connection per check, as
+    :func:`_attack.served` makes, waits for several turns of the loop, not one.)"""
+
+    def __init__(self, url):
+        self.ws = websocket.create_connection(url, timeout=60)
+        self.delays = []
+        self._running = True
+        self._greenlet = gevent.spawn(self._run)
+
+    def _run(self):
+        while self._running:
+            started = time.monotonic()
+            self.ws.send("tick")
+            assert self.ws.recv() == "tick"
+            self.delays.append(time.monotonic() - started)
+            gevent.sleep(0.02)
+
+    def stop(self):
+        self._running = False
+        self._greenlet.get(timeout=60)
+        self.ws.close()
+        return max(self.delays)
+
+
+def pipelined(*payloads):
+    """The frames of ``payloads`` in one write, as a client that does not wait for replies sends."""
+    return b"".join(websocket.ABNF.create_frame(p, websocket.ABNF.OPCODE_TEXT).format() for p in payloads)
+
+
+def warnings_in(server, word):
+    _out, err = server.stop()
+    assert "Traceback" not in err, err[-3000:]
+    return [line for line in err.splitlines() if " WARNING " in line and word in line]
+
+
+EVIL = "a" * 30 + "!"
+TWENTY = ECHO + """\
+  - id: twenty
+    type: websocket
+    websocket:
+      path: /twenty
+      matchers:
+""" + "".join(f"""\
+        - match: {{type: regex, value: '^(a|a)+{i}$'}}
+          response: {{type: text, value: r{i}}}
+""" for i in range(20))
+
+
+def test_the_regex_budget_is_shared_by_the_rules_of_a_message(target):
+    """Item 10, continued: the 50 ms were per search, so 20 backtracking rules cost every
+    client 1 s a message. The rules tried for one message share the 50 ms."""
+    server = target(config=TWENTY)
+    bystander = Bystander(server.url())
+    ws = websocket.create_connection(server.url("/twenty"), timeout=60)
+    started = time.monotonic()
+    for _ in range(3):
+        ws.send(EVIL)  # no rule matches in time: no reply
+    ws.send("a1")
+    assert ws.recv() == "r1"  # the rules still match what they can, in order
+    took = time.monotonic() - started
+    ws.close()
+    worst = bystander.stop()
+    assert took < 1.0, f"three messages through 20 rules took {took:.2f}s (3 s when the budget was per search)"
+    assert worst < 0.5, f"a bystander waited {worst:.2f}s"
+    overruns = warnings_in(server, "regex matcher")
+    # The first rule used the message's time; the others were not tried and did not log.
+    assert len(overruns) == 1 and "matchers[0]" in overruns[0], overruns
+    assert "the 50 ms of one message's matchers ran out" in overruns[0], overruns
+
+
+def test_pipelined_messages_let_other_clients_in_between(target):
+    """Reading a message the client already sent does not yield to other connections: 60
+    pipelined messages, each taking the regex budget, held every client for 3.8 s. The loop
+    lets the others in once a connection's messages took a few milliseconds."""
+    server = target(config=REDOS)
+    bystander = Bystander(server.url())
+    gevent.sleep(0.1)
+    ws = websocket.create_connection(server.url("/redos"), timeout=60)
+    ws.sock.sendall(pipelined(*[EVIL] * 40))
+    for _ in range(40):
+        assert ws.recv() == EVIL  # echoed: no rule matched within the budget
+    ws.close()
+    worst = bystander.stop()
+    assert worst < 0.5, f"a bystander waited {worst:.2f}s behind 40 pipelined messages (2.5 s before)"
+    assert served(server.url())
+
+
+D, W = 190, 25_000
+ITEMS = '{"items":' * D + "[" + ",".join(["0"] * W) + "]" + "}" * D  # 52 KB
+BRACKETS = "[" * 190 + "]" * 190  # 380 bytes
+DESCENTS = ECHO + json_mock("descents", [("$..items..id", "7", "found"), ("$..*..*..*", "8", "star")], "nothing")
+
+
+def test_recursive_descent_has_a_step_budget(target):
+    """Item 11, continued: ``$..items..id`` walks the subtree of every ``items`` again; on a
+    52 KB message it stalled every client for 18 s, and ``$..*..*..*`` on 380 bytes for 9 s.
+    An evaluation gets 20,000 steps (and the message's 50 ms): then it is no match, logged once
+    per matcher."""
+    server = target(config=DESCENTS)
+    bystander = Bystander(server.url())
+    ws = websocket.create_connection(server.url("/descents"), timeout=60)
+    for payload in (ITEMS, BRACKETS, ITEMS):
+        answer, took = round_trip_on(ws, payload)
+        assert answer == "nothing" and took < 1.0, (len(payload), answer, took)
+    assert round_trip_on(ws, '{"a":[{"items":{"b":{"id":7}}}]}')[0] == "found"  # real paths still work
+    assert round_trip_on(ws, '{"a":[[{"x":8}]]}')[0] == "star"
+    ws.close()
+    worst = bystander.stop()
+    assert worst < 0.5, f"a bystander waited {worst:.2f}s"
+    overruns = warnings_in(server, "json matcher")
+    assert len(overruns) == 2, overruns  # one per matcher, not one per message
+    for line in overruns:  # which limit comes first depends on the machine's speed
+        assert "'descents'" in line and ("20000 steps of one JSONPath" in line or "50 ms" in line), line
+
+
+def round_trip_on(ws, payload):
+    started = time.monotonic()
+    ws.send(payload)
+    return ws.recv(), time.monotonic() - started
