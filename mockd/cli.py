@@ -127,7 +127,7 @@ def get_parser():
     serve = commands.add_parser("serve", help="serve the mocks of a config file (or the built-in demo)",
                                 description="Serve WebSocket mocks until SIGTERM or Ctrl+C.",
                                 epilog=SERVE_EXAMPLES, formatter_class=_Formatter)
-    serve.add_argument("-c", "--config", metavar="FILE", default=os.environ.get("MOCKD_CONFIG"),
+    serve.add_argument("-c", "--config", metavar="FILE",
                        help="YAML or JSON config file (env MOCKD_CONFIG); without it the built-in demo is served")
     listen = serve.add_argument_group("listener options")
     listen.add_argument("--host", default="::", metavar="HOST",
@@ -174,7 +174,7 @@ def get_parser():
                                             "(what loads but is likely a mistake) are printed too; they "
                                             "do not change the exit status.",
                                 epilog="example:\n  mockd check -c mockd.yaml", formatter_class=_Formatter)
-    check.add_argument("-c", "--config", metavar="FILE", default=os.environ.get("MOCKD_CONFIG"),
+    check.add_argument("-c", "--config", metavar="FILE",
                        help="the config file to validate (env MOCKD_CONFIG)")
     _add_limit_options(check)
     _add_plugin_options(check)
@@ -245,6 +245,9 @@ def _plugins(args):
 def main(argv=None):
     parser = get_parser()
     args = parser.parse_args(argv)
+    if args.command in ("serve", "check") and not args.config:
+        # Read here, not as the option's default: get_parser() stays pure (no environment).
+        args.config = os.environ.get("MOCKD_CONFIG") or None
     try:
         if args.command == "serve":
             # Read here, not as the option's default: get_parser() must not capture a secret.

@@ -350,11 +350,6 @@ def _build_scenario(spec, build, where):
     return Scenario(name=name, loop=loop, steps=steps)
 
 
-def string_value(spec, where):
-    """The ``value`` of a string-valued matcher, YAML scalars read as their literal text."""
-    return schema.string(spec, "value", where, default="")
-
-
 # The loading names are mockd.configfile's, re-exported here where callers have always found them.
 __all__ = ["Build", "Config", "ConfigError", "Criteria", "Endpoint", "Heartbeat", "Mock", "Response", "Rule",
            "Scenario", "build_config", "build_mock", "expand_env", "load_config", "parse_config_data",

@@ -2,7 +2,7 @@
 
 Each type maps to a call on a shared :class:`faker.Faker` instance. The ``faker`` library is
 heavy (about 0.2 s to import and build), so it is imported on first use, never when this
-module is imported. :mod:`mockd.templating` registers these through its hookimpl.
+module is imported. :mod:`mockd.templatefuncs` registers these through its hookimpl.
 """
 import threading
 

@@ -127,7 +127,7 @@ def mockd_message_received(server, connection, message):
 
     :param server: the :class:`mockd.server.MockServer`.
     :param connection: the :class:`mockd.ws.connection.Connection`.
-    :param message: the :class:`mockd.matching.Message`.
+    :param message: the :class:`mockd.message.Message`.
     :return: nothing.
 
     .. versionadded:: 0.1

@@ -173,9 +173,8 @@ class _DataKey:
         data = message.data
         if self.length is None:
             return data
-        if message.is_binary:
-            return data[:self.length] if len(data) >= self.length else None
-        # A text prefix is compared by bytes in upstream; characters are equivalent for UTF-8.
+        # The same cut for text and binary: a text prefix is compared by bytes in upstream, and
+        # the index only takes ASCII text prefixes, where characters and bytes are the same.
         return data[:self.length] if len(data) >= self.length else None
 
     def __eq__(self, other):

@@ -3,8 +3,8 @@
 A template is parsed once, when the config loads, into literal strings and evaluators whose
 function names are already resolved to callables and whose paths are already split, so that
 rendering a message costs a few calls and a join. Template functions (built-ins included)
-come from ``mockd_register_template_functions()``; this module's hookimpl registers the
-built-ins, so they share one namespace with plugin functions. Function names are matched
+come from ``mockd_register_template_functions()``; :mod:`mockd.templatefuncs`'s hookimpl
+registers the built-ins, so they share one namespace with plugin functions. Function names are matched
 case-insensitively (``{{NOW}}``, ``{{faker.firstname}}``); JSON field names are not.
 
 A template function that raises is not rendered as ``""``: the exception reaches the

@@ -1,8 +1,9 @@
 """``/websocket/connections``, ``/websocket/stats``, ``/websocket/broadcast`` and the per-mock
 connection routes: look at live clients, push frames to them, close them.
 
-Pushed frames go through ``Connection.send``, which takes the connection's send lock, counts
-the message and journals it like any reply; they are never templated.
+Pushed frames go through ``Connection.send`` like any reply: the socket's non-blocking write
+keeps frames from several greenlets whole and in order, and the frame is counted and journaled
+when it reaches the socket; pushed frames are never templated.
 """
 import base64
 import binascii

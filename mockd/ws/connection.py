@@ -1,7 +1,8 @@
 """One accepted WebSocket connection: the blocking receive loop and what it answers.
 
 The receive loop runs in the connection's own greenlet (pywsgi's), the scenario in a second
-greenlet beside it; both write through the socket's send lock. Idle and heartbeat checks are
+greenlet beside it; both write through the socket's non-blocking send (ws/outbound.py), which
+keeps frames whole and in order without a lock. Idle and heartbeat checks are
 libev timers, not greenlets, so an idle connection costs no greenlet stack of its own.
 """
 import datetime
