@@ -33,6 +33,17 @@ DEFAULT_MAX_OUTBOUND = 1 << 20  # bytes that may wait for a client that does not
 DEFAULT_SEND_TIMEOUT = 10.0     # seconds a client may take nothing while data waits for it
 
 
+def notify(callback, name, *args):
+    """Call an owner's callback (``on_pong``, ``on_written``, ...) when one is set. A failure is
+    logged, never raised: callbacks run inside the socket's own reading and writing, or in the
+    hub (the close timer), where an exception would break the connection or the loop."""
+    if callback is not None:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("%s callback failed", name)
+
+
 class ConnectionClosed(Exception):
     """Raised by ``send*()``, ``ping()`` on a connection that is closing or gone."""
 
@@ -118,12 +129,7 @@ class OutboundQueue:
         """Close with 1008 ``outbound buffer full`` and raise :class:`ConnectionClosed`."""
         if not self.closed:
             log.debug("outbound buffer full: %s", detail)
-            callback = self.on_overflow
-            if callback is not None:
-                try:
-                    callback(detail)
-                except Exception:
-                    log.exception("on_overflow callback failed")
+            notify(self.on_overflow, "on_overflow", detail)
             self.close(CLOSE_POLICY_VIOLATION, "outbound buffer full")
         raise ConnectionClosed("outbound buffer full")
 
@@ -149,7 +155,7 @@ class OutboundQueue:
                 piece = out[0]
                 if piece.__class__ is _Written:  # the frame before it is all in the kernel
                     out.popleft()
-                    self._frame_written(piece.token)
+                    notify(self.on_written, "on_written", piece.token)
                     continue
                 view = memoryview(piece)
                 size = len(view)
@@ -175,14 +181,6 @@ class OutboundQueue:
             elif self._shut_pending:
                 self._shutdown(socket.SHUT_WR)
             drained.set()
-
-    def _frame_written(self, token):
-        callback = self.on_written
-        if callback is not None:
-            try:
-                callback(token)
-            except Exception:
-                log.exception("on_written callback failed")
 
     def drain(self):
         """Block this greenlet until the kernel has taken everything sent so far.

@@ -24,7 +24,7 @@ from . import frames
 from .frames import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_PROTOCOL_ERROR, OP_BINARY,
                      OP_PING, OP_PONG, OP_TEXT)
 from .inbound import READ_SIZE, InboundReader, PeerClosed, _Fail
-from .outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, OutboundQueue
+from .outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, OutboundQueue, notify
 
 log = logging.getLogger("mockd.ws")
 
@@ -125,12 +125,7 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
 
     def handle_pong(self, header, payload):
         # Library fault 5: pongs were dropped; they now reach ``on_pong`` (heartbeats need it).
-        callback = self.on_pong
-        if callback is not None:
-            try:
-                callback(payload)
-            except Exception:
-                log.exception("on_pong callback failed")
+        notify(self.on_pong, "on_pong", payload)
 
     def handle_close(self, header, payload):
         # Library faults 1 and 9: the reply to a close carried no code (or ``str(bytearray)``),
@@ -259,11 +254,7 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
         """``closed`` becomes True; ``on_closed`` hears of it once (close code already set)."""
         self.closed = True
         callback, self.on_closed = self.on_closed, None
-        if callback is not None:
-            try:
-                callback()
-            except Exception:  # may run in the hub (the close timer): never let it escape there
-                log.exception("on_closed callback failed")
+        notify(callback, "on_closed")
 
     def _abort(self):
         # Runs in the hub when the peer did not answer our close in time: wakes up the reader.
