@@ -89,7 +89,7 @@ def _too_deep(data, document):
     is_text = data.__class__ is str
     if data.count("[" if is_text else b"[") + data.count("{" if is_text else b"{") <= MAX_NESTING:
         return False
-    if is_text and ("\\" not in data or '\\"' not in data):  # no escaped quote: quotes pair up
+    if is_text and '\\"' not in data:  # no escaped quote: quotes pair up
         # Keep only brackets (all made "[]": only the depth counts) and quotes, in C. A string
         # without brackets becomes '""'; a quote outside such a pair means a string holds
         # brackets, which would fake the structure: the walk below decides then.

@@ -61,8 +61,6 @@ class ConnectionRegistry:
             self._leaving.add(connection)
 
     def retire(self, connection):
-        if self._by_id.get(connection.id) is connection:
-            self.remove(connection)
         if connection in self._leaving:
             self._leaving.discard(connection)
             self._closed_sent += connection.messages_sent

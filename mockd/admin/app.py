@@ -16,13 +16,13 @@ and the whole server exits. Only the greenlet's own kill and a ``gevent.Timeout`
 import hmac
 import logging
 
-import gevent
 from flask import Flask, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..blame import blame
 from ..errors import ConfigError
+from ..greenlets import UNWIND
 from ..server import MockConflict, UnknownMock
 from . import configio, connections, guard, journal, mocks, openapi, system
 from ..ws.guard import RequestTimeout
@@ -35,7 +35,7 @@ OPEN_ENDPOINTS = ("system.health",)
 _CODES = {413: "payload_too_large"}  # Werkzeug's name, "Request Entity Too Large", is the RFC 2616 one
 # What passes through the views untouched: the greenlet's kill, a gevent.Timeout its starter
 # catches, and the listener's request deadline (ws/guard.py answers it with 408 and closes).
-_UNWIND = (gevent.GreenletExit, gevent.Timeout, RequestTimeout)
+_UNWIND = UNWIND + (RequestTimeout,)
 
 
 class _Escaped(Exception):

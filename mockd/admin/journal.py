@@ -13,12 +13,12 @@ request's time, not 20 s of every connection's.
 import logging
 import time
 
-import gevent
 from flask import Blueprint, request
 
 from ..blame import blame
 from ..config import Build
 from ..errors import ConfigError
+from ..greenlets import UNWIND, let_others_run
 from ..matching import REGEX_TIME_BUDGET, Budget, budget_scope, current_budget
 from ..message import Message
 from .common import ApiError, bounded_int, field, invalid, json_object, no_content, query_bool, query_choice, \
@@ -36,9 +36,6 @@ MAX_COUNT = 1_000_000
 SCAN_TIME_BUDGET = 1.0
 #: Seconds of scanning between two turns of the hub (a timer: sleep(0) would not poll sockets).
 SCAN_SLICE = 0.01
-_PAUSE = 1e-6
-# What may unwind through a filter untouched (see ws/connection.py): a kill, a gevent.Timeout.
-_UNWIND = (gevent.GreenletExit, gevent.Timeout)
 
 
 def _last_seq(journal):
@@ -106,7 +103,7 @@ class _Filters:
                 if is_matched != self.matched:
                     return False
             return self.criteria is None or self.criteria.test(Message(data, entry.is_binary)) is not None
-        except _UNWIND:
+        except UNWIND:
             raise
         except BaseException as exc:
             if not self._failed:  # once per wait, not once per entry
@@ -134,7 +131,7 @@ class _Filters:
                     if not count:
                         return
                 if clock() > turn:
-                    gevent.sleep(_PAUSE)  # the budget is this greenlet's: the others have their own
+                    let_others_run()  # the budget is this greenlet's: the others have their own
                     turn = clock() + SCAN_SLICE
 
 

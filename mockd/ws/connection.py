@@ -13,6 +13,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from ..blame import blame
+from ..greenlets import UNWIND, let_others_run
 from ..message import Message, sendable
 from ..scenario import StepContext, run_scenario
 from ..state import new_connection_id
@@ -25,24 +26,19 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 
-# What may unwind a connection's greenlets untouched: the greenlet being killed (server stop;
-# the scenario ending with its connection) and a gevent.Timeout, which whoever started it
-# catches further up. Anything else that escapes plugin or mockd code ends only this
-# connection with 1011, SystemExit and KeyboardInterrupt included: let through, gevent's hub
-# takes them for system errors and rethrows them into the main greenlet, ending the server.
+# What may unwind a connection's greenlets untouched is mockd.greenlets.UNWIND. Anything else
+# that escapes plugin or mockd code ends only this connection with 1011, SystemExit and
+# KeyboardInterrupt included: let through, gevent's hub takes them for system errors and
+# rethrows them into the main greenlet, ending the server.
 # A KeyboardInterrupt here is a plugin's: `mockd serve` takes SIGINT with gevent.signal_handler
 # (a clean stop, no exception), and where Python's own handler is left (a server inside a test
 # run) Ctrl+C lands in the hub's loop, which throws it into the main greenlet, unless it hits
 # this greenlet mid-bytecode: then it closes this connection and the next Ctrl+C stops.
-_UNWIND = (gevent.GreenletExit, gevent.Timeout)
+_UNWIND = UNWIND
 # Seconds of handling after which the receive loop lets the hub run before the next message.
 # Reading a message the client already sent does not yield, so a client pipelining messages
 # that each take the 50 ms regex budget held every other connection for the whole batch.
 _FAIR_SLICE = 0.005
-# How it yields: gevent.sleep(0) only runs greenlets that are ready already, the hub polls no
-# socket first; a timer, however short, comes after the poll (and, unlike gevent.idle(), is not
-# put off for as long as other connections keep the loop busy).
-_PAUSE = 1e-6
 
 
 class _PendingWait:
@@ -83,7 +79,6 @@ class Connection:
         self._timers = {}
         self._ping_sent_at = None
         self._admitted = True
-        self._left = False
         # echoMode and nothing else: no matcher or default reply ever looks at a message, so
         # the pipeline may skip building a Message and asking the (empty) rule set.
         self._plain_echo = (self.endpoint.echo and not runtime.rules.rules
@@ -135,7 +130,7 @@ class Connection:
                     busy += clock() - started
                     if busy > _FAIR_SLICE:
                         busy = 0.0
-                        gevent.sleep(_PAUSE)
+                        let_others_run()
                 del data  # not held while the next message arrives: one large message in memory, not two
         except _UNWIND:
             raise
@@ -165,7 +160,8 @@ class Connection:
         self.last_activity = time.monotonic()
         server = self.server
         if self._plain_echo and self._wait is None and not server.observers.received:
-            # send() with both journal entries written by one call (they stay in this order)
+            # send(); when the kernel takes the reply at once, both journal entries are written by
+            # one call (they stay together); a queued reply is journaled by the writer later
             try:
                 written = self.ws.send(data, data)
             except ConnectionClosed:
@@ -260,10 +256,8 @@ class Connection:
         """The connection is decided closed: out of the listings, the active count and its
         mock's maxConnections slots now, not when the client answers (or the close times out).
         Its counters stay in the totals until :meth:`release`. Called by the socket (maybe in
-        the hub) and by :meth:`_finish`; must not block."""
-        if self._left:
-            return
-        self._left = True
+        the hub) and by :meth:`_finish`; must not block, and may run twice (both steps are
+        idempotent)."""
         self.runtime.connections.discard(self)
         self.server.connections.remove(self)
 
