@@ -1,5 +1,11 @@
-"""What code running in connection and request greenlets shares about gevent itself."""
+"""What code running in connection and request greenlets shares about gevent itself: what may
+unwind untouched, how to let other connections run, and :func:`spawn`, the one way mockd starts
+a greenlet (so that none of them loses an exception)."""
+import logging
+
 import gevent
+
+log = logging.getLogger("mockd.greenlets")
 
 #: What may unwind through mockd's and plugins' code untouched: the greenlet being killed
 #: (server stop, a scenario ending with its connection) and a gevent.Timeout, which whoever
@@ -16,3 +22,17 @@ _PAUSE = 1e-6
 def let_others_run():
     """Yield to the hub so that other connections' sockets are polled and served too."""
     gevent.sleep(_PAUSE)
+
+
+def spawn(function, *args, **kwargs):
+    """``gevent.spawn`` with an exception logger linked, as locust does: gevent itself only
+    prints a dead greenlet's traceback to stderr, which a ``--log-format json`` log, a journal
+    reader or a systemd unit never sees. A kill (GreenletExit) is no failure."""
+    greenlet = gevent.spawn(function, *args, **kwargs)
+    greenlet.link_exception(_log_failure)
+    return greenlet
+
+
+def _log_failure(greenlet):
+    log.error("greenlet %s failed: %r", getattr(greenlet, "_run", greenlet), greenlet.exception,
+              exc_info=greenlet.exc_info if any(greenlet.exc_info or ()) else None)

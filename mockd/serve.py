@@ -124,6 +124,7 @@ def _reloader(args, server, registry):
 
     from .configfile import load_config
     from .errors import MockdError
+    from .greenlets import spawn
     log = logging.getLogger("mockd.server")
     one_at_a_time = Semaphore()  # two quick SIGHUPs must not apply their files out of order
 
@@ -156,7 +157,7 @@ def _reloader(args, server, registry):
         log.info("reloaded %s: %d added, %d changed, %d removed, %d unchanged", args.config,
                  *(len(report[key]) for key in ("added", "changed", "removed", "unchanged")))
 
-    return lambda: gevent.spawn(reload)
+    return lambda: spawn(reload)
 
 
 def serve(args, make_plugin_manager, load_config):

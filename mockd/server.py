@@ -7,6 +7,7 @@ import gevent.event
 from gevent.pywsgi import WSGIServer
 
 from .blame import blame
+from .greenlets import spawn
 from .errors import ConfigError, MockdError, PluginError
 from .journal import DEFAULT_BODY_LIMIT, DEFAULT_SIZE, Journal
 from .listen import ListenError, address, bound_host, listen, unbracket
@@ -128,7 +129,7 @@ class MockServer:
     @staticmethod
     def _close_all(connections, code, reason):
         for connection in connections:
-            gevent.spawn(connection.close, code, reason)
+            spawn(connection.close, code, reason)
         return len(connections)
 
     def _check_path_free(self, mock, ignore_id=None):
@@ -320,7 +321,7 @@ class MockServer:
             self._ws_server.close()  # no new connections; live ones keep running
         live = list(self.connections)
         for connection in live:
-            gevent.spawn(connection.close, CLOSE_GOING_AWAY, "server shutdown")
+            spawn(connection.close, CLOSE_GOING_AWAY, "server shutdown")
         with gevent.Timeout(timeout, False):
             while len(self.connections):
                 gevent.sleep(0.02)

@@ -11,6 +11,7 @@ import binascii
 import gevent
 from flask import Blueprint
 
+from ..greenlets import spawn
 from .common import ApiError, field, invalid, json_object, not_found, server
 
 bp = Blueprint("connections", __name__)
@@ -112,7 +113,7 @@ def broadcast():
             raise ApiError(404, "not_found", f"no enabled mock serves {path!r}")
         targets = list(runtime.connections)
     # One greenlet per client: a slow reader must not delay the others.
-    sends = [gevent.spawn(c.send, payload) for c in targets]
+    sends = [spawn(c.send, payload) for c in targets]
     gevent.joinall(sends, timeout=BROADCAST_TIMEOUT)
     sent = sum(1 for g in sends if g.successful() and g.value)
     answer = {"message": "Message broadcast", "sent": sent, "connections": len(targets), "type": frame_type}

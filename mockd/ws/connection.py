@@ -13,7 +13,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from ..blame import blame
-from ..greenlets import UNWIND, let_others_run
+from ..greenlets import UNWIND, let_others_run, spawn
 from ..message import Message, sendable
 from ..scenario import StepContext, run_scenario
 from ..state import new_connection_id
@@ -110,7 +110,7 @@ class Connection:
                 self.server.plugin_manager.hook.mockd_connection_opened(server=self.server, connection=self)
             self._start_timers()
             if self.endpoint.scenario is not None and self.endpoint.scenario.steps:
-                self._scenario = gevent.spawn(self._play_scenario)
+                self._scenario = spawn(self._play_scenario)
             receive = ws.receive_message
             handle = self._handle
             # The plain echo takes microseconds a message and is not timed (no clock read); the
@@ -309,7 +309,7 @@ class Connection:
         # Runs in the hub: must not block, so the close itself gets a greenlet.
         remaining = self.endpoint.idle_timeout - (time.monotonic() - self.last_activity)
         if remaining <= 0:
-            gevent.spawn(self.close, CLOSE_GOING_AWAY, "idle timeout")
+            spawn(self.close, CLOSE_GOING_AWAY, "idle timeout")
         else:
             self._set_timer("idle", remaining, 0.0, self._idle_check)
 
@@ -317,7 +317,7 @@ class Connection:
         if self._ping_sent_at is not None:
             return  # still waiting for the previous pong; the pong timer decides
         self._ping_sent_at = time.monotonic()
-        gevent.spawn(self._ping)
+        spawn(self._ping)
         self._set_timer("pong", self.endpoint.heartbeat.timeout, 0.0, self._pong_check)
 
     def _ping(self):
@@ -328,7 +328,7 @@ class Connection:
 
     def _pong_check(self):
         if self._ping_sent_at is not None:
-            gevent.spawn(self.close, CLOSE_GOING_AWAY, "ping timeout")
+            spawn(self.close, CLOSE_GOING_AWAY, "ping timeout")
 
     def _on_pong(self, payload):
         self._ping_sent_at = None

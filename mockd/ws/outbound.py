@@ -24,6 +24,7 @@ import gevent
 from gevent.event import Event
 from gevent.socket import socket as _plain_socket
 
+from ..greenlets import spawn
 from .frames import CLOSE_POLICY_VIOLATION, OP_CLOSE, header
 
 log = logging.getLogger("mockd.ws")
@@ -143,7 +144,7 @@ class OutboundQueue:
         self._out = collections.deque(pieces)
         self._out_bytes = size
         self._drained = Event()
-        gevent.spawn(self._write_queued)
+        spawn(self._write_queued)
 
     def _write_queued(self):
         """The writer greenlet: drains ``_out`` in order, blocking only itself."""
