@@ -73,6 +73,14 @@ class Entry(tuple):
         return entry
 
 
+def _utf8_body(text, limit):
+    """A non-ASCII text body as it is kept: its UTF-8 bytes cut at ``limit`` on a character
+    boundary (see :func:`_utf8_cut`), and its full size in bytes."""
+    body = text.encode("utf-8", "surrogatepass")
+    size = len(body)
+    return (_utf8_cut(body, limit) if size > limit else body), size
+
+
 def _utf8_cut(raw, limit):
     """The first ``limit`` bytes of a non-ASCII text's UTF-8, cut on a character boundary so that
     they always decode. (Surrogates, which no frame carries, are encoded with surrogatepass
@@ -146,10 +154,7 @@ class Journal:
                 size = len(data)
                 body = data if size <= limit else data[:limit]
             else:
-                body = data.encode("utf-8", "surrogatepass")  # see _utf8_cut
-                size = len(body)
-                if size > limit:
-                    body = _utf8_cut(body, limit)
+                body, size = _utf8_body(data, limit)
             item = (next(self._seq), _time(), connection.id, connection.mock_id, connection.path, direction,
                     False, size, body, matched)
         ring.append(item)
@@ -169,10 +174,7 @@ class Journal:
                 size = len(data)
                 body = data if size <= self.body_limit else data[:self.body_limit]
             else:  # encoded once, and the bytes shared by both entries
-                body = data.encode("utf-8", "surrogatepass")
-                size = len(body)
-                if size > self.body_limit:
-                    body = _utf8_cut(body, self.body_limit)
+                body, size = _utf8_body(data, self.body_limit)
             now = _time()
             cid, mid, path = connection.id, connection.mock_id, connection.path
             ring.append((next(self._seq), now, cid, mid, path, "inbound", False, size, body, matched))

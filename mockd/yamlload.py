@@ -109,17 +109,18 @@ class CoreLoader(yaml.SafeLoader):
         self._chars += chars
         self._chars_by_aliases += chars
         if self._by_aliases > MAX_ALIAS_NODES:
-            raise BudgetError(
-                None, None, f"YAML aliases expand to more than {MAX_ALIAS_NODES} nodes "
-                f"(this alias *{anchor} stands for {size})", event.start_mark,
-                "aliases that nest aliases multiply (a 'billion laughs' file); "
-                "write the repeated values out or alias fewer levels")
+            raise _over_budget(event, f"{MAX_ALIAS_NODES} nodes", f"{size}",
+                               "aliases that nest aliases multiply (a 'billion laughs' file); "
+                               "write the repeated values out or alias fewer levels")
         if self._chars_by_aliases > MAX_ALIAS_CHARS:
-            raise BudgetError(
-                None, None, f"YAML aliases expand to more than {MAX_ALIAS_CHARS:,} characters of text "
-                f"(this alias *{anchor} stands for {chars:,})", event.start_mark,
-                "a long value repeated through many aliases makes a huge config; "
-                "alias it fewer times or shorten it")
+            raise _over_budget(event, f"{MAX_ALIAS_CHARS:,} characters of text", f"{chars:,}",
+                               "a long value repeated through many aliases makes a huge config; "
+                               "alias it fewer times or shorten it")
+
+
+def _over_budget(event, budget, stands_for, fix):
+    return BudgetError(None, None, f"YAML aliases expand to more than {budget} "
+                       f"(this alias *{event.anchor} stands for {stands_for})", event.start_mark, fix)
 
 
 def _too_deep(mark):
