@@ -6,8 +6,6 @@ One mockd process serves every case on its own path (``/echo``, ``/json``, ``/ex
 """
 import json
 
-ECHO_PAYLOAD = b"a" * 32
-
 # The matched reply: a json matcher on $.type among 20, answering a templated JSON object.
 JSON_MATCHERS = 20
 JSON_REQUEST = b'{"type":"quote-19","id":4711}'
@@ -31,10 +29,11 @@ def mockd_config(feed_period=FEED_PERIOD):
     """The config document (JSON-able) of the benchmark's mockd server."""
     request = EXACT_REQUEST.decode()
     reply = EXACT_REPLY.decode()
-    json_rules = [{"match": {"type": "json", "path": "$.type", "value": f"quote-{i}"},
+    json_rules = [{"match": {"type": "json", "path": "$.type", "value": f"quote-{number}"},
                    "response": {"type": "json", "value": JSON_REPLY_TEMPLATE}}
-                  for i in range(JSON_MATCHERS)]
-    others = [_exact_rule(f"exact-request-{i:04d}-ccccccccccccc", f"reply-{i}") for i in range(EXACT_MATCHERS - 1)]
+                  for number in range(JSON_MATCHERS)]
+    others = [_exact_rule(f"exact-request-{number:04d}-ccccccccccccc", f"reply-{number}")
+              for number in range(EXACT_MATCHERS - 1)]
     feed_ms = max(1, int(round(feed_period * 1000)))
     mocks = [
         {"id": "echo", "websocket": {"path": "/echo", "echoMode": True}},

@@ -11,21 +11,21 @@ def plot_throughput(document, png):
     import matplotlib.pyplot as plt
 
     series = {}
-    for case_id, r in document["round_trips"].items():
+    for case_id, result in document["round_trips"].items():
         kind, conns, server = case_id.split("/")
         if kind == "echo":
-            series.setdefault(server, []).append((int(conns), r["msgs_per_s"], r["p99_ms"]))
+            series.setdefault(server, []).append((int(conns), result["msgs_per_s"], result["p99_ms"]))
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     for server, points in sorted(series.items()):
         points.sort()
         color, marker = STYLE.get(server, (None, "o"))
-        xs = [p[0] for p in points]
-        left.plot(xs, [p[1] for p in points], marker=marker, color=color, label=server)
-        right.plot(xs, [p[2] for p in points], marker=marker, color=color, label=server)
-    for ax in (left, right):
-        ax.set_xscale("log")
-        ax.set_xlabel("connections (one message in flight each)")
-        ax.grid(True, which="both", alpha=0.3)
+        conns, throughputs, p99s = zip(*points)
+        left.plot(conns, throughputs, marker=marker, color=color, label=server)
+        right.plot(conns, p99s, marker=marker, color=color, label=server)
+    for axes in (left, right):
+        axes.set_xscale("log")
+        axes.set_xlabel("connections (one message in flight each)")
+        axes.grid(True, which="both", alpha=0.3)
     left.set_ylabel("round trips / s (32-byte echo)")
     left.set_ylim(bottom=0)
     right.set_ylabel("p99 round trip, ms")

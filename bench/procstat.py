@@ -19,7 +19,7 @@ def descendants(pid):
     for tid in tasks:
         try:
             with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                kids = [int(x) for x in fh.read().split()]
+                kids = [int(kid) for kid in fh.read().split()]
         except OSError:
             continue
         for kid in kids:
@@ -45,20 +45,20 @@ def _status_kib(pid, field):
 
 def rss_kib(pid):
     """Current resident set of the tree, KiB."""
-    return sum(_status_kib(p, "VmRSS:") for p in tree(pid))
+    return sum(_status_kib(member, "VmRSS:") for member in tree(pid))
 
 
 def hwm_kib(pid):
     """Peak resident set of the tree since start or :func:`reset_hwm`, KiB (VmHWM)."""
-    return sum(_status_kib(p, "VmHWM:") for p in tree(pid))
+    return sum(_status_kib(member, "VmHWM:") for member in tree(pid))
 
 
 def reset_hwm(pid):
     """Reset VmHWM to the current RSS (``echo 5 > clear_refs``, Linux >= 4.0); False if refused."""
     ok = True
-    for p in tree(pid):
+    for member in tree(pid):
         try:
-            with open(f"/proc/{p}/clear_refs", "w") as fh:
+            with open(f"/proc/{member}/clear_refs", "w") as fh:
                 fh.write("5")
         except OSError:
             ok = False
@@ -68,9 +68,9 @@ def reset_hwm(pid):
 def cpu_ticks(pid):
     """utime + stime of the tree, in clock ticks."""
     total = 0
-    for p in tree(pid):
+    for member in tree(pid):
         try:
-            with open(f"/proc/{p}/stat") as fh:
+            with open(f"/proc/{member}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
         except (OSError, IndexError, ValueError):
@@ -96,6 +96,6 @@ def raise_nofile(want=None):
 def loadavg():
     try:
         with open("/proc/loadavg") as fh:
-            return tuple(float(x) for x in fh.read().split()[:3])
+            return tuple(float(average) for average in fh.read().split()[:3])
     except OSError:
         return None

@@ -35,13 +35,9 @@ import threading
 import time
 import urllib.request
 
-try:  # python -m bench.soak, or imported as bench.soak
-    from . import loadgen, procstat
-except ImportError:  # pragma: no cover - run as a plain script
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from bench import loadgen, procstat
+from . import loadgen, procstat
+from .servers import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = """version: "1.0"
 mocks:
   - id: echo
@@ -70,8 +66,7 @@ class MockdProcess:
         with open(config, "w", encoding="utf-8") as fh:
             fh.write(CONFIG)
         self.stderr = open(os.path.join(self.dir.name, "stderr.log"), "w+", encoding="utf-8")
-        environ = dict(os.environ, PYTHONUNBUFFERED="1",
-                       PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+        environ = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "mockd", "serve", "-c", config, "--host", "127.0.0.1",
                                       "-p", "0", "--admin-port", "0", *extra_args], cwd=ROOT, env=environ,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
@@ -87,7 +82,7 @@ class MockdProcess:
         if self.port is None:
             self.proc.kill()
             raise RuntimeError(f"mockd did not start: {self.log_tail()}")
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        threading.Thread(target=_drain, args=(self.proc.stdout,), daemon=True).start()
 
     @property
     def pid(self):
@@ -125,6 +120,12 @@ class MockdProcess:
         return code, elapsed, (lines[-1] if lines else None)
 
 
+def _drain(stream):
+    """Read and drop the rest of ``stream``, so that the server never blocks on a full pipe."""
+    for _ in stream:
+        pass
+
+
 def wait_idle(server, timeout=15.0):
     """Poll the admin API until no connection is active; the last stats."""
     deadline = time.monotonic() + timeout
@@ -135,29 +136,40 @@ def wait_idle(server, timeout=15.0):
         time.sleep(0.2)
 
 
+class FdWatcher(threading.Thread):
+    """The most descriptors the server held, sampled every half second until ``stop()``."""
+
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.server = server
+        self.peak = server.open_fds() or 0
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.wait(0.5):
+            self.peak = max(self.peak, self.server.open_fds() or 0)
+
+    def stop(self):
+        self.stopping.set()
+        self.join()
+
+
 def load_phase(server, conns, seconds, use_uvloop):
     log(f"load: {conns} connections, one message in flight each, for {seconds:g} s")
     fds_before = server.open_fds()
-    peak_fds = [fds_before or 0]
-    stop = threading.Event()
-
-    def watch_fds():
-        while not stop.wait(0.5):
-            peak_fds[0] = max(peak_fds[0], server.open_fds() or 0)
-    watcher = threading.Thread(target=watch_fds, daemon=True)
+    watcher = FdWatcher(server)
     watcher.start()
     try:
         result = loadgen.run_sync(loadgen.rtt(server.url("/ws"), conns=conns, duration=seconds, warmup=1.0,
                                               pid=server.pid, stop_timeout=30.0), use_uvloop=use_uvloop)
     finally:
-        stop.set()
-        watcher.join()
-    result["server_fds_before"], result["server_fds_peak"] = fds_before, peak_fds[0]
+        watcher.stop()
+    result["server_fds_before"], result["server_fds_peak"] = fds_before, watcher.peak
     stats = wait_idle(server)
     result["active_after"] = stats["activeConnections"]
     result["ok"] = (result["conns"] == conns and result["connect_failures"] == 0 and result["errors"] == 0
                     and result["closed_early"] == 0 and result["conn_min"] > 0 and result["active_after"] == 0)
-    log("load: " + " ".join(f"{k}={loadgen._fmt(v)}" for k, v in result.items()))
+    log("load: " + loadgen.format_fields(result))
     return result
 
 
@@ -190,7 +202,7 @@ def soak_phase(server, minutes, rate, steady, chunk, warmup, tolerance, use_uvlo
         samples.append((round(elapsed, 1), round(rss, 2), server.open_fds()))
         log(f"soak: t={elapsed:6.0f} s rss={rss:7.2f} MiB fds={samples[-1][2]} handshakes={handshakes} "
             f"failures={failures} round_trips={round_trips} errors={errors}")
-    measured = [rss for t, rss, _ in samples if t >= warmup] or [samples[-1][1]]
+    measured = [rss for elapsed, rss, _ in samples if elapsed >= warmup] or [samples[-1][1]]
     first = measured[0]
     deviation = max(abs(rss - first) / first for rss in measured)
     stats = wait_idle(server)
@@ -200,11 +212,11 @@ def soak_phase(server, minutes, rate, steady, chunk, warmup, tolerance, use_uvlo
               "rss_max_dev_pct": 100 * deviation, "samples": samples, "active_after": stats["activeConnections"],
               "total_connections": stats["totalConnections"]}
     result["ok"] = failures == 0 and errors == 0 and deviation <= tolerance and result["active_after"] == 0
-    log("soak: " + " ".join(f"{k}={loadgen._fmt(v)}" for k, v in result.items() if k != "samples"))
+    log("soak: " + loadgen.format_fields({key: value for key, value in result.items() if key != "samples"}))
     return result
 
 
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conns", type=int, default=10000, help="connections of the load phase (0: skip it)")
@@ -218,11 +230,11 @@ def main(argv=None):
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio for the load generator")
     parser.add_argument("--json", metavar="FILE", help="write every figure (and the RSS samples) to FILE")
     parser.add_argument("serve_args", nargs="*", help="extra 'mockd serve' options, after --")
-    args = parser.parse_args(argv)
-    limit = procstat.raise_nofile(args.conns + 1024)
-    if args.conns + 256 > limit:
-        log(f"this process may open only {limit} files: lower --conns or raise 'ulimit -n'")
-        return 2
+    return parser
+
+
+def run_phases(args):
+    """Start mockd, run the phases asked for, stop it: every figure, and ``ok``."""
     use_uvloop = not args.no_uvloop
     server = MockdProcess(args.serve_args)
     report = {"loop": "asyncio" if args.no_uvloop else loadgen.event_loop_name(), "server_pid": server.pid}
@@ -240,18 +252,28 @@ def main(argv=None):
         log(f"SIGTERM: exit {code} after {seconds:.2f} s; {line}")
         server.stderr.close()
         server.dir.cleanup()
-    ok = all(part.get("ok", True) for part in (report.get("load", {}), report.get("soak", {}))) \
-        and code == 0 and line is not None
-    report["ok"] = ok
+    report["ok"] = (all(report.get(phase, {}).get("ok", True) for phase in ("load", "soak"))
+                    and code == 0 and line is not None)
+    return report
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    limit = procstat.raise_nofile(args.conns + 1024)
+    if args.conns + 256 > limit:
+        log(f"this process may open only {limit} files: lower --conns or raise 'ulimit -n'")
+        return 2
+    report = run_phases(args)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=2)
     load, soak = report.get("load", {}), report.get("soak", {})
-    print(f"SOAK ok={ok} conns={load.get('conns')} errors={load.get('errors')} "
+    print(f"SOAK ok={report['ok']} conns={load.get('conns')} errors={load.get('errors')} "
           f"round_trips={load.get('count')} handshakes={soak.get('handshakes')} "
-          f"rss_first_mb={loadgen._fmt(soak.get('rss_first_mb'))} "
-          f"rss_max_dev_pct={loadgen._fmt(soak.get('rss_max_dev_pct'))} exit={code}", flush=True)
-    return 0 if ok else 1
+          f"rss_first_mb={loadgen.format_value(soak.get('rss_first_mb'))} "
+          f"rss_max_dev_pct={loadgen.format_value(soak.get('rss_max_dev_pct'))} "
+          f"exit={report['shutdown']['exit_status']}", flush=True)
+    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -1,24 +1,23 @@
-"""mockd: a WebSocket mock server. Importing this package loads neither gevent nor Flask."""
+"""mockd: a WebSocket mock server. Importing this package loads neither gevent nor Flask.
+
+Plugin authors import from :mod:`mockd.plugin`; the base classes are also reachable here,
+as before 1.0, loaded on first use.
+"""
 from .errors import ConfigError, MockdError, PluginError
 from .hookspecs import hookimpl
 from .version import __version__
 
-__all__ = ["ConfigError", "Matcher", "Message", "MockdError", "PluginError", "ResponseType", "StepType",
-           "__version__", "hookimpl"]
+__all__ = ["ConfigError", "MockdError", "PluginError", "__version__", "hookimpl"]
+
+# Names of mockd.plugin that plugins written before 1.0 import from here ("Matcher" is
+# MatchType's old name). A fixed list: __getattr__ also answers the import system's probes for
+# submodules (``from . import schema``), which must not load mockd.plugin and gevent with it.
+_FROM_PLUGIN = {"Matcher": "MatchType", "MatchType": "MatchType", "Message": "Message",
+                "ResponseType": "ResponseType", "StepType": "StepType"}
 
 
 def __getattr__(name):
-    # The base classes live in modules that import more; load them only when asked for.
-    if name == "Matcher":
-        from .matching import Matcher
-        return Matcher
-    if name == "Message":
-        from .message import Message
-        return Message
-    if name == "StepType":
-        from .scenario import StepType
-        return StepType
-    if name == "ResponseType":
-        from .responses import ResponseType
-        return ResponseType
-    raise AttributeError(name)
+    if name not in _FROM_PLUGIN:
+        raise AttributeError(f"module 'mockd' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module("mockd.plugin"), _FROM_PLUGIN[name])

@@ -9,8 +9,9 @@ frame outwards and stops at the first frame that belongs to a plugin:
 - the frame runs a hookimpl or a registered template function: its owner
   (pluggy's ``HookImpl.plugin_name``, or ``Registry.owner``);
 - the frame is a method of an instance (or class) of a registered matcher, response or step
-  type: the plugin that registered that type, even for a method inherited from a base class,
-  because the object is the plugin's.
+  type or protocol: the plugin that registered that type, even for a method inherited from a
+  base class, because the object is the plugin's;
+- the frame runs code of a plugin that is a module (any function of it).
 
 Only failures pay, and the answer is the deepest plugin on the stack, so a plugin's response
 type failing inside a built-in step is blamed on the plugin, not on ``mockd.scenario``.
@@ -27,7 +28,8 @@ from .plugins import DEFAULT_PLUGINS
 
 __all__ = ["blame"]
 
-_KINDS = (("matcher", "matchers"), ("response type", "response_types"), ("step type", "step_types"))
+_KINDS = (("matcher", "matchers"), ("response type", "response_types"), ("step type", "step_types"),
+          ("protocol", "protocols"))
 
 
 def _code(func):
@@ -63,6 +65,17 @@ def _class_owners(registry):
     return owners
 
 
+def _module_owners(plugin_manager):
+    """The globals of each plugin that is a module -> its name: a plain function of the
+    plugin's module (a protocol's helper run in a greenlet of its own) is the plugin's too."""
+    owners = {}
+    for name, plugin in plugin_manager.list_name_plugin():
+        if plugin is not None and name not in DEFAULT_PLUGINS and isinstance(getattr(plugin, "__dict__", None), dict) \
+                and getattr(plugin, "__spec__", None) is not None:
+            owners[id(plugin.__dict__)] = name
+    return owners
+
+
 def _owner_of_object(obj, class_owners):
     cls = obj if isinstance(obj, type) else type(obj)
     for klass in cls.__mro__:  # a subclass created by a registered type counts as that type
@@ -85,6 +98,7 @@ def blame(exc, plugin_manager, registry):
         return None
     code_owners = _code_owners(plugin_manager, registry)
     class_owners = _class_owners(registry)
+    module_owners = _module_owners(plugin_manager)
     for frame in reversed(frames):
         owner = code_owners.get(frame.f_code)
         if owner is not None:
@@ -95,4 +109,7 @@ def blame(exc, plugin_manager, registry):
             owner = _owner_of_object(obj, class_owners)
             if owner is not None:
                 return owner
+        owner = module_owners.get(id(frame.f_globals))
+        if owner is not None:
+            return owner
     return None

@@ -21,31 +21,33 @@ MATCH_COMMON_KEYS = ("type", "messageType")
 RESPONSE_COMMON_KEYS = ("type", "delay")
 MESSAGE_TYPES = ("text", "binary")
 _KINDS = {"matcher": ("matchers", "matcher"), "response": ("response_types", "response type"),
-          "step": ("step_types", "step type")}  # kind -> (Registry table, Registry.owner kind)
+          "step": ("step_types", "step type"),
+          "protocol": ("protocols", "protocol")}  # kind -> (Registry table, Registry.owner kind)
 
 
 @dataclass(frozen=True)
 class Criteria:
-    """A ``match:`` block: a matcher plus the ``messageType`` filter."""
-    matcher: object
+    """A ``match:`` block: the match type's instance plus the ``messageType`` filter."""
+    match_type: object
     message_type: Optional[str]  # "text", "binary" or None for both
     label: str = ""
 
     def test(self, message, context=None):
         if self.message_type is not None and self.message_type != message.type:
             return None
-        return self.matcher.match(message, context)
+        return self.match_type.match(message, context)
 
 
 @dataclass(frozen=True)
 class Response:
-    """A ``response:`` block: a response type instance plus an optional delay (seconds)."""
-    kind: object
+    """A ``response:`` block: the response type's instance that renders it, plus an optional
+    delay (seconds)."""
+    renderer: object
     delay: float = 0.0
 
     def render(self, ctx):
         """Return ``str`` (a text frame) or ``bytes`` (a binary frame)."""
-        return self.kind.render(ctx)
+        return self.renderer.render(ctx)
 
 
 class Build:
@@ -96,19 +98,35 @@ class Build:
     def step(self, spec, where):
         return self._typed(spec, where, "step", ("type",))[1]
 
+    def protocol(self, name, settings, where, settings_where):
+        """The :class:`~mockd.protocols.ProtocolType` instance of ``protocol: name``, built from
+        its settings block (``settings``, a mapping or ``None``; at ``settings_where``)."""
+        settings = {} if settings is None else schema.mapping(settings, settings_where)
+        return self._instance("protocol", name, settings, join_where(where, "protocol"), settings_where, ())
+
     def _typed(self, spec, where, kind, common_keys):
         """``(spec, instance)``: ``spec`` as a mapping and the object its ``type`` builds from
         the keys that type reads (the common ones left out)."""
         spec = schema.mapping(spec, where)
         type_name = schema.string(spec, "type", where, required=True)
+        own = {k: v for k, v in spec.items() if k not in common_keys}
+        return spec, self._instance(kind, type_name, own, join_where(where, "type"), where, common_keys)
+
+    def _instance(self, kind, type_name, own, name_where, where, common_keys):
+        """Look ``type_name`` up among the registered ``kind``s, check the keys it declares, and
+        call its ``from_config(own, where, self)``."""
         table, owner_kind = _KINDS[kind]
         cls = getattr(self.registry, table).get(type_name)
         if cls is None:
             raise ConfigError(_unknown_type(kind, type_name, getattr(self.registry, table), self.registry),
-                              where=join_where(where, "type"))
-        own = {k: v for k, v in spec.items() if k not in common_keys}
+                              where=name_where)
+        declared = getattr(cls, "keys", None)
+        if declared is not None:
+            # The core checks the keys a type declares, so no from_config repeats it; a type
+            # with ``keys = None`` reads (and checks) its block itself.
+            schema.check_keys(own, tuple(declared) + tuple(common_keys), where)
         try:
-            return spec, cls.from_config(own, where, self)
+            return cls.from_config(own, where, self)
         except ConfigError:
             raise
         except RecursionError:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import schema
-from .build import Build, Criteria, Response  # defined with Build; re-exported, where callers find them
-from .configfile import expand_env, load_config, parse_config_data, parse_config_text, read_config_data
+from .build import Build, Criteria, Response
 from .errors import ConfigError
 from .origins import parse_origin_pattern
+from .protocols.base import protocol_settings_key
 from .schema import Problems, join_where
 from .yamlload import scalar_text
 
@@ -29,7 +29,9 @@ DOCUMENTED_MOCK_KEYS = ("id", "type", "name", "description", "enabled", "websock
 MOCK_KEYS = DOCUMENTED_MOCK_KEYS + ("parentId", "metaSortKey", "workspaceId", "createdAt", "updatedAt")
 WEBSOCKET_KEYS = ("path", "subprotocols", "requireSubprotocol", "maxMessageSize", "maxConnections",
                   "idleTimeout", "echoMode", "heartbeat", "matchers", "defaultResponse", "scenario",
-                  "skipOriginVerify", "allowedOrigins")
+                  "skipOriginVerify", "allowedOrigins", "protocol")
+#: What a protocol replaces: it owns the whole conversation.
+_NOT_WITH_PROTOCOL = ("matchers", "defaultResponse", "scenario", "echoMode")
 HEARTBEAT_KEYS = ("enabled", "interval", "timeout")
 RULE_KEYS = ("match", "response", "noResponse")
 SCENARIO_KEYS = ("name", "loop", "resetOnReconnect", "steps")
@@ -74,6 +76,7 @@ class Endpoint:
     scenario: Optional[Scenario] = None
     skip_origin_verify: bool = True  # False: an Origin must name the Host (upstream's same-origin check)
     allowed_origins: tuple = ()      # normal-form origins; empty: any
+    protocol: Optional[object] = None  # a ProtocolType instance: it owns the conversation
 
 
 @dataclass
@@ -222,8 +225,10 @@ def build_endpoint(spec, build, where):
     spec = schema.mapping(spec, where)
     problems = Problems()
     attempt = problems.attempt  # every field on its own: one run reports each wrong one
-    attempt(schema.check_keys, spec, WEBSOCKET_KEYS, where)
+    settings_key = protocol_settings_key(spec, build.registry)
+    attempt(schema.check_keys, spec, WEBSOCKET_KEYS + ((settings_key,) if settings_key else ()), where)
     path = attempt(_path, spec, where)
+    protocol = attempt(_build_protocol, spec, build, where, settings_key)
     at = join_where(where, "subprotocols")
     subprotocols = tuple(attempt(_subprotocol, item, join_where(at, i))
                          for i, item in enumerate(attempt(schema.sequence, spec.get("subprotocols"), at) or []))
@@ -237,21 +242,36 @@ def build_endpoint(spec, build, where):
         scenario = attempt(_build_scenario, spec["scenario"], build, join_where(where, "scenario"))
     endpoint = dict(
         path=path,
-        subprotocols=subprotocols,
+        subprotocols=subprotocols or (protocol.subprotocols if protocol is not None else ()),
         require_subprotocol=attempt(schema.boolean, spec, "requireSubprotocol", where, default=False),
         max_message_size=attempt(_max_message_size, spec, where, build.registry.max_message_size_limit),
         max_connections=attempt(schema.integer, spec, "maxConnections", where, default=0, minimum=0),
         idle_timeout=attempt(schema.duration, spec, "idleTimeout", where, default=0.0),
-        echo=attempt(schema.boolean, spec, "echoMode", where, default=not rules and scenario is None),
+        echo=attempt(schema.boolean, spec, "echoMode", where,
+                     default=not rules and scenario is None and protocol is None),
         heartbeat=attempt(_build_heartbeat, spec.get("heartbeat"), join_where(where, "heartbeat")),
         rules=rules,
         default_response=default_response,
         scenario=scenario,
         skip_origin_verify=attempt(schema.boolean, spec, "skipOriginVerify", where, default=True),
         allowed_origins=attempt(_allowed_origins, spec.get("allowedOrigins"), join_where(where, "allowedOrigins")),
+        protocol=protocol,
     )
     problems.check(order=spec, where=where)
     return Endpoint(**endpoint)
+
+
+def _build_protocol(spec, build, where, settings_key):
+    name = schema.string(spec, "protocol", where)
+    if not name:
+        return None
+    mixed = [key for key in _NOT_WITH_PROTOCOL if key in spec]
+    if mixed:
+        raise ConfigError(f"protocol {name!r} answers every message itself: {', '.join(mixed)} cannot be "
+                          "used with it (make a second mock on another path for them)",
+                          where=join_where(where, mixed[0]))
+    settings_where = join_where(where, settings_key) if settings_key else join_where(where, "protocol")
+    return build.protocol(name, spec.get(settings_key) if settings_key else None, where, settings_where)
 
 
 def _path(spec, where):
@@ -333,7 +353,7 @@ def _build_rule(spec, build, where, label):
         build.warn("this matcher has no 'response', so a message it matches gets no reply; "
                    "write 'noResponse: true' if that is meant, or add a response", where)
     problems.check()
-    return Rule(criteria=Criteria(criteria.matcher, criteria.message_type, label), response=response, label=label)
+    return Rule(criteria=Criteria(criteria.match_type, criteria.message_type, label), response=response, label=label)
 
 
 def _build_scenario(spec, build, where):
@@ -350,7 +370,5 @@ def _build_scenario(spec, build, where):
     return Scenario(name=name, loop=loop, steps=steps)
 
 
-# The loading names are mockd.configfile's, re-exported here where callers have always found them.
-__all__ = ["Build", "Config", "ConfigError", "Criteria", "Endpoint", "Heartbeat", "Mock", "Response", "Rule",
-           "Scenario", "build_config", "build_mock", "expand_env", "load_config", "parse_config_data",
-           "parse_config_text", "read_config_data", "scalar_text"]
+# Reading a file or text into a config is mockd.configfile's (it calls build_config).
+__all__ = ["Config", "Endpoint", "Heartbeat", "Mock", "Rule", "Scenario", "build_config", "build_mock"]

@@ -74,3 +74,16 @@ class ConfigError(MockdError):
 
 class PluginError(MockdError):
     """A plugin is broken: duplicate names, bad registrations, misspelled hooks."""
+
+
+class MockConflict(MockdError):
+    """A mock cannot be added: its id or its path is taken. ``code`` is the API error code
+    (``duplicate_id``, ``duplicate_path``): the admin API answers 409 with it."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+class UnknownMock(MockdError):
+    """No mock has that id: the admin API answers 404."""

@@ -22,7 +22,7 @@ def mockd_register_matchers():
 
     Called once, in the main greenlet, when the registry is built (before the config loads).
 
-    :return: an iterable of :class:`mockd.matching.Matcher` subclasses; each class's
+    :return: an iterable of :class:`mockd.matching.MatchType` subclasses; each class's
         ``name`` attribute is its YAML ``type``.
 
     .. versionadded:: 0.1
@@ -71,6 +71,23 @@ def mockd_register_response_types():
     """
 
 
+@hookspec
+def mockd_register_protocols():
+    """Register protocols, usable as ``websocket.protocol``: a protocol owns the whole
+    conversation of a mock's connections (GraphQL over WebSocket, Socket.IO, STOMP...).
+
+    Called once, in the main greenlet, when the registry is built.
+
+    :return: an iterable of :class:`mockd.protocols.ProtocolType` subclasses; each class's
+        ``name`` attribute is the ``protocol`` value, ``settings_key`` the websocket block key
+        its settings are read from, and ``subprotocols`` what the handshake offers by default.
+        For every connection, ``run(ctx)`` is called in the connection's greenlet with a
+        :class:`mockd.protocols.ProtocolContext` and may block gevent-style.
+
+    .. versionadded:: 1.0
+    """
+
+
 # ---------------------------------------------------------------- lifecycle
 
 
@@ -112,7 +129,7 @@ def mockd_connection_opened(server, connection):
     Called in the connection's greenlet right after the 101 response; must not block.
 
     :param server: the :class:`mockd.server.MockServer`.
-    :param connection: the :class:`mockd.ws.connection.Connection`.
+    :param connection: the :class:`mockd.connection.Connection`.
     :return: nothing.
 
     .. versionadded:: 0.1
@@ -126,7 +143,7 @@ def mockd_message_received(server, connection, message):
     Called in the connection's greenlet for every text or binary message; must not block.
 
     :param server: the :class:`mockd.server.MockServer`.
-    :param connection: the :class:`mockd.ws.connection.Connection`.
+    :param connection: the :class:`mockd.connection.Connection`.
     :param message: the :class:`mockd.message.Message`.
     :return: nothing.
 
@@ -141,7 +158,7 @@ def mockd_connection_closed(server, connection):
     Called in the connection's greenlet after the connection is untracked; must not block.
 
     :param server: the :class:`mockd.server.MockServer`.
-    :param connection: the :class:`mockd.ws.connection.Connection`; ``close_code`` and
+    :param connection: the :class:`mockd.connection.Connection`; ``close_code`` and
         ``close_reason`` say how it ended.
     :return: nothing.
 

@@ -6,44 +6,33 @@ compiled once at load (regexes, JSON paths, the bytes form of a value).
 
 Patterns come from configs and the admin API, payloads from any client, and both meet on the
 event loop: the regex and real-JSONPath matchers of one message share a time budget
-(:class:`Budget`, :data:`REGEX_TIME_BUDGET`), a pattern longer than :data:`MAX_PATTERN_LENGTH`
+(:mod:`mockd.budget`), a pattern longer than :data:`MAX_PATTERN_LENGTH`
 or nested too deeply to compile is a :class:`ConfigError` like any other invalid value.
 """
-import contextvars
 import logging
 import re
 import sys
-import time
 
 import regex
 
 from . import schema
+from .budget import _BUDGET, Budget
 from .errors import ConfigError
 from .hookspecs import hookimpl
 from .jsonpaths import MAX_JSONPATH_NODES, JsonPath, PathTooCostly
-from .message import NOT_JSON, Message, config_text
+from .message import NOT_JSON, config_text
 from .schema import excerpt, join_where
 from .textrender import to_text
 
-__all__ = ["Budget", "MAX_PATTERN_LENGTH", "Matcher", "Message", "NOT_JSON", "REGEX_TIME_BUDGET",
-           "budget_scope", "render_json_scalar"]
+__all__ = ["MATCHED", "MAX_PATTERN_LENGTH", "MatchType", "Matcher", "render_json_scalar"]
 
 log = logging.getLogger("mockd.matching")
 
 MATCHED = {}  # the captures of a match that captures nothing; shared, never mutated
-#: Seconds the budgeted matchers (regex, real JSONPath) of one message may take together, and
-#: one search outside of a message's budget. A backtracking pattern such as ``^(a|a)+$`` takes
-#: exponential time in the message length, and it runs on the event loop: an overrun is no
-#: match, so every other client keeps being served. Per message, not per search: 20 such rules
-#: cost 50 ms a message, not a second. A linear search of a 64 KB message takes about a
-#: millisecond; staying under the 100 ms of ``--warn-blocking`` keeps an overrun from also
-#: being reported as a stall on every message.
-REGEX_TIME_BUDGET = 0.05
 #: Characters of a regex pattern. Compiling runs on the event loop at about 10 us a character
 #: (both the text and the bytes form): 10,000 is 0.1 s, and far beyond any hand-written pattern;
 #: the 200,000-branch alternation that took 5.7 s is refused with a located error instead.
 MAX_PATTERN_LENGTH = 10_000
-_monotonic = time.monotonic
 # The budget's clock costs two system calls a search (a few times the search of a short
 # message), so a search that cannot overrun goes without it: see _unbudgeted_below.
 _FREE_STEPS = 10_000_000  # backtracking steps: about the budget at worst
@@ -54,73 +43,16 @@ _QUANTIFIER = re.compile(r"[*+?]|\{[\d,]")
 _MAY_NEST = re.compile(r"[(|]|\{(?![\d,])")  # groups, alternation, regex's {e<=1} and \p{..}
 
 
-class Budget:
-    """Time the budgeted matchers may still spend: those of one message (the dispatcher makes
-    one per message, see :func:`budget_scope`) or of one scan of the journal.
-
-    The clock starts at the first search that asks, so a message that no budgeted matcher
-    looks at never reads it. ``per_search`` caps one search (a long scan still yields between
-    entries, so no single search may hold the loop for the whole budget).
-    """
-
-    __slots__ = ("seconds", "per_search", "deadline", "name")
-
-    def __init__(self, seconds=REGEX_TIME_BUDGET, per_search=None, name="one message's matchers"):
-        self.seconds = seconds
-        self.per_search = per_search
-        self.deadline = None
-        self.name = name  # for the warning: "the 50 ms of <name>"
-
-    def remaining(self):
-        """Seconds left (0 or less: none)."""
-        now = _monotonic()
-        if self.deadline is None:
-            self.deadline = now + self.seconds
-        left = self.deadline - now
-        return left if self.per_search is None or left < self.per_search else self.per_search
-
-    def describe(self, timeout=None):
-        """What ran out, for the warning: this budget, or (``timeout`` was the cap) one search."""
-        if self.per_search is not None and timeout is not None and timeout >= self.per_search:
-            return f"the {self.per_search * 1000:g} ms of one search in {self.name}"
-        return f"the {self.seconds * 1000:g} ms of {self.name}"
-
-
-# The budget of the message (or scan) being matched in this greenlet; each greenlet has its
-# own context, so a matcher that yields cannot hand its budget to another connection.
-_BUDGET = contextvars.ContextVar("mockd_match_budget", default=None)
-
-
-class budget_scope:
-    """``with budget_scope(Budget(...)):`` the budgeted matchers called inside share it."""
-
-    __slots__ = ("budget", "token")
-
-    def __init__(self, budget):
-        self.budget = budget
-
-    def __enter__(self):
-        self.token = _BUDGET.set(self.budget)
-        return self.budget
-
-    def __exit__(self, *exc_info):
-        _BUDGET.reset(self.token)
-
-
-def current_budget():
-    """The :class:`Budget` matchers in this greenlet share now, or ``None``."""
-    return _BUDGET.get()
-
-
 def _one_search():
     return Budget(name="one search")
 
 
-class Matcher:
+class MatchType:
     """Base class of match types.
 
     Subclasses set ``name`` (the YAML ``match.type``) and ``keys`` (the keys they accept
-    besides ``type`` and ``messageType``), and implement :meth:`from_config` and :meth:`match`.
+    besides ``type`` and ``messageType``: the core refuses others with a did-you-mean; ``None``
+    leaves the check to :meth:`from_config`), and implement :meth:`from_config` and :meth:`match`.
 
     A matcher whose hit depends only on one key computed from the message may also set
     ``index`` to ``(group, key)``: ``group`` is a hashable object with ``key_of(message)``,
@@ -129,7 +61,7 @@ class Matcher:
     """
 
     name = None
-    keys = ("value",)
+    keys = None
     index = None
     #: True when ``match`` spends the shared time budget (:func:`current_budget`): the
     #: dispatcher only opens a budget per message for rule sets that have such a matcher.
@@ -140,13 +72,24 @@ class Matcher:
         """Validate ``spec`` (the ``match`` block without ``type``/``messageType``)."""
         raise NotImplementedError
 
-    def match(self, message, context=None):
-        """Return a mapping of captures (empty for a plain hit) or ``None`` for no match."""
+    def match(self, message, context):
+        """Return a mapping of captures (empty for a plain hit) or ``None`` for no match.
+
+        :param message: the :class:`mockd.message.Message`.
+        :param context: the :class:`mockd.message.MatchContext` (its ``connection`` is ``None``
+            when a journal is searched). Captures become ``{{match.NAME}}`` in the reply.
+        """
         raise NotImplementedError
 
 
-class _StringMatcher(Matcher):
+#: The name of :class:`MatchType` before 1.0, kept so that 0.x plugins still load.
+Matcher = MatchType
+
+
+class _StringMatcher(MatchType):
     """Shared by the matchers that compare the payload with one string value."""
+
+    keys = ("value",)
 
     def __init__(self, value):
         self.value = value
@@ -154,7 +97,6 @@ class _StringMatcher(Matcher):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        schema.check_keys(spec, cls.keys + ("type", "messageType"), where)
         return cls(config_text(schema.string(spec, "value", where, default=""), join_where(where, "value")))
 
     def _operand(self, message):
@@ -222,11 +164,12 @@ class SuffixMatcher(_StringMatcher):
         return MATCHED if message.data.endswith(self._operand(message)) else None
 
 
-class RegexMatcher(Matcher):
+class RegexMatcher(MatchType):
     """An unanchored search (``regex.search``, Python ``re`` syntax); named groups become
-    captures. A search that overruns :data:`REGEX_TIME_BUDGET` is no match, logged once."""
+    captures. A search that overruns :data:`mockd.budget.REGEX_TIME_BUDGET` is no match, logged once."""
 
     name = "regex"
+    keys = ("value",)
     budgeted = True
 
     def __init__(self, pattern, where):
@@ -251,7 +194,6 @@ class RegexMatcher(Matcher):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        schema.check_keys(spec, cls.keys + ("type", "messageType"), where)
         pattern = schema.string(spec, "value", where, required=True)
         return cls(config_text(pattern, join_where(where, "value")), where)
 
@@ -274,7 +216,13 @@ class RegexMatcher(Matcher):
                 return None
         if m is None:
             return None
-        return m.groupdict() or MATCHED
+        # {{match.0}} the whole match, {{match.1}}... the groups, {{match.NAME}} the named ones;
+        # a group that took no part is "" (a template renders None as "" anyway).
+        captures = {str(number): group or "" for number, group in enumerate(m.groups(), 1)}
+        captures["0"] = m.group(0)
+        for name, group in m.groupdict().items():
+            captures[name] = group or ""
+        return captures
 
 
 def _overrun(matcher, kind, message, context, limit, why):
@@ -283,12 +231,13 @@ def _overrun(matcher, kind, message, context, limit, why):
     if matcher._warned:
         return
     matcher._warned = True
-    mock_id = getattr(context, "mock_id", None)
+    connection = getattr(context, "connection", None)
+    mock_id = getattr(connection, "mock_id", None)
     log.warning("%s matcher %s%s: %s ran out while it searched a %d-byte message, treated as no match %s. "
                 "Further overruns of this matcher are not logged.",
                 kind, matcher.where or "match", f" of mock {mock_id!r}" if mock_id is not None else "",
                 limit, len(message), why,
-                extra={"mock_id": mock_id, "connection_id": getattr(context, "id", None)})
+                extra={"mock_id": mock_id, "connection_id": getattr(connection, "id", None)})
 
 
 def _unbudgeted_below(pattern):
@@ -338,7 +287,7 @@ class _JsonKey:
         return hash((_JsonKey, self.path))
 
 
-class JsonMatcher(Matcher):
+class JsonMatcher(MatchType):
     """``path`` + ``value``: the payload parses as JSON and the value at path equals ``value``."""
 
     name = "json"
@@ -356,7 +305,6 @@ class JsonMatcher(Matcher):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        schema.check_keys(spec, cls.keys + ("type", "messageType"), where)
         path = schema.string(spec, "path", where, required=True)
         value = config_text(schema.string(spec, "value", where, default=""), join_where(where, "value"))
         return cls(JsonPath(path, join_where(where, "path")), value, where)
@@ -368,7 +316,7 @@ class JsonMatcher(Matcher):
         if self.path.keys is not None:
             for found in self.path.values(document):
                 if render_json_scalar(found) == self.value:
-                    return MATCHED
+                    return {"value": found}  # {{match.value}}
             return None
         budget = _BUDGET.get() or _one_search()
         if budget.remaining() <= 0:  # spent by the matchers before this one, which said so
@@ -376,7 +324,7 @@ class JsonMatcher(Matcher):
         try:
             for found in self.path.values(document, budget):
                 if render_json_scalar(found) == self.value:
-                    return MATCHED
+                    return {"value": found}
         except PathTooCostly as exc:
             limit = (budget.describe() if budget.remaining() <= 0
                      else f"the {MAX_JSONPATH_NODES} steps of one JSONPath evaluation")

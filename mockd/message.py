@@ -1,4 +1,5 @@
-"""The inbound message as matchers, templates and plugins see it."""
+"""The inbound message as matchers, templates and plugins see it, and the :class:`MatchContext`
+it is matched in."""
 import json
 import re
 
@@ -79,6 +80,28 @@ class Message:
         return f"Message({self.data!r})"
 
 
+class MatchContext:
+    """What a match type's ``match(message, context)`` gets as ``context``: the same shape on a
+    live connection and where no connection is (a journal search of ``POST
+    /websocket/messages/wait`` or ``mockd.testing``'s ``wait_for``).
+
+    :ivar message: the :class:`Message` being matched (also the first argument).
+    :ivar path: the endpoint path the message came in on (``""`` when unknown).
+    :ivar connection: the live :class:`mockd.connection.Connection`, or ``None`` outside one.
+    :ivar server: the :class:`mockd.server.MockServer`.
+
+    .. versionadded:: 1.0
+    """
+
+    __slots__ = ("message", "path", "connection", "server")
+
+    def __init__(self, message, path="", connection=None, server=None):
+        self.message = message
+        self.path = path
+        self.connection = connection
+        self.server = server
+
+
 def _too_deep(data, document):
     """Whether ``document`` (parsed from ``data``) nests deeper than :data:`MAX_NESTING`.
 
@@ -102,6 +125,20 @@ def _too_deep(data, document):
                 skeleton = skeleton.replace(b"[]", b"")
             return bool(skeleton)
     return deeper_than(document, MAX_NESTING)
+
+
+def as_frame(payload, what):
+    """``payload`` as a frame's data: ``str`` (text), bytes-like (binary), or a ``dict``/``list``
+    as compact JSON text. ``what`` names the caller for the TypeError on anything else."""
+    if isinstance(payload, (str, bytes)):
+        return payload
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    if isinstance(payload, (dict, list)):
+        from .jsontext import dumps_json
+        return dumps_json(payload)
+    raise TypeError(f"{what} takes str (a text frame), bytes (a binary frame), a dict or list (JSON text) "
+                    f"or a Response, not {type(payload).__name__}")
 
 
 def sendable(text):

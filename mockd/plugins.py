@@ -21,6 +21,14 @@ DEFAULT_PLUGINS = (
     "mockd.responses",
     "mockd.scenario",
 )
+#: Registration hook -> (the Registry table it fills, the word errors use, the result's shape).
+REGISTRATION_HOOKS = (
+    ("mockd_register_matchers", "matchers", "matcher", "classes"),
+    ("mockd_register_template_functions", "template_functions", "template function", "mapping"),
+    ("mockd_register_step_types", "step_types", "step type", "classes"),
+    ("mockd_register_response_types", "response_types", "response type", "classes"),
+    ("mockd_register_protocols", "protocols", "protocol", "classes"),
+)
 ENTRYPOINT_GROUP = "mockd"
 
 
@@ -85,6 +93,7 @@ class Registry:
         self.template_functions = {}
         self.step_types = {}
         self.response_types = {}
+        self.protocols = {}
         self._owners = {}
         #: Names of blocked plugins (``--disable-plugin``), for errors about what they provide.
         self.disabled = frozenset()
@@ -97,28 +106,26 @@ class Registry:
         registry = cls()
         registry.disabled = frozenset(name for name, plugin in pm.list_name_plugin() if plugin is None)
         registry.settings_names = _settings_names(pm)
-        hook = pm.hook
-        registry._collect(pm, hook.mockd_register_matchers, "matcher", registry.matchers, _named_classes)
-        registry._collect(pm, hook.mockd_register_template_functions, "template function",
-                          registry.template_functions, _mapping_items)
-        registry._collect(pm, hook.mockd_register_step_types, "step type", registry.step_types, _named_classes)
-        registry._collect(pm, hook.mockd_register_response_types, "response type",
-                          registry.response_types, _named_classes)
+        for hook_name, table, kind, shape in REGISTRATION_HOOKS:
+            registry._collect(pm, hook_name, kind, getattr(registry, table),
+                              _named_classes if shape == "classes" else _mapping_items)
         return registry
 
-    def _collect(self, pm, hookcaller, kind, target, items):
-        # Call each implementation on its own so that a duplicate can name both plugins.
-        for impl in reversed(hookcaller.get_hookimpls()):
-            result = impl.function()
+    def _collect(self, pm, hook_name, kind, target, items):
+        """Call a registration hook through pluggy (so tracing, ``tryfirst``/``trylast`` and
+        hookwrappers apply), and still tell which plugin returned what, so that a duplicate
+        names both (see :func:`_call_attributed`)."""
+        results = _call_attributed(pm, hook_name)
+        for plugin_name, result in results:
             if result is None:
                 continue
-            for name, value in items(result, kind, impl.plugin_name):
+            for name, value in items(result, kind, plugin_name):
                 key = (kind, name)
                 if key in self._owners:
                     raise PluginError(
                         f"{kind} {name!r} is registered by both {self._owners[key]!r} "
-                        f"and {impl.plugin_name!r}")
-                self._owners[key] = impl.plugin_name
+                        f"and {plugin_name!r}")
+                self._owners[key] = plugin_name
                 target[name] = value
 
     def why_not_loaded(self, name):
@@ -133,6 +140,31 @@ class Registry:
     def owner(self, kind, name):
         """Which plugin registered ``name`` of ``kind`` (``"matcher"``, ``"step type"``...)."""
         return self._owners.get((kind, name))
+
+
+def _call_attributed(pm, hook_name):
+    """``[(plugin name, result), ...]`` of one registration hook called through ``pm.hook``,
+    in pluggy's call order (last registered first; ``tryfirst``/``trylast`` honoured).
+
+    pluggy hands back a hook's results as a bare list without None results, so which plugin
+    gave which is lost; for the length of this one call each implementation's function is
+    wrapped to record it (hookwrappers and tracing still see the real call)."""
+    caller = getattr(pm.hook, hook_name)
+    recorded = []
+    originals = []
+    for impl in caller.get_hookimpls():
+        def attributed(*args, _function=impl.function, _name=impl.plugin_name, **kwargs):
+            result = _function(*args, **kwargs)
+            recorded.append((_name, result))
+            return result
+        originals.append((impl, impl.function))
+        impl.function = attributed
+    try:
+        caller()
+    finally:
+        for impl, function in originals:
+            impl.function = function
+    return recorded
 
 
 def _installed_names():

@@ -4,48 +4,25 @@
 are compiled at load; a response with no template in it is rendered (and for json,
 serialised) once, at load.
 """
-import json
-
 from . import schema
 from .errors import ConfigError
 from .hookspecs import hookimpl
+from .jsontext import dumps_json
 from .schema import join_where
 
 __all__ = ["ResponseType", "dumps_json"]
-
-
-# json.dumps() with any non-default option builds a JSONEncoder, and every encode() a C encoder,
-# on each call: about half the cost of a small reply. Both are built once here. No circular
-# reference check (``markers`` None, so nothing is shared between calls): a compiled value is
-# a tree, and a cycle from elsewhere still fails, with RecursionError instead of ValueError.
-_compact_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-try:
-    from json.encoder import c_make_encoder as _c_make_encoder
-    from json.encoder import encode_basestring as _encode_str
-except ImportError:  # pragma: no cover - a Python without the C accelerator
-    _c_make_encoder = None
-if _c_make_encoder is not None:
-    _iterencode = _c_make_encoder(None, _compact_encoder.default, _encode_str, None, ":", ",",
-                                  False, False, True)
-
-    def dumps_json(value):
-        """Compact JSON, non-ASCII kept as is (a text frame is UTF-8 anyway)."""
-        return "".join(_iterencode(value, 0))
-else:  # pragma: no cover
-    def dumps_json(value):
-        """Compact JSON, non-ASCII kept as is (a text frame is UTF-8 anyway)."""
-        return _compact_encoder.encode(value)
 
 
 class ResponseType:
     """Base class of response types.
 
     Subclasses set ``name`` (the YAML ``type``) and ``keys`` (the keys they accept besides
-    ``type`` and ``delay``), and implement :meth:`from_config` and :meth:`render`.
+    ``type`` and ``delay``: the core refuses others with a did-you-mean; ``None`` leaves the
+    check to :meth:`from_config`), and implement :meth:`from_config` and :meth:`render`.
     """
 
     name = None
-    keys = ("value",)
+    keys = None
 
     @classmethod
     def from_config(cls, spec, where, build):
@@ -58,6 +35,7 @@ class ResponseType:
 
 class TextResponse(ResponseType):
     name = "text"
+    keys = ("value",)
 
     def __init__(self, template):
         self.template = template
@@ -65,7 +43,6 @@ class TextResponse(ResponseType):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        schema.check_keys(spec, cls.keys + ("type", "delay"), where)
         if isinstance(spec.get("value"), (dict, list)):
             raise ConfigError("a text response value must be a string (use type: json for structured values)",
                               where=join_where(where, "value"))
@@ -80,6 +57,7 @@ class TextResponse(ResponseType):
 
 class JsonResponse(ResponseType):
     name = "json"
+    keys = ("value",)
 
     def __init__(self, compiled):
         self.compiled = compiled
@@ -87,7 +65,6 @@ class JsonResponse(ResponseType):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        schema.check_keys(spec, cls.keys + ("type", "delay"), where)
         if "value" not in spec:
             raise ConfigError("value is required", where=join_where(where, "value"))
         return cls(build.value(spec["value"], join_where(where, "value")))
@@ -102,13 +79,13 @@ class BinaryResponse(ResponseType):
     """A base64 value, decoded once at load; binary frames are never templated."""
 
     name = "binary"
+    keys = ("value",)
 
     def __init__(self, data):
         self.data = data
 
     @classmethod
     def from_config(cls, spec, where, build):
-        schema.check_keys(spec, cls.keys + ("type", "delay"), where)
         text = schema.string(spec, "value", where, default="")
         return cls(schema.base64_bytes(text, join_where(where, "value")))
 

@@ -25,7 +25,7 @@ def _endpoint_lines(server):
     """The served paths, each with its mock's name (or id), as the banner lists them."""
     from .client.terminal import printable
     served = [(printable(path, newlines=False), printable(rt.mock.name or rt.id, newlines=False))
-              for path, rt in server.routes.items()]
+              for path, rt in server.mocks.routes.items()]
     if not served:
         return ["  Endpoints:   none" + (" (every mock is disabled)" if server.mocks else "")]
     width = min(max(len(path) for path, _ in served[:BANNER_ENDPOINTS]), 40)

@@ -7,11 +7,13 @@ import gevent.event
 from gevent.pywsgi import WSGIServer
 
 from .blame import blame
+from .closecodes import CLOSE_GOING_AWAY
 from .greenlets import spawn
-from .errors import ConfigError, MockdError, PluginError
+from .errors import ConfigError, PluginError
 from .journal import DEFAULT_BODY_LIMIT, DEFAULT_SIZE, Journal
 from .listen import ListenError, address, bound_host, listen, unbracket
-from .state import ConnectionRegistry, MockRuntime
+from .connections import ConnectionTable
+from .routes import MockTable
 from .ws.app import MockApp
 from .ws.guard import GuardedWSGIHandler
 from .ws.handler import MockdWebSocketHandler
@@ -19,20 +21,6 @@ from .ws.outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT
 
 log = logging.getLogger("mockd.server")
 
-CLOSE_GOING_AWAY = 1001
-CLOSE_SERVICE_RESTART = 1012
-
-
-class MockConflict(MockdError):
-    """A mock cannot be added: its id or its path is taken. ``code`` is the API error code."""
-
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-
-
-class UnknownMock(MockdError):
-    pass
 
 
 class _Observers:
@@ -51,13 +39,6 @@ def _bind(listener, host, port, backlog):
         return listen(host, port, backlog)
     except OSError as exc:
         raise ListenError(listener, host, port, exc) from None
-
-
-def _same_spec(old, new, ignore_id=False):
-    """Whether two mocks have the same definition (as written; server timestamps ignored)."""
-    ignored = {"createdAt", "updatedAt"} | ({"id"} if ignore_id else set())
-    return ({k: v for k, v in old.spec.items() if k not in ignored}
-            == {k: v for k, v in new.spec.items() if k not in ignored})
 
 
 class MockServer:
@@ -91,11 +72,8 @@ class MockServer:
         self.journal = Journal(journal_size, journal_body_limit)
         self.started_at = None
         self.observers = _Observers(plugin_manager)
-        self.connections = ConnectionRegistry()
-        self.mocks = {}   # id -> Mock, in definition order
-        self.routes = {}  # path -> MockRuntime, enabled mocks only
-        for mock in config.mocks:
-            self._install(mock)
+        self.connections = ConnectionTable()
+        self.mocks = MockTable(config.mocks)  # by id; .routes: path -> ServedRoute of the enabled ones
         self.app = MockApp(self)
         self._ws_server = None
         self._admin_server = None
@@ -105,126 +83,14 @@ class MockServer:
 
     # ------------------------------------------------------------ mocks
 
-    def _install(self, mock):
-        if mock.enabled:
-            other = self.routes.get(mock.endpoint.path)
-            if other is not None and other.id != mock.id:
-                raise ConfigError(f"path {mock.endpoint.path!r} is already served by mock {other.id!r}",
-                                  where="websocket.path")
-        self.mocks[mock.id] = mock
-        if mock.enabled:
-            self.routes[mock.endpoint.path] = MockRuntime(mock)
-
-    def _uninstall(self, mock_id):
-        """Stop serving a mock; its live clients get 1012 ``mock updated``. Returns the close count."""
-        mock = self.mocks.get(mock_id)
-        if mock is None:
-            return 0
-        runtime = self.routes.get(mock.endpoint.path)
-        if runtime is None or runtime.id != mock_id:
-            return 0
-        del self.routes[mock.endpoint.path]
-        return self._close_all(list(runtime.connections), CLOSE_SERVICE_RESTART, "mock updated")
-
-    @staticmethod
-    def _close_all(connections, code, reason):
-        for connection in connections:
-            spawn(connection.close, code, reason)
-        return len(connections)
-
-    def _check_path_free(self, mock, ignore_id=None):
-        if not mock.enabled:
-            return
-        other = self.routes.get(mock.endpoint.path)
-        if other is not None and other.id not in (mock.id, ignore_id):
-            raise MockConflict("duplicate_path", f"path {mock.endpoint.path!r} is already served by mock {other.id!r}")
-
-    def get_mock(self, mock_id):
-        mock = self.mocks.get(mock_id)
-        if mock is None:
-            raise UnknownMock(f"mock {mock_id!r} not found")
-        return mock
-
-    def add_mock(self, mock):
-        """Serve a new mock at once. Raises :class:`MockConflict` for a taken id or path."""
-        if mock.id in self.mocks:
-            raise MockConflict("duplicate_id", f"a mock with id {mock.id!r} already exists")
-        self._check_path_free(mock)
-        self._install(mock)
-        return mock
-
-    def replace_mock(self, mock_id, mock):
-        """Swap a mock's definition; its live clients are closed with 1012, new ones get the new one."""
-        self.get_mock(mock_id)
-        self._check_path_free(mock, ignore_id=mock_id)
-        self._uninstall(mock_id)
-        del self.mocks[mock_id]
-        self._install(mock)
-        return mock
-
-    def remove_mock(self, mock_id):
-        self.get_mock(mock_id)
-        self._uninstall(mock_id)
-        return self.mocks.pop(mock_id)
-
-    def clear_mocks(self, mock_type=None):
-        removed = [m for m in self.mocks.values() if mock_type is None or m.type == mock_type]
-        for mock in removed:
-            self.remove_mock(mock.id)
-        return removed
-
     def reload(self, config):
-        """Serve ``config`` (a newly loaded file) instead of the current mocks.
-
-        Mocks whose definition is unchanged keep their live connections; changed and removed
-        ones close theirs with 1012 ``mock updated``; the served set becomes the file's (mocks
-        created through the admin API since are removed too). Nothing changes when the new
-        set is inconsistent (two enabled mocks on one path): :class:`ConfigError` is raised.
-
-        :return: ``{"added": [...], "changed": [...], "removed": [...], "unchanged": [...]}`` ids.
-        """
-        old = dict(self.mocks)
-        claimed = {}
-        for mock in config.mocks:
-            if mock.enabled and claimed.setdefault(mock.endpoint.path, mock.id) != mock.id:
-                raise ConfigError(f"path {mock.endpoint.path!r} is served by both mock "
-                                  f"{claimed[mock.endpoint.path]!r} and {mock.id!r}", source=config.source)
-        # A mock written without an id gets a new random one on every load: match it to the old
-        # mock by its definition instead, so that reloading an untouched file changes nothing.
-        fresh = {mock.id for mock in config.mocks if mock.id not in old}
-        orphans = [m for m in old.values() if m.id not in {c.id for c in config.mocks}]
-        wanted = []
-        for mock in config.mocks:
-            if mock.id in fresh:
-                twin = next((o for o in orphans if _same_spec(o, mock, ignore_id=True)), None)
-                if twin is not None:
-                    orphans.remove(twin)
-                    mock = twin
-            wanted.append(mock)
-        keep = {m.id for m in wanted if m.id in old and _same_spec(old[m.id], m)}
-        report = {"added": [m.id for m in wanted if m.id not in old],
-                  "changed": [m.id for m in wanted if m.id in old and m.id not in keep],
-                  "removed": [i for i in old if i not in {m.id for m in wanted}],
-                  "unchanged": [m.id for m in wanted if m.id in keep]}
-        for mock_id in report["removed"] + report["changed"]:
-            closed = self._uninstall(mock_id)
-            log.info("reload: mock %s %s; %d clients closed with 1012", mock_id,
-                     "removed" if mock_id in report["removed"] else "changed", closed,
-                     extra={"mock_id": mock_id})
-        self.mocks = {}
-        self.routes = {path: rt for path, rt in self.routes.items() if rt.id in keep}
-        for mock in wanted:
-            if mock.id in keep:
-                self.mocks[mock.id] = old[mock.id]
-            else:
-                self._install(mock)
+        """Serve ``config`` (a newly loaded file) instead of the current mocks: see
+        :meth:`mockd.routes.MockTable.reload` for what changes and the report it returns."""
+        report = self.mocks.reload(config.mocks, source=config.source)
         if config.plugins != self.config.plugins:
             log.warning("the plugins: settings changed; plugins read them at start only: restart mockd to apply")
         self.config = config
         return report
-
-    def connections_of(self, mock_id):
-        return self.connections.for_mock(mock_id)
 
     def plugin_config(self, name):
         """The ``plugins: {name: {...}}`` block of the config, or ``{}``."""

@@ -12,9 +12,9 @@ from .message import NOT_JSON, config_text
 
 __all__ = ["CONTEXT_ROOTS", "MAX_NESTING", "parse_expression", "split_template"]
 
-# Roots of paths resolved against the RenderContext. ``vars`` holds matcher captures and
-# scenario variables (``RenderContext.variables``).
-CONTEXT_ROOTS = ("message", "request", "mtls", "connection", "vars")
+# Roots of paths resolved against the RenderContext. ``match`` holds the captures of the rule
+# that matched (``RenderContext.captures``), ``vars`` variables (``RenderContext.variables``).
+CONTEXT_ROOTS = ("message", "request", "mtls", "connection", "vars", "match")
 #: Function calls nested inside each other in one expression. The parser, and the evaluators
 #: it builds for every message, recurse once a level: real templates nest two or three.
 MAX_NESTING = 32
@@ -172,7 +172,7 @@ class _Parser:
 
         choices = {n.lower(): n for n in self.functions}
         choices.update((r.lower(), r) for r in (
-            "message", "request.body", "request.rawBody", "request.path", "connection.id"))
+            "message", "request.body", "request.rawBody", "request.path", "connection.id", "match"))
         close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.6)
         if close:
             hint = "did you mean " + ", ".join(choices[c] for c in close) + "?"
@@ -221,6 +221,9 @@ class _Parser:
         if root == "vars":
             keys = _split_keys(keys)
             return False, lambda ctx: _walk(ctx.variables, keys)
+        if root == "match":
+            keys = _split_keys(keys)
+            return False, lambda ctx: _walk(ctx.captures, keys)
         if root == "request" and len(keys) == 1 and field in ("rawbody", "path"):
             return False, (lambda ctx: ctx.path) if field == "path" else _message_path((), False)
         if root == "request" and field == "body":

@@ -29,15 +29,19 @@ class RenderContext:
     :param path: the endpoint path (``{{request.path}}``).
     :param connection: the connection, or ``None``; ``{{connection.id}}`` reads its ``id``.
     :param variables: a mapping readable as ``{{vars.name}}``, or ``None``.
+    :param captures: what the rule's match type captured, readable as ``{{match.NAME}}``
+        (``{{match.0}}`` a regex's whole match, ``{{match.value}}`` a json matcher's value), or
+        ``None``.
     """
 
-    __slots__ = ("message", "path", "connection", "variables")
+    __slots__ = ("message", "path", "connection", "variables", "captures")
 
-    def __init__(self, message=None, path="", connection=None, variables=None):
+    def __init__(self, message=None, path="", connection=None, variables=None, captures=None):
         self.message = message
         self.path = path
         self.connection = connection
         self.variables = variables
+        self.captures = captures
 
 
 def pass_context(func):

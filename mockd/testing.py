@@ -5,8 +5,9 @@ same without the installed plugins (for isolated core tests), start an in-proces
 127.0.0.1 port 0 from a dict, a YAML string or a file path, with its admin API on another port
 0, and stop it at teardown. The :class:`RunningServer` they return has ``.url(path)``,
 ``.connect(path)``, ``.admin_url`` and ``.admin`` (a small HTTP client), ``.journal``,
-``.wait_for(...)`` and ``.push(...)``. The test process must be patched by gevent
-(``monkey.patch_all()`` first thing in ``conftest.py``).
+``.wait_for(...)`` and ``.push(...)``. ``recv_text(ws)``, ``recv_close(ws)`` and
+``assert_silent(ws)`` read a ``websocket-client`` connection within a deadline. The test
+process must be patched by gevent (``monkey.patch_all()`` first thing in ``conftest.py``).
 """
 import os
 
@@ -36,8 +37,8 @@ class RunningServer:
 
     @property
     def admin(self):
-        """An :class:`~mockd.admin.client.AdminClient` (real HTTP) that sends the server's token."""
-        from .admin.client import AdminClient
+        """An :class:`~mockd.adminclient.AdminClient` (real HTTP) that sends the server's token."""
+        from .adminclient import AdminClient
         return AdminClient(self.admin_url, token=self.server.admin_token)
 
     @property
@@ -56,7 +57,7 @@ class RunningServer:
         :param direction: ``"inbound"`` (from clients), ``"outbound"`` (sent by mockd) or ``None``.
         :raises AssertionError: after ``timeout`` seconds, listing the frames that did arrive.
         """
-        from .config import Build
+        from .build import Build
         from .message import Message
 
         server = self.server
@@ -99,10 +100,10 @@ class RunningServer:
 
         import gevent
 
-        from .responses import dumps_json
+        from .jsontext import dumps_json
 
         if not isinstance(data, (str, bytes)):
-            data = dumps_json(data)
+            data = dumps_json(data)  # any JSON value, not only the dicts and lists of ctx.send
         deadline = time.monotonic() + timeout
         while True:
             targets = [c for c in self.server.connections
@@ -127,23 +128,38 @@ class RunningServer:
         self.server.stop(timeout=2.0)
 
 
-def start_server(config, plugins=(), load_entrypoints=False, **server_options):
-    """Build and start a server; ``config`` is a dict, YAML text or a path."""
+def _plugins(plugins, load_entrypoints, plugins_dir):
+    from .plugins import Registry, get_plugin_manager
+
+    pm = get_plugin_manager(load_entrypoints=load_entrypoints, plugins=plugins, plugins_dir=plugins_dir)
+    return pm, Registry.from_plugin_manager(pm)
+
+
+def _load(config, registry, source):
     from .config import build_config
     from .configfile import load_config, parse_config_text
-    from .plugins import Registry, get_plugin_manager
+
+    if isinstance(config, dict):
+        return build_config(config, registry, source or "<test>")
+    if isinstance(config, os.PathLike) or (isinstance(config, str) and "\n" not in config
+                                          and os.path.exists(config)):
+        return load_config(config, registry)
+    return parse_config_text(config, registry, source or "<test>.yaml")
+
+
+def check_config(config, plugins=(), load_entrypoints=False, plugins_dir=None, source=None):
+    """Validate ``config`` (a dict, YAML text or a path) as ``mockd check`` does, with
+    ``plugins`` registered, and return it; raises :class:`mockd.ConfigError` with every
+    problem located (``source`` names the file in messages)."""
+    return _load(config, _plugins(plugins, load_entrypoints, plugins_dir)[1], source)
+
+
+def start_server(config, plugins=(), load_entrypoints=False, **server_options):
+    """Build and start a server; ``config`` is a dict, YAML text or a path."""
     from .server import MockServer
 
-    pm = get_plugin_manager(load_entrypoints=load_entrypoints, plugins=plugins,
-                            plugins_dir=server_options.pop("plugins_dir", None))
-    registry = Registry.from_plugin_manager(pm)
-    if isinstance(config, dict):
-        loaded = build_config(config, registry, "<test>")
-    elif isinstance(config, os.PathLike) or (isinstance(config, str) and "\n" not in config
-                                            and os.path.exists(config)):
-        loaded = load_config(config, registry)
-    else:
-        loaded = parse_config_text(config, registry, "<test>.yaml")
+    pm, registry = _plugins(plugins, load_entrypoints, server_options.pop("plugins_dir", None))
+    loaded = _load(config, registry, None)
     server_options.setdefault("host", "127.0.0.1")
     server_options.setdefault("port", 0)
     server_options.setdefault("admin_port", 0)
@@ -153,19 +169,93 @@ def start_server(config, plugins=(), load_entrypoints=False, **server_options):
     return RunningServer(server)
 
 
-def recv_close(ws, timeout=5.0):
-    """Read a ``websocket-client`` connection until the server closes it: ``(code, reason)``.
-    Data frames before the close are skipped."""
-    import struct
+def _frames(ws, seconds):
+    """Each frame that reaches the ``websocket-client`` connection ``ws`` within ``seconds``, as
+    ``(opcode, payload bytes)``, control frames included (websocket-client answers pings and
+    joins fragments); then it stops. One deadline for all frames, so that a server pinging
+    every 100 ms cannot extend it. ``ws``'s own timeout is put back when the reading stops."""
+    import time
 
     import websocket
 
-    ws.settimeout(timeout)
-    while True:
-        opcode, frame = ws.recv_data_frame(True)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            code = struct.unpack("!H", frame.data[:2])[0] if len(frame.data) >= 2 else None
-            return code, frame.data[2:].decode("utf-8")
+    previous = ws.gettimeout()
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            ws.settimeout(left)
+            try:
+                opcode, frame = ws.recv_data_frame(True)
+            except websocket.WebSocketTimeoutException:
+                return
+            yield opcode, frame.data
+    finally:
+        ws.settimeout(previous)
+
+
+def _describe(opcode, payload):
+    import websocket
+
+    name = websocket.ABNF.OPCODE_MAP.get(opcode, opcode)
+    return f"{name} frame {payload[:60]!r}" + ("..." if len(payload) > 60 else "")
+
+
+def recv_close(ws, timeout=5.0, allow_data=True):
+    """Read a ``websocket-client`` connection until the server closes it, within ``timeout``
+    seconds: ``(code, reason)``, ``code`` None when the close frame has no payload. Pings are
+    answered and skipped; data frames before the close are skipped too, unless
+    ``allow_data=False`` (the close must be the server's next message)."""
+    import contextlib
+
+    import websocket
+
+    control = (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG)
+    frames = _frames(ws, timeout)
+    with contextlib.closing(frames):
+        for opcode, payload in frames:
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                return code, payload[2:].decode("utf-8")
+            if not allow_data and opcode not in control:
+                raise AssertionError(f"expected the server's close, got a {_describe(opcode, payload)}")
+    raise AssertionError(f"no close frame within {timeout:g}s")
+
+
+def recv_text(ws, timeout=5.0):
+    """The next message of a ``websocket-client`` connection, which must be text and arrive
+    within ``timeout`` seconds; pings are answered and skipped. A binary message or the
+    server's close fails the test."""
+    import contextlib
+
+    import websocket
+
+    frames = _frames(ws, timeout)
+    with contextlib.closing(frames):
+        for opcode, payload in frames:
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                return payload.decode("utf-8")
+            if opcode not in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+                raise AssertionError(f"expected a text message, got a {_describe(opcode, payload)}")
+    raise AssertionError(f"no message within {timeout:g}s")
+
+
+def assert_silent(ws, seconds=0.25, ignore=None):
+    """The server sends nothing on a ``websocket-client`` connection for ``seconds``, nor closes
+    it; pings are answered and do not count. ``ignore(message)``, if given, is called with each
+    message (``str`` for text, ``bytes`` for binary) and those for which it is true do not
+    count either (a scenario's periodic sends, say)."""
+    import contextlib
+
+    import websocket
+
+    frames = _frames(ws, seconds)
+    with contextlib.closing(frames):
+        for opcode, payload in frames:
+            if opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+                continue
+            if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY) and ignore is not None:
+                if ignore(payload.decode("utf-8") if opcode == websocket.ABNF.OPCODE_TEXT else payload):
+                    continue
+            raise AssertionError(f"expected silence for {seconds:g}s, got a {_describe(opcode, payload)}")
 
 
 def websocket_mock(path="/ws", **spec):
@@ -201,5 +291,5 @@ def mockd_server(make_mockd_server):
     return make
 
 
-__all__ = ["RunningServer", "make_mockd_server", "mockd_server", "recv_close", "start_server", "websocket_mock",
-           "yaml"]
+__all__ = ["RunningServer", "assert_silent", "make_mockd_server", "mockd_server", "recv_close", "recv_text",
+           "start_server", "websocket_mock", "yaml"]

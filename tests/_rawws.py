@@ -161,10 +161,12 @@ class Client:
             elif opcode == OP_CLOSE:
                 raise AssertionError(f"closed: {parse_close(payload)}")
 
-    def recv_close(self, allowed=None):
+    def skip_to_close(self, allowed=None):
         """Read up to the close frame, skipping (never answering) the frames before it, which
         must have one of the ``allowed`` opcodes if given: ((code or None, reason bytes), data
-        frames skipped)."""
+        frames skipped). Unlike ``mockd.testing.recv_close``, which answers pings, it leaves
+        the server's pings unanswered and counts what it skipped (the backpressure and load
+        tests need both)."""
         skipped = 0
         while True:
             opcode, payload = self.recv_frame()
@@ -177,13 +179,13 @@ class Client:
     def expect_close(self, allowed=()):
         """The close frame, which must come next (or after frames of the ``allowed`` opcodes
         only): (code or None, reason bytes)."""
-        return self.recv_close(allowed)[0]
+        return self.skip_to_close(allowed)[0]
 
     def close(self, code=1000):
         """Close handshake from our side; returns the server's code, or None if it never came."""
         try:
             self.send(OP_CLOSE, close_payload(code))
-            (code, _reason), _skipped = self.recv_close()
+            (code, _reason), _skipped = self.skip_to_close()
             return code
         except (OSError, EOFError):
             return None

@@ -25,9 +25,9 @@ from schemathesis.core import NotSet
 from _cli import end, popen, read_until
 from _helpers import wait_until
 from mockd.admin.app import MAX_BODY
-from mockd.admin.client import AdminClient
+from mockd.adminclient import AdminClient
 from mockd.cli import _admin_exposure_error, get_parser, main
-from mockd.config import parse_config_text
+from mockd.configfile import parse_config_text
 from mockd.depth import MAX_NESTING
 from mockd.durations import parse_duration
 from mockd.errors import ConfigError
@@ -864,6 +864,7 @@ def _would_block(timeout):
 
 
 # Coverage phase off and 12 examples per operation: about 300 requests, well under a minute.
+@pytest.mark.slow
 @schemathesis.pytest.from_fixture("admin_schema").parametrize()
 @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_fuzzed_admin_api_never_answers_5xx(case, fuzz_server):

@@ -20,8 +20,8 @@ import pytest
 import websocket
 
 from _helpers import wait_until
-from _rawws import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, Client, frame
-from mockd.testing import websocket_mock
+from _rawws import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, Client, frame
+from mockd.testing import assert_silent, recv_close, recv_text, websocket_mock
 
 pytestmark = pytest.mark.usefixtures("no_unhandled_errors")
 
@@ -44,18 +44,6 @@ def http(port, path, upgrade=True, headers=()):
         client.sock.close()
 
 
-def recv_close(ws, timeout=5.0):
-    """Read from a websocket-client connection until the server's close: (code, reason).
-
-    Pings are answered (by websocket-client); data frames are a test failure."""
-    ws.settimeout(timeout)
-    while True:
-        opcode, frame = ws.recv_data_frame(True)
-        if opcode == OP_CLOSE:
-            return struct.unpack("!H", frame.data[:2])[0], frame.data[2:].decode("utf-8")
-        assert opcode in (OP_PING, OP_PONG), (opcode, frame.data[:60])
-
-
 def recv(ws, timeout=5.0):
     """The next data message, as ``(opcode, payload)``; pings are answered and skipped."""
     ws.settimeout(timeout)
@@ -64,20 +52,6 @@ def recv(ws, timeout=5.0):
         if opcode in (OP_TEXT, OP_BINARY):
             return opcode, data.decode("utf-8") if opcode == OP_TEXT else data
         assert opcode != OP_CLOSE, f"connection closed: {data!r}"
-
-
-def recv_text(ws, timeout=5.0):
-    opcode, data = recv(ws, timeout)
-    assert opcode == OP_TEXT, (opcode, data[:60])
-    return data
-
-
-def assert_silent(ws, seconds=0.3):
-    """Nothing arrives for ``seconds`` (and the connection is still open afterwards)."""
-    ws.settimeout(seconds)
-    with pytest.raises(websocket.WebSocketTimeoutException):
-        ws.recv()
-    assert ws.connected
 
 
 SYNC = {"match": {"type": "exact", "value": "sync"}, "response": {"type": "text", "value": "synced"}}
@@ -175,14 +149,14 @@ def test_message_over_max_size_closes_1009_and_exact_limit_passes(make_mockd_ser
     ws.send_binary(b"b" * 1024)
     assert recv(ws) == (OP_BINARY, b"b" * 1024)
     ws.send("c" * 1025)
-    assert recv_close(ws)[0] == 1009
+    assert recv_close(ws, allow_data=False)[0] == 1009
 
 
 def test_idle_timeout_closes_1001(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock("/ws", idleTimeout="300ms"))
     ws = connect(running.url())
     started = time.monotonic()
-    assert recv_close(ws) == (1001, "idle timeout")
+    assert recv_close(ws, allow_data=False) == (1001, "idle timeout")
     assert 0.25 <= time.monotonic() - started < 2.5
 
 
@@ -195,7 +169,7 @@ def test_idle_timeout_is_postponed_by_activity(make_mockd_server, connect):
         ws.send(f"m{i}")
         assert recv_text(ws) == f"m{i}"
     last = time.monotonic()
-    assert recv_close(ws) == (1001, "idle timeout")
+    assert recv_close(ws, allow_data=False) == (1001, "idle timeout")
     closed = time.monotonic()
     assert closed - started > 0.9
     assert 0.25 <= closed - last < 2.5
@@ -209,7 +183,7 @@ def test_idle_timeout_is_not_postponed_by_pings_and_pongs(make_mockd_server, con
                                                heartbeat={"enabled": True, "interval": "100ms"}))
     ws = connect(running.url())
     started = time.monotonic()
-    assert recv_close(ws) == (1001, "idle timeout")  # recv_close answers every ping
+    assert recv_close(ws, allow_data=False) == (1001, "idle timeout")  # recv_close answers every ping
     assert 0.45 <= time.monotonic() - started < 3.0
 
 
@@ -247,7 +221,7 @@ def test_server_shutdown_closes_1001(make_mockd_server, connect):
     clients = [connect(running.url()) for _ in range(3)]
     stopping = gevent.spawn(running.server.stop)
     for ws in clients:
-        assert recv_close(ws) == (1001, "server shutdown")
+        assert recv_close(ws, allow_data=False) == (1001, "server shutdown")
     stopping.get(timeout=5)
     assert len(running.server.connections) == 0
     with pytest.raises(OSError):  # the listener is gone

@@ -71,7 +71,7 @@ def test_add_json_and_message(server, clients):
     ws = clients(server.url("/ws/hello"))
     ws.send("anything")
     assert json.loads(ws.recv()) == {"hello": "world"}
-    assert server.server.get_mock(answer["id"]).name == "Hello"
+    assert server.server.mocks.get_mock(answer["id"]).name == "Hello"
     result = admin(server, "add", "--path", "/ws/echo2")
     assert "Echo:" not in result.stdout
 

@@ -203,7 +203,7 @@ def test_connect_close_with_another_code_exits_1(server):
     try:
         read_until(proc.stdout, "^Connected")
         assert wait_until(lambda: len(server.server.connections) == 1)
-        server.server.remove_mock("echo")  # live clients get 1012 "mock updated"
+        server.server.mocks.remove("echo")  # live clients get 1012 "mock updated"
         out, err = proc.communicate(timeout=10)
     finally:
         end(proc)

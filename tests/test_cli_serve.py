@@ -18,6 +18,7 @@ import gevent
 import pytest
 import websocket
 
+from mockd.testing import recv_close
 from mockd.version import __version__
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -110,15 +111,6 @@ def serve(tmp_path):
         end(proc)
 
 
-def recv_close(ws, timeout=5.0):
-    ws.settimeout(timeout)
-    while True:
-        opcode, frame = ws.recv_data_frame(True)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return struct.unpack("!H", frame.data[:2])[0], frame.data[2:].decode("utf-8")
-        assert opcode == websocket.ABNF.OPCODE_PING, (opcode, frame.data[:60])
-
-
 # ---------------------------------------------------------------------------- serve
 
 def test_serve_without_config_serves_the_demo_on_the_printed_port(serve):
@@ -208,7 +200,7 @@ def test_signal_closes_every_client_with_1001_and_exits_0(serve, tmp_path, signu
         started = time.monotonic()
         proc.send_signal(signum)
         for ws in clients:
-            assert recv_close(ws) == (1001, "server shutdown")
+            assert recv_close(ws, allow_data=False) == (1001, "server shutdown")
         assert proc.wait(timeout=5) == 0
         assert time.monotonic() - started < 5
         data = b""

@@ -1,7 +1,8 @@
 """Config loading and validation: every error is located and names the allowed values."""
 import pytest
 
-from mockd.config import build_config, expand_env, load_config, parse_config_text
+from mockd.config import build_config
+from mockd.configfile import expand_env, load_config, parse_config_text
 from mockd.durations import parse_duration
 from mockd.errors import ConfigError
 from mockd.plugins import Registry, get_plugin_manager
@@ -143,9 +144,9 @@ def test_yaml_scalars_keep_their_literal_text(registry):
         "        - match: {type: json, path: $.ok, value: true}\n"
         "        - match: {type: exact, value: yes}\n", registry, "c.yaml")
     rules = config.mocks[0].endpoint.rules
-    assert rules[0].criteria.matcher.value == "42"
-    assert rules[1].criteria.matcher.value == "true"
-    assert rules[2].criteria.matcher.value == "yes"
+    assert rules[0].criteria.match_type.value == "42"
+    assert rules[1].criteria.match_type.value == "true"
+    assert rules[2].criteria.match_type.value == "yes"
 
 
 def test_heartbeat_defaults(registry):

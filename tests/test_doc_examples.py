@@ -29,14 +29,14 @@ import pytest
 import websocket
 import yaml
 
+from mockd.testing import assert_silent, recv_close, recv_text
+
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "websocket-mocking.md"
 EXPECTED_BLOCKS = 28
 TIMEOUT = 3.0    # default receive timeout of every client here: a failing test never hangs
-SILENCE = 0.25   # how long "the server sends nothing" is watched
 
 TEXT = websocket.ABNF.OPCODE_TEXT
 BINARY = websocket.ABNF.OPCODE_BINARY
-CLOSE = websocket.ABNF.OPCODE_CLOSE
 
 
 # ---------------------------------------------------------------------------- the document
@@ -131,12 +131,6 @@ def recv_frame(ws):
     return ws.recv_data()
 
 
-def recv_text(ws):
-    opcode, data = ws.recv_data()
-    assert opcode == TEXT, f"expected a text frame, got opcode {opcode} {data!r}"
-    return data.decode("utf-8")
-
-
 def recv_json(ws):
     text = recv_text(ws)
     try:
@@ -161,23 +155,6 @@ def assert_ignored(ws, messages):
     for message in messages:
         ws.send(message)
     assert_silent(ws)
-
-
-def assert_silent(ws, seconds=SILENCE, ignore=None):
-    """Nothing arrives for ``seconds`` (frames for which ``ignore(json)`` is true are skipped)."""
-    deadline = time.monotonic() + seconds
-    try:
-        while (left := deadline - time.monotonic()) > 0:
-            ws.settimeout(left)
-            try:
-                opcode, data = ws.recv_data()
-            except websocket.WebSocketTimeoutException:
-                return
-            if ignore is not None and opcode == TEXT and ignore(_maybe_json(data)):
-                continue
-            pytest.fail(f"expected no reply, got opcode {opcode}: {data!r}")
-    finally:
-        ws.settimeout(TIMEOUT)
 
 
 def _maybe_json(data):
@@ -234,24 +211,6 @@ def assert_open(ws):
     assert (opcode, data) == (websocket.ABNF.OPCODE_PONG, b"alive?")
 
 
-def close_code(ws, timeout=TIMEOUT):
-    """``(code, reason)`` of the close frame that must arrive within ``timeout`` (pings, which
-    websocket-client answers, are skipped but do not extend the deadline)."""
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no close frame within {timeout}s"
-            ws.settimeout(left)
-            opcode, data = ws.recv_data(control_frame=True)
-            if opcode not in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
-                break
-    finally:
-        ws.settimeout(TIMEOUT)
-    assert opcode == CLOSE, f"expected a close frame, got opcode {opcode} {data!r}"
-    return int.from_bytes(data[:2], "big"), data[2:].decode("utf-8")
-
-
 def doc_value(block, *keys):
     """A value out of the example's own YAML (what the doc promises is sent)."""
     value = yaml.safe_load(block)
@@ -295,7 +254,7 @@ def ex_full_spec(ex):
     ws.send("x" * 65536)
     assert recv_json(ws) == {"error": "Unknown message"}
     ws.send("x" * 65537)
-    assert close_code(ws)[0] == 1009
+    assert recv_close(ws, allow_data=False)[0] == 1009
 
     # The limits and timers, shrunk so that they are reached quickly: maxConnections 100 -> 2,
     # idleTimeout "5m" -> "600ms" (heartbeat pings do not count as activity).
@@ -309,7 +268,7 @@ def ex_full_spec(ex):
     status, body = handshake_error(server.url("/ws/chat"), subprotocols=["chat.v1"])
     assert status == 503 and "max connections reached" in body
     assert recv_json(first) == {"type": "welcome"}
-    assert close_code(first) == (1001, "idle timeout")
+    assert recv_close(first, allow_data=False) == (1001, "idle timeout")
     assert 0.5 <= time.monotonic() - started < 2.5
     second.close()
     # The slots free once the server has seen the closes.
@@ -335,7 +294,7 @@ def ex_full_spec(ex):
     ws.send("ping")
     assert recv_text(ws) == "pong"  # still open after several ping rounds
     time.sleep(1.0)  # no recv(): the next ping goes unanswered
-    assert close_code(ws) == (1001, "ping timeout")
+    assert recv_close(ws, allow_data=False) == (1001, "ping timeout")
 
 
 def ex_exact(ex):
@@ -691,7 +650,7 @@ def ex_notifications(ex):
     assert reply == {"action": "unsubscribed", "channel": "alerts"}
     send_json(ws, {"action": "publish", "channel": "alerts"})  # unmatched: nothing but notifications
     ws.send("hello")
-    assert_silent(ws, 0.5, ignore=_is_notification)
+    assert_silent(ws, 0.5, ignore=lambda text: _is_notification(_maybe_json(text)))
 
 
 def _is_price(message):
@@ -716,7 +675,7 @@ def ex_stock_ticker(ex):
                           "volume": 1000000}
     assert 0.35 <= arrivals[0] < 1.5 and 0.35 <= arrivals[1] - arrivals[0] < 1.5, arrivals
     send_json(ws, {"action": "unsubscribe", "symbol": "AAPL"})  # no matcher, no default, no echo
-    assert_silent(ws, ignore=_is_price)
+    assert_silent(ws, ignore=lambda text: _is_price(_maybe_json(text)))
 
 
 def ex_graphql(ex):
@@ -805,7 +764,7 @@ def test_every_example_config_is_valid(make_mockd_server):
         assert config["version"] == "1.0" and config["mocks"], index
         running = make_mockd_server(wrap(block, index))
         paths = {mock["websocket"]["path"] for mock in config["mocks"]}
-        assert set(running.server.routes) == paths, index
+        assert set(running.server.mocks.routes) == paths, index
 
 
 @pytest.mark.parametrize("index", range(EXPECTED_BLOCKS),
@@ -912,7 +871,7 @@ def test_doc_curl_checks(demo):
 def test_demo_chat_is_the_doc_chat_room(demo, clients):
     """The demo's /ws/chat is the doc's Chat Application plus ping -> pong (README)."""
     chat = doc_value(BLOCKS[24][1], "mocks", 0, "websocket")
-    served = demo.server.routes["/ws/chat"].mock.spec["websocket"]
+    served = demo.server.mocks.routes["/ws/chat"].mock.spec["websocket"]
     assert {k: v for k, v in served.items() if k != "matchers"} == \
         {k: v for k, v in chat.items() if k != "matchers"}
     ping, *rest = served["matchers"]
@@ -922,7 +881,7 @@ def test_demo_chat_is_the_doc_chat_room(demo, clients):
     ws.send("ping")
     assert recv_text(ws) == "pong"
     # ... and its /ws/stocks is the doc's Real-Time Data Feed as written.
-    assert demo.server.routes["/ws/stocks"].mock.spec["websocket"] == \
+    assert demo.server.mocks.routes["/ws/stocks"].mock.spec["websocket"] == \
         doc_value(BLOCKS[26][1], "mocks", 0, "websocket")
 
 

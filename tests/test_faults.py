@@ -60,7 +60,7 @@ def test_clients_vanishing_mid_frame_are_forgotten_and_counted(make_mockd_server
     vanished = len(VANISH_POINTS) - 1  # the first never got past its handshake
     assert counts["totalConnections"] == vanished + 1 and counts["activeConnections"] == 1
     assert counts["totalMessagesRecv"] == counts["totalMessagesSent"] == vanished + 1
-    assert running.server.routes["/ws"].pending == 0
+    assert running.server.mocks.routes["/ws"].pending == 0
     assert survivor.close() == 1000
 
 
@@ -145,7 +145,7 @@ def test_thousands_of_unfinished_handshakes_are_closed_by_the_timeout(make_mockd
         sock.close()
     assert client.close() == 1000
     assert wait_until(lambda: len(running.server.connections) == 0)
-    assert running.server.routes["/ws"].pending == 0  # no maxConnections slot leaked
+    assert running.server.mocks.routes["/ws"].pending == 0  # no maxConnections slot leaked
     assert stats(running)["totalConnections"] == 1
     assert wait_until(lambda: open_fds() <= before + 5), (before, open_fds())
 
@@ -157,10 +157,10 @@ def _racing_round(running, index, clients_per_round=4):
             "websocket": {"path": f"/race{index}", "echoMode": True,
                           "scenario": {"loop": True, "steps": [
                               {"type": "send", "message": {"type": "text", "value": "tick"}}]}}}
-    running.server.add_mock(build_mock(spec, running.server.registry))
+    running.server.mocks.add(build_mock(spec, running.server.registry))
     clients = [Client(running.port, f"/race{index}") for _ in range(clients_per_round)]
-    assert wait_until(lambda: len(running.server.connections_of(f"race-{index}")) == clients_per_round)
-    connections = running.server.connections_of(f"race-{index}")
+    assert wait_until(lambda: len(running.server.connections.for_mock(f"race-{index}")) == clients_per_round)
+    connections = running.server.connections.for_mock(f"race-{index}")
 
     def pusher(connection):  # an admin send / broadcast hammering the connection
         results = []
@@ -183,7 +183,7 @@ def _racing_round(running, index, clients_per_round=4):
     pushers = [gevent.spawn(pusher, c) for c in connections]
     readers = [gevent.spawn(reader, c) for c in clients]
     gevent.sleep(0.01 * (index % 5))
-    running.server.remove_mock(f"race-{index}")
+    running.server.mocks.remove(f"race-{index}")
     gevent.joinall(pushers + readers, timeout=10, raise_error=True)
     for job in pushers:
         assert job.value[-1] is False and all(job.value[:-1])  # True until the close, then False
@@ -215,7 +215,7 @@ def test_admin_delete_racing_sends_leaves_no_connection_and_exact_stats(make_moc
     admin = running.admin
     clients = [Client(running.port) for _ in range(10)]
     assert wait_until(lambda: len(running.server.connections) == 10)
-    received = [gevent.spawn(lambda c=c: c.recv_close()) for c in clients]
+    received = [gevent.spawn(lambda c=c: c.skip_to_close()) for c in clients]
     gevent.sleep(0.05)
     assert admin.delete("/mocks/test-mock").status in (200, 204)
     gevent.joinall(received, timeout=10, raise_error=True)

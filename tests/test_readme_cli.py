@@ -97,6 +97,8 @@ def demo():
     server.stop()
 
 
+# mockd serve and a dozen CLI subprocesses on a pseudo-terminal.
+@pytest.mark.slow
 def test_readme_session_is_real(demo):
     session = readme_session()
     assert [argv[:2] for argv, _ in session][:5] == [["mockd", "websocket"]] * 5

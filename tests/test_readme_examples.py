@@ -38,10 +38,10 @@ import websocket
 
 import test_man_systemd
 from _cli import ADMIN_URL, MOCK_URL, ROOT, end, env, read_until
-from mockd.admin.client import AdminClient
+from mockd.adminclient import AdminClient
 
 README = ROOT / "README.rst"
-EXPECTED_BLOCKS = 31
+EXPECTED_BLOCKS = 37
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 GENERATED_ID = re.compile(r"conn-[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{8}|websocket_[0-9a-f]{16}")
 PORTS = re.compile(r"localhost:(4280|4290)")
@@ -74,9 +74,13 @@ ELSEWHERE = {
     "Command line #1": ("test_readme_cli.py", "test_readme_session_is_real"),
     "Testing with mockd.testing #1": ("test_testing.py", "test_readme_example_runs_and_servers_stop_at_teardown"),
     "Testing with mockd.testing #2": ("test_testing.py", "test_readme_example_runs_and_servers_stop_at_teardown"),
-    **{f"{hook} #1": ("test_plugins.py", "test_readme_hook_examples_work_together") for hook in (
+    **{f"Writing a plugin, step by step #{rank}": ("test_plugin_docs.py", "test_writing_a_plugin_walkthrough")
+       for rank in (1, 2, 3, 4)},
+    "Responses and templates #1": ("test_captures.py", "test_readme_captures_example"),
+    **{f"{hook} #1": ("test_plugin_docs.py", "test_readme_hook_examples_work_together") for hook in (
         "mockd_register_matchers()", "mockd_register_template_functions()", "mockd_register_step_types()",
-        "mockd_register_response_types()", "mockd_configure(server)", "mockd_unconfigure(server)",
+        "mockd_register_response_types()", "mockd_register_protocols()", "mockd_configure(server)",
+        "mockd_unconfigure(server)",
         "mockd_connection_opened(server, connection)", "mockd_message_received(server, connection, message)",
         "mockd_connection_closed(server, connection)")},
 }

@@ -95,7 +95,7 @@ def test_protocol_violation_fails_the_connection_and_mockd_forgets_it(echo, name
     witness.send_text("before")
     assert witness.recv_data() == "before"
     client.sock.sendall(data)
-    (got, reason), skipped = client.recv_close()
+    (got, reason), skipped = client.skip_to_close()
     assert (got, skipped) == (code, 0), reason
     if code == 1009:
         assert reason == f"read limited at {LIMIT + 1} bytes".encode()
@@ -115,7 +115,7 @@ def test_close_handshake_is_answered_with_the_peers_code(echo):
     client = Client(echo.port)
     connection = only_connection(echo)
     client.send(OP_CLOSE, close_payload(4321, "bye".encode()))
-    (code, reason), skipped = client.recv_close()
+    (code, reason), skipped = client.skip_to_close()
     assert (code, reason, skipped) == (4321, b"", 0)
     assert client.at_eof()
     assert wait_until(lambda: len(echo.server.connections) == 0)
@@ -126,7 +126,7 @@ def test_empty_close_is_answered_with_an_empty_close(echo):
     client = Client(echo.port)
     connection = only_connection(echo)
     client.send(OP_CLOSE)
-    assert client.recv_close() == ((None, b""), 0)
+    assert client.skip_to_close() == ((None, b""), 0)
     assert wait_until(lambda: len(echo.server.connections) == 0)
     assert connection.close_code == 1005  # "no status", never on the wire
 
@@ -159,8 +159,8 @@ def test_message_of_exactly_the_limit_passes_and_keeps_its_type(echo):
 def test_server_close_carries_code_and_reason_for_mock_removal(echo):
     client = Client(echo.port)
     only_connection(echo)
-    echo.server.remove_mock("test-mock")
-    (code, reason), _ = client.recv_close()
+    echo.server.mocks.remove("test-mock")
+    (code, reason), _ = client.skip_to_close()
     assert (code, reason) == (1012, b"mock updated")
     client.send(OP_CLOSE, close_payload(1012))
     assert client.at_eof()

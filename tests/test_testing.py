@@ -11,12 +11,13 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import gevent
 import pytest
 import websocket
 
-from mockd.testing import recv_close, websocket_mock
+from mockd.testing import assert_silent, recv_close, recv_text, websocket_mock
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -30,6 +31,8 @@ def readme_block(containing):
     raise AssertionError(f"README.rst has no python block with {containing!r}")
 
 
+# A pytest subprocess: seconds of interpreter and plugin start-up.
+@pytest.mark.slow
 def test_readme_example_runs_and_servers_stop_at_teardown(tmp_path):
     (tmp_path / "conftest.py").write_text(readme_block('pytest_plugins = ["mockd.testing"]'))
     ports = tmp_path / "ports.json"
@@ -114,6 +117,49 @@ def test_mockd_server_loads_installed_plugins_and_make_mockd_server_does_not(moc
 def test_recv_close_returns_code_and_reason(make_mockd_server):
     server = make_mockd_server(websocket_mock(echoMode=True))
     ws = server.connect()
+    strict = server.connect()
+    for client in (ws, strict):
+        client.send("unread echo")
+    server.wait_for(count=2, direction="outbound")  # both echoes are on their way
     stopping = gevent.spawn(server.server.stop)
-    assert recv_close(ws) == (1001, "server shutdown")
+    assert recv_close(ws) == (1001, "server shutdown")  # the echo before the close is skipped
+    with pytest.raises(AssertionError, match="expected the server's close, got a text frame b'unread echo'"):
+        recv_close(strict, allow_data=False)
     stopping.join(5)
+
+
+# Pings every 100 ms, answered by websocket-client: the helpers skip them, and they do not
+# push a helper's deadline back.
+PINGING_ECHO = websocket_mock(echoMode=True, heartbeat={"enabled": True, "interval": "100ms"})
+
+
+def test_recv_close_gives_up_at_its_deadline_despite_pings(make_mockd_server):
+    ws = make_mockd_server(PINGING_ECHO).connect()
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="no close frame within 0.5s"):
+        recv_close(ws, timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    assert ws.gettimeout() == 5.0  # the connection's own timeout is back
+
+
+def test_recv_text_skips_pings_and_fails_on_binary_or_silence(make_mockd_server):
+    ws = make_mockd_server(PINGING_ECHO).connect()
+    gevent.sleep(0.25)  # pings are waiting in front of the echo
+    ws.send("hi")
+    assert recv_text(ws) == "hi"
+    ws.send_binary(b"\x00")
+    with pytest.raises(AssertionError, match=r"expected a text message, got a binary frame b'\\x00'"):
+        recv_text(ws)
+    with pytest.raises(AssertionError, match="no message within 0.3s"):
+        recv_text(ws, timeout=0.3)
+
+
+def test_assert_silent_skips_pings_and_ignored_messages_only(make_mockd_server):
+    ws = make_mockd_server(PINGING_ECHO).connect()
+    assert_silent(ws, 0.35)  # three pings came and went
+    ws.send("tick")
+    assert_silent(ws, 0.2, ignore=lambda message: message == "tick")
+    ws.send("tock")
+    with pytest.raises(AssertionError, match="expected silence for 0.5s, got a text frame b'tock'"):
+        assert_silent(ws, 0.5, ignore=lambda message: message == "tick")
+    assert ws.gettimeout() == 5.0

@@ -10,9 +10,10 @@ import pytest
 import websocket
 
 from _cli import Serve, mockd, read_until, self_signed_cert
-from mockd.config import parse_config_text
+from mockd.configfile import parse_config_text
 from mockd.errors import ConfigError
 from mockd.plugins import Registry, get_plugin_manager
+from mockd.testing import recv_close
 
 TWO_MOCKS = """\
 version: "1.0"
@@ -30,15 +31,6 @@ mocks:
 """
 
 LISTENING = r"listening ws=\S+ admin=127\.0\.0\.1:(\d+)"
-
-
-def recv_close(ws, timeout=5.0):
-    """The close code and reason the server sent (data frames before it are skipped)."""
-    ws.settimeout(timeout)
-    while True:
-        opcode, frame = ws.recv_data_frame(True)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return int.from_bytes(frame.data[:2], "big"), frame.data[2:].decode()
 
 
 # ---------------------------------------------------------------- TLS
@@ -187,7 +179,7 @@ mocks:
     changed = text.replace("/b, echoMode: true", "/b, echoMode: false") + "  - websocket: {path: /c}\n"
     report = running.server.reload(parse_config_text(changed, registry, "mockd.yaml"))
     assert report["unchanged"] == ids[:1] and report["removed"] == ids[1:] and len(report["added"]) == 2
-    assert sorted(running.server.routes) == ["/a", "/b", "/c"]
+    assert sorted(running.server.mocks.routes) == ["/a", "/b", "/c"]
     ws.send("y")
     assert ws.recv() == "y"
     ws.close()
@@ -212,6 +204,6 @@ def test_reload_removes_and_moves_mocks(make_mockd_server, registry):
     report = running.server.reload(parse_config_text(swapped % "pong", registry, "mockd.yaml"))
     assert report["changed"] == ["steady", "changing"]
     assert recv_close(old) == (1012, "mock updated")
-    assert running.server.routes["/steady"].id == "changing"
+    assert running.server.mocks.routes["/steady"].id == "changing"
     report = running.server.reload(parse_config_text('version: "1.0"\nmocks: []\n', registry, "mockd.yaml"))
-    assert report["removed"] == ["steady", "changing"] and running.server.routes == {}
+    assert report["removed"] == ["steady", "changing"] and running.server.mocks.routes == {}

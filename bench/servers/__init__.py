@@ -6,4 +6,137 @@ prints ``LISTENING <port>`` once bound:
 - ``gevent_bare.py``: bare gevent-websocket (the floor every ratio is taken against);
 - ``websockets_echo.py``: the ``websockets`` library on asyncio (uvloop when installed);
 - ``node_ws_echo.js``: Node's ``ws`` (``npm --prefix bench/node install`` first).
+
+:class:`Server` starts any of them and finds its port; the ``*_server`` functions say how.
 """
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+NODE_WS = HERE.parent / "node" / "node_modules" / "ws"
+PORT_LINE = re.compile(rb"LISTENING (\d+)|ws://(?:\[[^\]\s]+\]|[^\s:/\[]+):(\d+)")  # [::1] too
+
+
+class Pinning:
+    """The CPU every server runs on and the one the load generator runs on.
+
+    With two cores, a ping-pong client and server that the scheduler puts on one core run at
+    half speed (each waits for the other), on two cores at full speed, and Linux moves them
+    between the two from one run to the next; pinning makes every run the second case.
+    """
+
+    def __init__(self, server_cpu, client_cpu):
+        self.server_cpu, self.client_cpu = server_cpu, client_cpu
+
+    @classmethod
+    def pin_this_process(cls):
+        """Pin this process (the load generator) to the first CPU it may use and keep the second
+        for the servers; None when there are fewer than two or affinity cannot be set."""
+        if not hasattr(os, "sched_setaffinity"):
+            return None
+        allowed = sorted(os.sched_getaffinity(0))
+        if len(allowed) < 2:
+            return None
+        try:
+            os.sched_setaffinity(0, {allowed[0]})
+        except OSError:
+            return None
+        return cls(server_cpu=allowed[1], client_cpu=allowed[0])
+
+
+class Server:
+    """One server subprocess; ``start()`` waits for the line that tells its port."""
+
+    def __init__(self, name, argv, pinning=None):
+        self.name, self.argv, self.pinning = name, argv, pinning
+        self.proc = None
+        self.port = None
+        self._stderr = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def url(self, path="/"):
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def start(self, timeout=30.0):
+        self._stderr = tempfile.TemporaryFile()
+        argv = self.argv
+        taskset = self.pinning is not None and shutil.which("taskset")
+        if taskset:  # from exec on, so that every thread the server starts inherits it
+            argv = ["taskset", "-c", str(self.pinning.server_cpu)] + argv
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self._stderr)
+        if self.pinning is not None and not taskset:
+            os.sched_setaffinity(self.proc.pid, {self.pinning.server_cpu})
+        found = []
+        threading.Thread(target=_read_port, args=(self.proc.stdout, found), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not found:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                err = self.stderr_tail()
+                self.stop()
+                raise RuntimeError(f"server {self.name} did not start: {err}")
+            time.sleep(0.02)
+        self.port = found[0]
+        return self
+
+    def stderr_tail(self, size=600):
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")[-size:]
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+def _read_port(stdout, found):
+    """Put the first port the server announces into ``found``, then keep draining its output so
+    that a chatty server never blocks on a full pipe."""
+    for line in stdout:
+        if not found:
+            match = PORT_LINE.search(line)
+            if match:
+                found.append(int(match.group(1) or match.group(2)))
+
+
+def gevent_server(feed_period, pinning=None):
+    return Server("gevent-bare", [sys.executable, str(HERE / "gevent_bare.py"), "--feed-period", str(feed_period)],
+                  pinning)
+
+
+def websockets_server(pinning=None):
+    return Server("websockets", [sys.executable, str(HERE / "websockets_echo.py")], pinning)
+
+
+def node_server(pinning=None):
+    return Server("node-ws", ["node", str(HERE / "node_ws_echo.js")], pinning)
+
+
+def mockd_server(config_path, pinning=None, journal_size=10000, name="mockd"):
+    return Server(name, [sys.executable, "-m", "mockd", "serve", "-c", str(config_path), "--host", "127.0.0.1",
+                         "-p", "0", "--no-admin", "--journal-size", str(journal_size), "--log-level", "warning",
+                         "--no-plugin-autoload"], pinning)
+
+
+def node_installed():
+    return shutil.which("node") is not None and NODE_WS.exists()

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ..blame import blame
 from ..errors import ConfigError
 from ..greenlets import UNWIND
-from ..server import MockConflict, UnknownMock
+from ..errors import MockConflict, UnknownMock
 from . import configio, connections, guard, journal, mocks, openapi, system
 from ..ws.guard import RequestTimeout
 from .common import MAX_BODY, SERVER_KEY, ApiError

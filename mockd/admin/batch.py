@@ -5,7 +5,7 @@ bad batch leaves the server exactly as it was. Nothing here yields to other gree
 request can slip in between the check and the change.
 """
 from ..config import build_mock
-from ..server import MockConflict
+from ..errors import MockConflict
 
 
 def build(server, spec, where, id_prefix):
@@ -48,10 +48,10 @@ def check(server, mocks, upsert=False, clear=False):
 def apply(server, mocks, clear=False):
     """Install a checked batch. Replaced and cleared mocks close their clients with 1012."""
     if clear:
-        server.clear_mocks()
+        server.mocks.clear()
     # Remove every replaced mock before adding any: two mocks swapping paths must not collide.
     for mock in mocks:
         if mock.id in server.mocks:
-            server.remove_mock(mock.id)
+            server.mocks.remove(mock.id)
     for mock in mocks:
-        server.add_mock(mock)
+        server.mocks.add(mock)

@@ -11,12 +11,13 @@ import binascii
 import gevent
 from flask import Blueprint
 
+from ..closecodes import CLOSE_NORMAL
 from ..greenlets import spawn
 from .common import ApiError, field, invalid, json_object, not_found, server
 
 bp = Blueprint("connections", __name__)
 
-CLOSE_NORMAL = 1000
+
 CLOSED_BY_API = "closed by API"
 BROADCAST_TIMEOUT = 10.0  # a client that stops reading must not hold the request forever
 
@@ -82,14 +83,14 @@ def stats():
 @bp.get("/mocks/<mock_id>/websocket/connections")
 def list_mock_connections(mock_id):
     _mock(mock_id)
-    connections = server().connections_of(mock_id)
+    connections = server().connections.for_mock(mock_id)
     return {"connections": [c.describe() for c in connections], "count": len(connections), "mockId": mock_id}
 
 
 @bp.delete("/mocks/<mock_id>/websocket/connections")
 def close_mock_connections(mock_id):
     _mock(mock_id)
-    connections = server().connections_of(mock_id)
+    connections = server().connections.for_mock(mock_id)
     for connection in connections:
         connection.close(CLOSE_NORMAL, CLOSED_BY_API)
     return {"message": "Connections closed", "closed": len(connections), "mockId": mock_id}
@@ -106,12 +107,12 @@ def broadcast():
     frame_type, payload = frame_payload(body)
     if mock_id is not None:
         _mock(mock_id)
-        targets = server().connections_of(mock_id)
+        targets = server().connections.for_mock(mock_id)
     else:
-        runtime = server().routes.get(path)
-        if runtime is None:
+        route = server().mocks.routes.get(path)
+        if route is None:
             raise ApiError(404, "not_found", f"no enabled mock serves {path!r}")
-        targets = list(runtime.connections)
+        targets = list(route.connections)
     # One greenlet per client: a slow reader must not delay the others.
     sends = [spawn(c.send, payload) for c in targets]
     gevent.joinall(sends, timeout=BROADCAST_TIMEOUT)

@@ -6,7 +6,7 @@ journal sets as frames are recorded: no thread, no polling. Entries already in t
 
 That scan runs the request's matcher over up to the whole journal, on the event loop: its
 regex and JSONPath matchers share one budget (:data:`SCAN_TIME_BUDGET`, at most
-:data:`~mockd.matching.REGEX_TIME_BUDGET` a search) and it lets the hub run every
+:data:`~mockd.budget.REGEX_TIME_BUDGET` a search) and it lets the hub run every
 :data:`SCAN_SLICE`, so a backtracking pattern over 400 entries is about a second of the
 request's time, not 20 s of every connection's.
 """
@@ -16,10 +16,10 @@ import time
 from flask import Blueprint, request
 
 from ..blame import blame
-from ..config import Build
+from ..build import Build
 from ..errors import ConfigError
 from ..greenlets import UNWIND, let_others_run
-from ..matching import REGEX_TIME_BUDGET, Budget, budget_scope, current_budget
+from ..budget import REGEX_TIME_BUDGET, Budget, budget_scope, current_budget
 from ..message import Message
 from .common import ApiError, bounded_int, field, invalid, json_object, no_content, query_bool, query_choice, \
     query_int, seconds, server

@@ -111,7 +111,7 @@ def list_mocks():
 @bp.post("/mocks")
 def create_mock():
     mock = _build(_stamped(json_object()))
-    server().add_mock(mock)
+    server().mocks.add(mock)
     return _answer(mock, "created", f"Created {mock.type} mock", 201)
 
 
@@ -128,7 +128,7 @@ def replace_mock(mock_id):
     _check_if_match(old)
     # The URL names the mock: an id in the body cannot move it.
     mock = _build(_stamped(dict(spec, id=mock_id), old.spec.get("createdAt")))
-    server().replace_mock(mock_id, mock)
+    server().mocks.replace(mock_id, mock)
     return _answer(mock, "updated", f"Updated {mock.type} mock")
 
 
@@ -139,20 +139,20 @@ def patch_mock(mock_id):
     _check_if_match(old)
     merged = merge_patch(dict(old.spec, enabled=old.enabled), patch)
     mock = _build(_stamped(dict(merged, id=mock_id), old.spec.get("createdAt")))
-    server().replace_mock(mock_id, mock)
+    server().mocks.replace(mock_id, mock)
     return _answer(mock, "updated", f"Updated {mock.type} mock")
 
 
 @bp.delete("/mocks/<mock_id>")
 def delete_mock(mock_id):
     _check_if_match(_get(mock_id))
-    server().remove_mock(mock_id)
+    server().mocks.remove(mock_id)
     return no_content()
 
 
 @bp.delete("/mocks")
 def delete_mocks():
-    server().clear_mocks(request.args.get("type") or None)
+    server().mocks.clear(request.args.get("type") or None)
     return no_content()
 
 
@@ -166,7 +166,7 @@ def toggle_mock(mock_id):
     mock = old
     if enabled != old.enabled:  # a no-op must not close anybody's connection
         mock = _build(_stamped(dict(old.spec, enabled=enabled), old.spec.get("createdAt")))
-        server().replace_mock(mock_id, mock)
+        server().mocks.replace(mock_id, mock)
     return _answer(mock, "toggled", "Mock enabled" if mock.enabled else "Mock disabled")
 
 

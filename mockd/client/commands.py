@@ -8,13 +8,40 @@ import datetime
 import json
 import time
 
-from . import UsageError, admin_settings, option
-from .admin import AdminClient, connection_path
+from ..adminclient import AdminAPIError, AdminClient, connection_path
+from .common import ClientError, UsageError, admin_settings, option
 from .terminal import printable, printable_json
+
+#: Seconds an admin API call may take.
+TIMEOUT = 10.0
 
 
 def _client(args):
-    return AdminClient(**admin_settings(args))
+    settings = admin_settings(args)
+    del settings["token_source"]
+    url, cacert = settings["base_url"], settings["cacert"]
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--admin-url must start with http:// or https:// (got {url!r})")
+    try:
+        return AdminClient(**settings, timeout=TIMEOUT)
+    except OSError as exc:  # --cacert unreadable or not PEM (ssl.SSLError is an OSError)
+        raise UsageError(f"--cacert {cacert}: {exc.strerror or exc}") from None
+
+
+def _client_error(exc, settings):
+    """The :class:`ClientError` for an :class:`AdminAPIError`, with the command line's hints."""
+    if exc.status == 401:
+        # The API answers the same 401 to no token and to a wrong one; only the client
+        # knows which it was, and the fixes differ. (A 403 is about Host or Origin, and
+        # says what to do itself.)
+        if settings["token"]:
+            return ClientError(f"the admin API at {exc.url} refused the token from "
+                               f"{settings['token_source']}: check it ({exc.detail})")
+        return ClientError(f"the admin API at {exc.url} needs a token: pass --admin-token or set "
+                           f"MOCKD_ADMIN_TOKEN ({exc.detail})")
+    if exc.status is not None and exc.status < 400:  # an answer, but not JSON
+        return ClientError(f"{exc}; is --admin-url right?")
+    return ClientError(str(exc))
 
 
 def _print_json(value):
@@ -81,7 +108,7 @@ def add(args):
     spec = {"type": "websocket", "enabled": True, "websocket": websocket}
     if args.name:
         spec["name"] = args.name
-    answer = _client(args).post("/mocks", spec) or {}
+    answer = _client(args).call("POST", "/mocks", spec) or {}
     mock = answer.get("mock") or {}
     mock_id = answer.get("id") or mock.get("id", "")
     echo = bool((mock.get("websocket") or websocket).get("echoMode"))
@@ -98,7 +125,7 @@ def add(args):
 
 
 def status(args):
-    answer = _client(args).get("/mocks", type="websocket") or {}
+    answer = _client(args).call("GET", "/mocks", query={"type": "websocket"}) or {}
     mocks = answer.get("mocks") or []
     if option(args, "json"):
         _print_json({"count": len(mocks), "enabled": len(mocks) > 0, "endpoints": mocks})
@@ -115,7 +142,7 @@ def status(args):
 
 
 def stats(args):
-    answer = _client(args).get("/websocket/stats") or {}
+    answer = _client(args).call("GET", "/websocket/stats") or {}
     if option(args, "json"):
         _print_json(answer)
         return 0
@@ -140,7 +167,7 @@ def connections(args):
     client = _client(args)
     as_json = option(args, "json")
     if action in ("list", "ls"):
-        answer = client.get("/websocket/connections") or {}
+        answer = client.call("GET", "/websocket/connections") or {}
         conns = answer.get("connections") or []
         if as_json:
             _print_json(answer)
@@ -155,7 +182,7 @@ def connections(args):
         return 0
     connection_id = args.connection_id
     if action == "get":
-        conn = client.get(connection_path(connection_id)) or {}
+        conn = client.call("GET", connection_path(connection_id)) or {}
         if as_json:
             _print_json(conn)
             return 0
@@ -171,7 +198,7 @@ def connections(args):
         print(f"  Status:        {conn.get('status', '')}")
         return 0
     if action == "close":
-        client.delete(connection_path(connection_id))
+        client.call("DELETE", connection_path(connection_id))
         if as_json:
             _print_json({"id": connection_id, "closed": True})
         else:
@@ -183,7 +210,7 @@ def connections(args):
             base64.b64decode(args.message, validate=True)
         except (binascii.Error, ValueError):
             raise UsageError("invalid base64 data: --binary needs MESSAGE in standard base64") from None
-    client.post(connection_path(connection_id, "/send"), {"type": kind, "data": args.message})
+    client.call("POST", connection_path(connection_id, "/send"), {"type": kind, "data": args.message})
     if as_json:
         _print_json({"id": connection_id, "sent": True, "type": kind})
     else:
@@ -226,7 +253,7 @@ def messages(args):
     since = None
     try:
         while True:
-            entries, last_seq = _entries(client.get("/websocket/messages", since=since, **query))
+            entries, last_seq = _entries(client.call("GET", "/websocket/messages", query={"since": since, **query}))
             for entry in entries:
                 if as_json:
                     text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
@@ -247,4 +274,7 @@ def messages(args):
 
 def run(command, args):
     handlers = {"add": add, "status": status, "stats": stats, "connections": connections, "messages": messages}
-    return handlers[command](args)
+    try:
+        return handlers[command](args)
+    except AdminAPIError as exc:
+        raise _client_error(exc, admin_settings(args)) from None

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from . import ClientError
+from .common import ClientError
 from .session import (CLOSE_WAIT, Closed, _server_closed, _sigterm_as_interrupt, _silence_stdout, compact,
                       describe_payload, json_record, open_connection, read_message)
 from .terminal import printable

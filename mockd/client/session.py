@@ -14,7 +14,7 @@ import struct
 import sys
 import threading
 
-from . import ClientError, UsageError
+from .common import ClientError, UsageError
 from .terminal import printable, printable_json
 
 CLOSE_WAIT = 3.0        # seconds to wait for the server's answer to our close frame

@@ -7,7 +7,7 @@ path 404, plain GET 400, maxConnections 503, unsatisfied ``requireSubprotocol`` 
 """
 import json
 
-from .connection import Connection
+from ..connection import Connection
 from .handler import Rejection
 from .origin import origin_refusal
 
@@ -51,11 +51,11 @@ class MockApp:
 
     def open_websocket(self, environ):
         path = environ.get("PATH_INFO", "")
-        runtime = self.server.routes.get(path)
-        if runtime is None:
+        route = self.server.mocks.routes.get(path)
+        if route is None:
             return Rejection(404, not_found(path), [JSON])
-        endpoint = runtime.endpoint
-        if endpoint.max_connections and runtime.occupied() >= endpoint.max_connections:
+        endpoint = route.endpoint
+        if endpoint.max_connections and route.occupied() >= endpoint.max_connections:
             return Rejection(503, "max connections reached\n")
         chosen = negotiate_subprotocol(environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", ""), endpoint.subprotocols)
         if endpoint.require_subprotocol and chosen is None:
@@ -64,14 +64,14 @@ class MockApp:
         refusal = origin_refusal(endpoint, environ)
         if refusal is not None:
             return Rejection(403, refusal)
-        runtime.pending += 1  # holds a maxConnections slot until run() or cancel()
-        return Connection(self.server, runtime, environ, chosen)
+        route.pending += 1  # holds a maxConnections slot until run() or cancel()
+        return Connection(self.server, route, environ, chosen)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path in ("/__mockd/health", "/__mockd/ready"):
             return _text(start_response, "200 OK", "ok\n")
-        if path in self.server.routes:
+        if path in self.server.mocks.routes:
             return _text(start_response, "400 Bad Request", "WebSocket upgrade required\n",
                          [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")])
         return _text(start_response, "404 Not Found", not_found(path), [JSON])

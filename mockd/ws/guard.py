@@ -32,8 +32,25 @@ import time
 from email.errors import FirstHeaderLineIsContinuationDefect, HeaderDefect, MissingHeaderBodySeparatorDefect
 
 from gevent import Timeout, sleep
-from gevent.pywsgi import _BAD_REQUEST_RESPONSE, Input, WSGIHandler, _InvalidClientRequest
-from gevent.pywsgi import _InvalidClientInput  # an OSError that means bad input, not a gone client
+from gevent.pywsgi import WSGIHandler
+
+# All that mockd's handlers (this module and handler.py) use of pywsgi beyond WSGIHandler's
+# documented methods. Each is pinned, with the mockd code that needs it, by
+# tests/test_upstream_pins.py, which fails when an upgrade of gevent removes or renames one
+# (an override of a renamed method would silently never run again).
+# - ``Input``, the request body stream (not in pywsgi's __all__): ``_GuardedInput`` subclasses
+#   it to bound each read by the deadline, and overrides its ``_discard()``, through which
+#   pywsgi skips a body left unread after the answer.
+# - ``_InvalidClientInput``, the OSError that Input raises for a malformed chunked body: the
+#   one way ``_handle_client_error()`` can tell bad input (400) from a client that left.
+# - ``WSGIHandler._sendall()``, the write of every answer: overridden for the write deadline.
+# - ``WSGIHandler._handle_client_error()``, pywsgi's hook for a malformed request: overridden
+#   for one WARNING line instead of a traceback or an ERROR.
+# - WSGIHandler's per-request attributes, "not public documented" in pywsgi (``status``,
+#   ``code``, ``headers_sent``, ``response_length``, ``close_connection``,
+#   ``connection_upgraded``, ``time_finish``, ``wsgi_input``), and ``headers`` being an
+#   ``email.message.Message``, whose ``defects`` ``read_request()`` judges.
+from gevent.pywsgi import Input, _InvalidClientInput
 
 # What http.client's header parser says of a malformed field line (a line without a colon, a
 # first line that is a continuation, an invalid header).
@@ -44,6 +61,13 @@ log = logging.getLogger("mockd.wsgi")
 __all__ = ["GuardedWSGIHandler", "RequestDeadline", "RequestTimeout"]
 
 _TIMEOUT_BODY = b"request timeout: the request was not received in time\n"
+# pywsgi's own answer to a malformed request, byte for byte.
+_BAD_REQUEST_RESPONSE = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-length: 0\r\n\r\n"
+
+
+class _MalformedRequest(ValueError):
+    """A request pywsgi accepted but RFC 9112 does not (raised in ``read_request``, which pywsgi
+    hands to ``_handle_client_error``, as for its own parse errors)."""
 
 
 class RequestTimeout(BaseException):
@@ -178,7 +202,7 @@ class RequestDeadline:
         # against a body it never saw (StartBoundaryNotFoundDefect), which is the app's business.
         broken = [d for d in getattr(self.headers, "defects", ()) if isinstance(d, _HEADER_DEFECTS)]
         if broken:
-            raise _InvalidClientRequest("malformed header line(s): " + ", ".join(type(d).__name__ for d in broken))
+            raise _MalformedRequest("malformed header line(s): " + ", ".join(type(d).__name__ for d in broken))
         return parsed
 
     def get_environ(self):
@@ -232,7 +256,7 @@ class RequestDeadline:
         if isinstance(ex, OSError) and not isinstance(ex, _InvalidClientInput):
             log.debug("client %s left during its request: %r", self.client_address, ex)
             return None
-        detail = getattr(ex, "formatted_message", None) or str(ex) or type(ex).__name__
+        detail = str(ex) or type(ex).__name__
         if len(detail) > 200:
             detail = detail[:200] + "..."
         self.client_log.warning("malformed HTTP request from %s: %s", _address(self.client_address), detail)

@@ -1,4 +1,4 @@
-"""The opening handshake: mockd's pywsgi handler over gevent-websocket's ``WebSocketHandler``.
+"""The opening handshake: mockd's pywsgi handler, in place of gevent-websocket's ``WebSocketHandler``.
 
 Used as ``WSGIServer(listener, app, handler_class=MockdWebSocketHandler)``. Requests that do
 not look like a WebSocket upgrade go to ``app`` as plain WSGI (keep-alive included). For an
@@ -12,6 +12,13 @@ A session must provide ``subprotocol`` (the chosen one, or None), ``max_message_
 (seconds), see :class:`MockdWebSocket`; ``cancel()`` is called instead of ``run()`` when the
 handshake fails after ``open_websocket()`` admitted it. It may provide ``release()``, called
 once the socket is wound down after ``run()``.
+
+The handler subclasses pywsgi's ``WSGIHandler`` only (pywsgi takes a ``handler_class``). It
+subclassed gevent-websocket's ``WebSocketHandler`` too, but replaced or bypassed all of it
+(the upgrade, the 101, the session, the logging); what was left ran for plain requests only
+(a ``start_response`` that looked for an ``environ["wsgi.websocket"]`` mockd never sets).
+What of pywsgi is used beyond its documented hooks is listed in ``guard.py`` and pinned by
+tests/test_upstream_pins.py.
 """
 import base64
 import binascii
@@ -21,7 +28,6 @@ import socket
 from http import HTTPStatus
 
 from gevent.pywsgi import WSGIHandler
-from geventwebsocket.handler import WebSocketHandler
 
 from .frames import CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
 from .guard import RequestDeadline
@@ -69,8 +75,8 @@ def _valid_key(key):
         return False
 
 
-class MockdWebSocketHandler(RequestDeadline, WebSocketHandler):
-    """gevent-websocket's handler with the handshake and connection lifetime done by mockd.
+class MockdWebSocketHandler(RequestDeadline, WSGIHandler):
+    """pywsgi's handler with the WebSocket handshake and connection lifetime done by mockd.
 
     Every request has ``handshake_timeout`` seconds (``guard.py``): TLS handshake, request line,
     headers, body, and for a plain request the app's answer too; the WebSocket after its 101
@@ -90,7 +96,7 @@ class MockdWebSocketHandler(RequestDeadline, WebSocketHandler):
         # instead; everything else is plain WSGI.
         if not looks_like_upgrade(self.environ) or not hasattr(self.application, "open_websocket"):
             with self.until_deadline():  # a plain request is answered within the handshake timeout
-                return WSGIHandler.run_application(self)
+                return super().run_application()
         accepted = self.upgrade_websocket()
         if accepted is not None:
             self.run_websocket(*accepted)
@@ -155,7 +161,10 @@ class MockdWebSocketHandler(RequestDeadline, WebSocketHandler):
             lines.append("Sec-WebSocket-Protocol: " + subprotocol)
         response = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         # pywsgi's bookkeeping: a response is out and nothing may follow it on this socket.
-        self.status, self._orig_status, self.code = b"101 Switching Protocols", "101 Switching Protocols", 101
+        # start_response() records the status for pywsgi's access log (and resets what a
+        # previous request on this connection left); the 101 itself is written below, without
+        # the Date header pywsgi would add.
+        self.start_response("101 Switching Protocols", [])
         self.headers_sent = self.connection_upgraded = self.close_connection = True
         try:
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -218,11 +227,7 @@ class MockdWebSocketHandler(RequestDeadline, WebSocketHandler):
             phrase = "Error"
         self.close_connection = True
         try:
-            WSGIHandler.start_response(self, f"{rejection.status} {phrase}", headers)
+            self.start_response(f"{rejection.status} {phrase}", headers)
             self.write(body)
         except OSError:
             pass  # the client is gone; nothing to answer
-
-    def log_request(self):
-        # The library's log_request() writes to its own logger and ignores WSGIServer(log=...).
-        WSGIHandler.log_request(self)

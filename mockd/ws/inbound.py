@@ -79,6 +79,8 @@ class InboundReader:
         # try-first recv mostly costs a failed syscall and an exception; and a connection
         # whose client answers within microseconds no longer keeps every other ready
         # connection waiting (its reader goes back through the hub after each read).
+        # gevent's socket has no public "wait, then read once": this uses its internals
+        # ``_wait``, ``_read_event`` and ``_sock`` (pinned by tests/test_upstream_pins.py).
         sock = self._sock
         while True:
             sock._wait(sock._read_event)  # what gevent's recv() does after EAGAIN; raises on shutdown
@@ -162,11 +164,11 @@ class InboundReader:
 
             if op >= 8:
                 if op == OP_PING:
-                    self.handle_ping(None, payload)
+                    self.handle_ping(payload)
                 elif op == OP_PONG:
-                    self.handle_pong(None, payload)
+                    self.handle_pong(payload)
                 else:
-                    self.handle_close(None, payload)
+                    self.handle_close(payload)
                     return None
                 continue
 

@@ -61,7 +61,8 @@ class OutboundQueue:
         self.max_outbound = max_outbound
         self.send_timeout = send_timeout
         # A plain TCP socket is written without waiting, through the raw non-blocking socket
-        # under gevent's; anything else (TLS) always goes through the writer greenlet.
+        # under gevent's (its ``_sock``, pinned by tests/test_upstream_pins.py); anything else
+        # (TLS) always goes through the writer greenlet.
         raw = sock._sock if type(sock) is _plain_socket else None
         self._raw_send = raw.send if raw is not None else None
         self._raw_sendmsg = raw.sendmsg if raw is not None else None

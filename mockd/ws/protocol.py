@@ -1,24 +1,29 @@
-"""mockd's WebSocket connection object: gevent-websocket's ``WebSocket`` with its faults fixed.
+"""mockd's WebSocket connection object, in place of gevent-websocket's ``WebSocket``.
 
-gevent-websocket 0.10.1 is frozen since 2017; tests/test_ws_protocol.py shows
-the faults this class fixes (#1-#10), one test each. The read side is rewritten around one buffer (``inbound.py``): large
-reads, frames parsed from memory, payloads unmasked by int XOR (``frames.py``) into a buffer
-that grows as they arrive, fragments reassembled into one buffer with interleaved control
-frames, UTF-8 checked incrementally (fail fast), and a size limit checked against the declared
-length *before* anything is buffered (a fragment counts 64 bytes at least, so that empty or
-tiny fragments cannot pile up for free). Every protocol error fails the
-connection with its RFC 6455 close code; ``receive_message()`` never raises for the network.
-The write side (``outbound.py``) never blocks a sender: frames go to the kernel at once or
-into a bounded per-connection queue drained by a writer greenlet, in order, so any greenlet
-may send, ping or close while another one is blocked in ``receive_message()``, and frames
-never interleave. The reader waits while its replies are still queued (TCP's flow control
-for request/reply traffic), before reading the next message and before answering a ping.
+gevent-websocket 0.10.1 is frozen since 2017; tests/test_ws_protocol.py shows the faults of
+its ``WebSocket`` that this class does not have (#1-#10), one test each. It is not a
+subclass: it was one, but skipped the library's ``__init__`` and replaced every method, so
+nothing of the library ran but its hazards (a ``__del__`` writing a close frame from the
+garbage collector, in whatever greenlet ran it). It holds what it needs: pywsgi's socket,
+and its ``rfile`` for the bytes that came with the handshake.
+
+The read side (``inbound.py``) works from one buffer: large reads, frames parsed from
+memory, payloads unmasked by int XOR (``frames.py``) into a buffer that grows as they
+arrive, fragments reassembled into one buffer with interleaved control frames, UTF-8 checked
+incrementally (fail fast), and a size limit checked against the declared length *before*
+anything is buffered (a fragment counts 64 bytes at least, so that empty or tiny fragments
+cannot pile up for free). Every protocol error fails the connection with its RFC 6455 close
+code; ``receive_message()`` never raises for the network. The write side (``outbound.py``)
+never blocks a sender: frames go to the kernel at once or into a bounded per-connection
+queue drained by a writer greenlet, in order, so any greenlet may send, ping or close while
+another one is blocked in ``receive_message()``, and frames never interleave. The reader
+waits while its replies are still queued (TCP's flow control for request/reply traffic),
+before reading the next message and before answering a ping.
 """
 import logging
 import socket
 
 from gevent import Timeout, get_hub
-from geventwebsocket.websocket import WebSocket
 
 from . import frames
 from .frames import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_PROTOCOL_ERROR, OP_BINARY,
@@ -31,7 +36,7 @@ log = logging.getLogger("mockd.ws")
 __all__ = ["ConnectionClosed", "DEFAULT_MAX_OUTBOUND", "DEFAULT_SEND_TIMEOUT", "MockdWebSocket"]
 
 
-class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
+class MockdWebSocket(InboundReader, OutboundQueue):
     """A server-side WebSocket on an upgraded pywsgi connection.
 
     :param sock: the connected gevent socket.
@@ -60,11 +65,8 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
     def __init__(self, sock, *, rfile=None, environ=None, handler=None, subprotocol=None,
                  max_message_size=65536, close_timeout=None, max_outbound=DEFAULT_MAX_OUTBOUND,
                  send_timeout=DEFAULT_SEND_TIMEOUT):
-        # The library's __init__ builds its Stream (2-byte reads through rfile) and a pure-Python
-        # UTF-8 validator; neither is used here.
         self.environ = environ
         self.handler = handler
-        self.stream = None
         self.closed = False
         self.subprotocol = subprotocol
         self.max_message_size = max_message_size
@@ -80,33 +82,10 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
         self._shut_wr = False
         self._close_timer = None
 
-    # ------------------------------------------------------------------ library API, fixed
+    # ------------------------------------------------------------------ control frames
+    # Called by the reader (inbound.py) for each control frame, in the reading greenlet.
 
-    def __del__(self):
-        # Library fault 1 (and a hazard of its own): WebSocket.__del__ sends a close frame from
-        # the garbage collector, in whatever greenlet happens to run it. Teardown is explicit.
-        pass
-
-    @property
-    def protocol(self):
-        # Library fault 6: ``protocol`` returned the *requested* header; this is the chosen one.
-        return self.subprotocol
-
-    def receive(self):
-        # Library faults 2, 3, 4, 9, 10: its receive() accepts unmasked frames, reads any declared
-        # length, unmasks byte by byte, closes without a code, validates UTF-8 late and slowly,
-        # and raises WebSocketError once closed. Kept as an alias of receive_message().
-        return self.receive_message()
-
-    read_message = receive  # the library's internal reader, same faults
-
-    def send_frame(self, message, opcode):
-        # Library faults 5 and 7: no write lock, and pings/text were ``str()``-ed before sending.
-        if isinstance(message, str):
-            message = message.encode("utf-8")
-        self._send(opcode, message)
-
-    def handle_ping(self, header, payload):
+    def handle_ping(self, payload):
         # Library fault 7: the automatic pong went out without the write lock. No pong once
         # we have sent our close frame.
         if self.closed:
@@ -123,11 +102,11 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
                 return  # closed meanwhile: no pong; reading goes on up to the peer's close
         self._send(OP_PONG, payload)
 
-    def handle_pong(self, header, payload):
+    def handle_pong(self, payload):
         # Library fault 5: pongs were dropped; they now reach ``on_pong`` (heartbeats need it).
         notify(self.on_pong, "on_pong", payload)
 
-    def handle_close(self, header, payload):
+    def handle_close(self, payload):
         # Library faults 1 and 9: the reply to a close carried no code (or ``str(bytearray)``),
         # and an invalid close was not failed with 1002 / 1007.
         if len(payload) == 1:
@@ -149,6 +128,12 @@ class MockdWebSocket(InboundReader, OutboundQueue, WebSocket):
         self._shutdown(socket.SHUT_WR)  # the server closes TCP first (RFC 6455 §7.1.1)
 
     # ------------------------------------------------------------------ public API
+
+    @property
+    def protocol(self):
+        # gevent-websocket's name, kept for code written against it. Library fault 6: there it
+        # returned the *requested* header; this is the chosen subprotocol.
+        return self.subprotocol
 
     def receive_message(self):
         """Block until a whole data message arrived; ``str`` (text), ``bytes`` (binary), or

@@ -10,6 +10,7 @@ real socket:
 - response type ``reverse``: a templated ``prefix`` then the message reversed, and ``events``:
   what the observer hooks saw on this server, as JSON;
 - step type ``repeat``: sends ``text`` (a template) ``times`` times;
+- protocol ``example-counter``: owns its connections' conversation (see ``CounterProtocol``);
 - ``mockd_configure`` reads ``plugins: {example_plugin: {greeting, journal}}``, rejects a
   greeting that is not a string, and opens the ``journal`` file; the observers append a line
   to it per event; ``mockd_unconfigure`` writes its last line and closes it.
@@ -20,12 +21,8 @@ and so do the paths ``/raise-on-open`` and ``/raise-on-close`` for those observe
 import json
 import weakref
 
-from mockd import ConfigError, hookimpl
-from mockd.matching import MATCHED, Matcher
-from mockd.responses import ResponseType
-from mockd.scenario import StepType
-from mockd.schema import check_keys, integer, join_where, string
-from mockd.templating import pass_context
+from mockd.plugin import (MATCHED, ConfigError, MatchType, ProtocolType, ResponseType, StepType, hookimpl,
+                          integer, join_where, pass_context, string)
 
 NAME = "example_plugin"  # the file's name: the plugin's name under plugins_dir
 
@@ -62,7 +59,7 @@ def _fault(text, place):
 # ---------------------------------------------------------------- registration hooks
 
 
-class LengthMatcher(Matcher):
+class LengthMatcher(MatchType):
     name = "length"
     keys = ("value",)
 
@@ -71,7 +68,6 @@ class LengthMatcher(Matcher):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        check_keys(spec, cls.keys + ("type", "messageType"), where)
         return cls(integer(spec, "value", where, minimum=0, default=0))
 
     def match(self, message, context=None):
@@ -88,7 +84,6 @@ class ReverseResponse(ResponseType):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        check_keys(spec, cls.keys + ("type", "delay"), where)
         return cls(build.template(string(spec, "prefix", where, default=""), join_where(where, "prefix")))
 
     def render(self, ctx):
@@ -103,7 +98,6 @@ class EventsResponse(ResponseType):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        check_keys(spec, ("type", "delay"), where)
         return cls()
 
     def render(self, ctx):
@@ -112,6 +106,7 @@ class EventsResponse(ResponseType):
 
 class RepeatStep(StepType):
     name = "repeat"
+    keys = ("text", "times")
 
     def __init__(self, text, response, times):
         self.text = text
@@ -120,7 +115,6 @@ class RepeatStep(StepType):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        check_keys(spec, ("text", "times"), where)
         text = string(spec, "text", where, required=True)
         response = build.response({"type": "text", "value": text}, where)
         return cls(text, response, integer(spec, "times", where, minimum=1, default=1))
@@ -130,6 +124,59 @@ class RepeatStep(StepType):
         for _ in range(self.times):
             ctx.send(self.response)
         return True
+
+
+class CounterProtocol(ProtocolType):
+    """``protocol: example-counter`` with ``counter: {start: N, idle: 0.2}``: a greeting
+    ``{"hello": subprotocol}``, then ``inc`` answers the count, ``tick N`` streams N ticks
+    from a greenlet of its own while the loop goes on, ``bye`` closes with 4000, and a client
+    silent for ``idle`` seconds is asked ``still there?`` (once)."""
+
+    name = "example-counter"
+    settings_key = "counter"
+    keys = ("start", "idle")
+    subprotocols = ("counter.v1",)
+
+    def __init__(self, start, idle):
+        self.start = start
+        self.idle = idle
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        idle = spec.get("idle", 0.2)
+        if not isinstance(idle, (int, float)) or idle <= 0:
+            raise ConfigError("idle must be a number of seconds above 0", where=join_where(where, "idle"))
+        return cls(integer(spec, "start", where, default=0), float(idle))
+
+    def run(self, ctx):
+        count = self.start
+        ctx.send({"hello": ctx.subprotocol})
+        asked = False
+        while True:
+            message = ctx.receive(timeout=None if asked else self.idle)
+            if message is None:
+                if ctx.closed:
+                    return
+                asked = True
+                ctx.send("still there?")
+                continue
+            text = message.text
+            _fault(text, "protocol")
+            if text == "inc":
+                count += 1
+                ctx.send(str(count))
+            elif text.startswith("tick "):
+                ctx.spawn(self._ticks, ctx, int(text.split()[1]))
+            elif text == "bye":
+                ctx.close(4000, "bye")
+            elif text == "end":
+                return  # the core closes with 1000
+
+    @staticmethod
+    def _ticks(ctx, times):
+        for number in range(times):
+            ctx.send(f"tick {number}")
+            ctx.sleep(0.01)
 
 
 def reverse(text):
@@ -160,6 +207,11 @@ def mockd_register_step_types():
 @hookimpl
 def mockd_register_response_types():
     return [ReverseResponse, EventsResponse]
+
+
+@hookimpl
+def mockd_register_protocols():
+    return [CounterProtocol]
 
 
 # ---------------------------------------------------------------- lifecycle hooks

@@ -18,7 +18,7 @@ import pytest
 
 from _attack import ECHO, served
 from _cli import ROOT, env
-from mockd.admin.client import AdminClient
+from mockd.adminclient import AdminClient
 
 SETTING = "plugins.protobuf.descriptorSet"
 HEADROOM = 512 << 20  # address space a process may take beyond what it has when the attack starts

@@ -15,7 +15,7 @@ import websocket
 
 from _attack import ECHO, served
 from _cli import mockd
-from mockd.admin.client import AdminClient
+from mockd.adminclient import AdminClient
 from test_messages_patterns import EVIL, Bystander
 
 BAD_IDS = ["a/b", "/", "..", ".", "bell\x07", "esc\x1b[31m", "nul\x00", "c1\x85"]

@@ -14,8 +14,8 @@ import pytest
 
 from _attack import ECHO, served
 from _cli import mockd
-from mockd.admin.client import AdminClient
 from mockd.admin.trust import Trust
+from mockd.adminclient import AdminClient
 
 IMPORT = {"config": {"version": "1.0", "mocks": [{"id": "planted", "type": "websocket",
                                                    "websocket": {"path": "/planted"}}]}, "replace": True}

@@ -15,7 +15,7 @@ import time
 import gevent
 
 from _attack import ECHO, served
-from mockd.admin.client import AdminClient
+from mockd.adminclient import AdminClient
 
 REQUEST = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"  # a 33 KB answer
 

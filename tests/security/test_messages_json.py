@@ -12,7 +12,7 @@ import websocket
 
 from _attack import ECHO, served
 from _cli import mockd
-from mockd.admin.client import AdminClient
+from mockd.adminclient import AdminClient
 
 # One server config for every test here: each attack has its own path beside /ws (echo).
 CONFIG = ECHO + """\

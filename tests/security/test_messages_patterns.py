@@ -15,7 +15,7 @@ import websocket
 
 from _attack import ECHO, served
 from _cli import mockd
-from mockd.admin.client import AdminClient
+from mockd.adminclient import AdminClient
 
 DEEP_REGEX = "(" * 3000 + "a" + ")" * 3000
 DEEP_TEMPLATE = "{{" + "upper(" * 3000 + "'a'" + ")" * 3000 + "}}"

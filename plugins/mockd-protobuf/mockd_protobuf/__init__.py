@@ -7,11 +7,8 @@ template function, all reading message types from the descriptor set named by
 """
 import weakref
 
-from mockd import ConfigError, hookimpl
-from mockd.matching import MATCHED, JsonPath, Matcher, render_json_scalar
-from mockd.responses import ResponseType
-from mockd.schema import check_keys, join_where, mapping, string
-from mockd.templating import pass_context
+from mockd.plugin import (MATCHED, ConfigError, JsonPath, MatchType, ResponseType, check_keys, hookimpl,
+                          join_where, mapping, pass_context, render_json_scalar, string)
 
 __all__ = ["PLUGIN_NAME", "ProtobufMatcher", "ProtobufResponse", "protobuf_json"]
 
@@ -40,7 +37,7 @@ def _codec_for_build(build, where):
     return _codec(build.plugin_config(PLUGIN_NAME), build.source, f"the protobuf type at {where}")
 
 
-class ProtobufMatcher(Matcher):
+class ProtobufMatcher(MatchType):
     """``match: {type: protobuf, message: pkg.Type, path: user.name, value: ann}``.
 
     A binary frame that decodes as ``message``; with ``path``, the field there must equal
@@ -59,7 +56,6 @@ class ProtobufMatcher(Matcher):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        check_keys(spec, cls.keys + ("type", "messageType"), where)
         codec = _codec_for_build(build, where)
         message_class = codec.message_class(string(spec, "message", where, required=True),
                                             join_where(where, "message"))
@@ -67,7 +63,7 @@ class ProtobufMatcher(Matcher):
         return cls(message_class, JsonPath(path, join_where(where, "path")) if path else None,
                    string(spec, "value", where, default=""))
 
-    def match(self, message, context=None):
+    def match(self, message, context):
         if not message.is_binary:
             return None
         tree = _decoded(message, self.message_class)
@@ -120,7 +116,6 @@ class ProtobufResponse(ResponseType):
 
         from .codec import check_tree, encode
 
-        check_keys(spec, cls.keys + ("type", "delay"), where)
         codec = _codec_for_build(build, where)
         message_class = codec.message_class(string(spec, "message", where, required=True),
                                             join_where(where, "message"))

@@ -11,9 +11,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
-from mockd import ConfigError
-from mockd.safefile import check_setting_file, read_setting_file
-from mockd.schema import join_where, one_of_hint
+from mockd.plugin import ConfigError, check_setting_file, join_where, one_of_hint, read_setting_file
 
 __all__ = ["MAX_DESCRIPTOR_SET", "Codec", "load_codec", "resolve_path"]
 

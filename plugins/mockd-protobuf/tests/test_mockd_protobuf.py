@@ -10,10 +10,8 @@ import websocket
 
 import mockd_protobuf
 from mockd_protobuf.codec import MAX_DESCRIPTOR_SET
-from mockd import ConfigError
-from mockd.config import build_config
-from mockd.plugins import Registry, get_plugin_manager
-from mockd.testing import recv_close
+from mockd.plugin import ConfigError
+from mockd.testing import check_config, recv_close
 
 
 def config(descriptor_set, websocket_spec, **settings):
@@ -39,8 +37,7 @@ def serve(mockd_server, descriptor_set):
 
 def load(descriptor_set, websocket_spec):
     """Validate a config only (no server): how ``mockd check`` sees it."""
-    pm = get_plugin_manager(load_entrypoints=False, plugins=[mockd_protobuf])
-    return build_config(config(descriptor_set, websocket_spec), Registry.from_plugin_manager(pm), "mockd.yaml")
+    return check_config(config(descriptor_set, websocket_spec), plugins=[mockd_protobuf], source="mockd.yaml")
 
 
 def ask(ws, payload):
@@ -177,10 +174,8 @@ def test_missing_or_broken_descriptor_set_fails_at_load(tmp_path, descriptor_set
     with pytest.raises(ConfigError, match="not a valid FileDescriptorSet") as info:
         load(broken, spec)
     assert str(tmp_path) not in str(info.value)  # an admin API client may read it
-    pm = get_plugin_manager(load_entrypoints=False, plugins=[mockd_protobuf])
     with pytest.raises(ConfigError, match="descriptorSet is required") as info:
-        build_config({"version": "1.0", "mocks": [{"websocket": dict(spec, path="/pb")}]},
-                     Registry.from_plugin_manager(pm))
+        check_config({"version": "1.0", "mocks": [{"websocket": dict(spec, path="/pb")}]}, plugins=[mockd_protobuf])
     assert info.value.where == "plugins.protobuf.descriptorSet"
 
 

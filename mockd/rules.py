@@ -6,15 +6,15 @@ The remaining matchers are tried in order, but only those placed before the best
 so the result is exactly the linear first-match result.
 
 The regex and real-JSONPath matchers tried for one message share one time budget
-(:class:`mockd.matching.Budget`): twenty backtracking rules cost a message 50 ms, not a
+(:class:`mockd.budget.Budget`): twenty backtracking rules cost a message 50 ms, not a
 second. Only rule sets with such a matcher open one.
 """
-from .matching import Budget, budget_scope
+from .budget import Budget, budget_scope
 
 _NONE = 1 << 62
 
 
-class RuleSet:
+class RuleIndex:
     __slots__ = ("rules", "_groups", "_others", "_budgeted")
 
     def __init__(self, rules):
@@ -22,7 +22,7 @@ class RuleSet:
         groups = {}
         others = []
         for position, rule in enumerate(self.rules):
-            index = getattr(rule.criteria.matcher, "index", None)
+            index = getattr(rule.criteria.match_type, "index", None)
             if index is None:
                 others.append((position, rule))
                 continue
@@ -33,7 +33,7 @@ class RuleSet:
                 table.setdefault(key.encode("utf-8"), position)  # binary payloads compare as bytes
         self._groups = tuple((group, message_type, table) for (group, message_type), table in groups.items())
         self._others = tuple(others)
-        self._budgeted = any(getattr(rule.criteria.matcher, "budgeted", False) for rule in self.rules)
+        self._budgeted = any(getattr(rule.criteria.match_type, "budgeted", False) for rule in self.rules)
 
     def first_match(self, message, context=None):
         """Return ``(rule, captures)`` for the first rule that matches, or ``(None, None)``."""

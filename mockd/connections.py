@@ -1,4 +1,4 @@
-"""Runtime state shared by the listener and the admin API: live mocks and connections.
+"""The connection table: live connections by id, and the totals that outlive them.
 
 Everything here is touched from greenlets of one thread, so plain dicts suffice; nothing
 here blocks.
@@ -6,8 +6,6 @@ here blocks.
 import itertools
 import os
 import time
-
-from .dispatch import RuleSet
 
 _counter = itertools.count(1)
 
@@ -17,27 +15,7 @@ def new_connection_id():
     return f"conn-{time.time_ns():016x}-{next(_counter) & 0xFFFFFFFF:08x}-{os.urandom(4).hex()}"
 
 
-class MockRuntime:
-    """A served mock: its compiled endpoint, the dispatcher, and its live connections."""
-
-    __slots__ = ("mock", "endpoint", "rules", "connections", "pending")
-
-    def __init__(self, mock):
-        self.mock = mock
-        self.endpoint = mock.endpoint
-        self.rules = RuleSet(mock.endpoint.rules)
-        self.connections = set()  # accepted connections (past the 101)
-        self.pending = 0          # handshakes admitted but not yet upgraded (maxConnections slots)
-
-    @property
-    def id(self):
-        return self.mock.id
-
-    def occupied(self):
-        return len(self.connections) + self.pending
-
-
-class ConnectionRegistry:
+class ConnectionTable:
     """Live connections by id, and the totals that outlive them.
 
     A connection leaves in two steps: :meth:`remove` when it is decided closed (it is no longer

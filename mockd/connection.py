@@ -12,19 +12,19 @@ import time
 import gevent
 from gevent.event import AsyncResult
 
-from ..blame import blame
-from ..greenlets import UNWIND, let_others_run, spawn
-from ..message import Message, sendable
-from ..scenario import StepContext, run_scenario
-from ..state import new_connection_id
-from ..templating import RenderContext
-from .protocol import ConnectionClosed
+from .blame import blame
+from .closecodes import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
+from .connections import new_connection_id
+from .greenlets import UNWIND, let_others_run, spawn
+from .message import Message, sendable
+from .pipeline import handle_message
+from .protocols.context import ProtocolContext
+from .scenario import StepContext, run_scenario
+from .templating import RenderContext
+from .ws.protocol import ConnectionClosed
 
 log = logging.getLogger("mockd.ws")
 
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_INTERNAL_ERROR = 1011
 
 # What may unwind a connection's greenlets untouched is mockd.greenlets.UNWIND. Anything else
 # that escapes plugin or mockd code ends only this connection with 1011, SystemExit and
@@ -53,11 +53,11 @@ class _PendingWait:
 class Connection:
     """Session handed to the WebSocket handler; lives until the socket is gone."""
 
-    def __init__(self, server, runtime, environ, subprotocol):
+    def __init__(self, server, route, environ, subprotocol):
         self.server = server
-        self.runtime = runtime
-        self.endpoint = runtime.endpoint
-        self.mock_id = runtime.id
+        self.route = route
+        self.endpoint = route.endpoint
+        self.mock_id = route.id
         self.path = self.endpoint.path
         self.subprotocol = subprotocol
         self.max_message_size = self.endpoint.max_message_size
@@ -74,14 +74,15 @@ class Connection:
         self.close_reason = ""
         self.ws = None
         self.last_consumed = None  # the last message a scenario wait step took
-        self._wait = None
+        self.wait = None             # the scenario's pending wait step (_PendingWait), if any
         self._scenario = None
+        self._protocol = None         # the ProtocolContext of a mock with a protocol
         self._timers = {}
         self._ping_sent_at = None
         self._admitted = True
         # echoMode and nothing else: no matcher or default reply ever looks at a message, so
         # the pipeline may skip building a Message and asking the (empty) rule set.
-        self._plain_echo = (self.endpoint.echo and not runtime.rules.rules
+        self.plain_echo = (self.endpoint.echo and not route.rules.rules
                             and self.endpoint.default_response is None)
 
     # ------------------------------------------------------------ session protocol (handler.py)
@@ -90,7 +91,7 @@ class Connection:
         """The handshake failed after admission: give the maxConnections slot back."""
         if self._admitted:
             self._admitted = False
-            self.runtime.pending -= 1
+            self.route.pending -= 1
 
     def run(self, ws):
         self.ws = ws
@@ -99,7 +100,7 @@ class Connection:
         ws.on_written = self._written
         ws.on_closed = self._leave
         self.cancel()
-        self.runtime.connections.add(self)
+        self.route.connections.add(self)
         self.server.connections.add(self)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("connection %s opened on %s from %s", self.id, self.path, self.remote_addr,
@@ -111,11 +112,14 @@ class Connection:
             self._start_timers()
             if self.endpoint.scenario is not None and self.endpoint.scenario.steps:
                 self._scenario = spawn(self._play_scenario)
+            if self.endpoint.protocol is not None:
+                self._serve_protocol()
+                return
             receive = ws.receive_message
-            handle = self._handle
+            handle = handle_message
             # The plain echo takes microseconds a message and is not timed (no clock read); the
             # rest (matchers, templates, plugins) is, and yields once it added up to a slice.
-            untimed = self._plain_echo and self._scenario is None and not hooks.received
+            untimed = self.plain_echo and self._scenario is None and not hooks.received
             clock = time.monotonic
             busy = 0.0
             while True:
@@ -123,10 +127,10 @@ class Connection:
                 if data is None:
                     break
                 if untimed:
-                    handle(data)
+                    handle(self, data)
                 else:
                     started = clock()
-                    handle(data)
+                    handle(self, data)
                     busy += clock() - started
                     if busy > _FAIR_SLICE:
                         busy = 0.0
@@ -153,61 +157,31 @@ class Connection:
             # The reason tells the client's test which plugin to look at (123 bytes at most).
             self.close(CLOSE_INTERNAL_ERROR, f"plugin {culprit} failed".encode()[:123].decode("utf-8", "ignore"))
 
-    # ------------------------------------------------------------ the message pipeline
+    # ------------------------------------------------------------ inbound and outbound
 
-    def _handle(self, data):
+    def take_inbound(self, data):
+        """Count a client's message and show it to ``mockd_message_received``: the
+        :class:`Message` that the pipeline or a protocol then handles."""
         self.messages_received += 1
         self.last_activity = time.monotonic()
-        server = self.server
-        if self._plain_echo and self._wait is None and not server.observers.received:
-            # send(); when the kernel takes the reply at once, both journal entries are written by
-            # one call (they stay together); a queued reply is journaled by the writer later
-            try:
-                written = self.ws.send(data, data)
-            except ConnectionClosed:
-                written = False
-            if written:
-                self.messages_sent += 1
-                server.journal.record_exchange(self, data, "echo", data)
-            else:  # queued (or closed): _written() records the reply if it reaches the socket
-                server.journal.record(self, "inbound", data, "echo")
-            return
         message = Message(data, data.__class__ is bytes)
+        server = self.server
         if server.observers.received:
             server.plugin_manager.hook.mockd_message_received(server=server, connection=self, message=message)
-        wait = self._wait
-        if wait is not None and (wait.criteria is None or wait.criteria.test(message, self) is not None):
-            self._wait = None
-            self.last_consumed = message
-            server.journal.record(self, "inbound", data, wait.label)
-            wait.result.set(message)
-            # Let the scenario reach its next step before the next message is read (upstream
-            # advances the step in the read loop): back-to-back messages for two consecutive
-            # wait steps must both be consumed, not the second one left to the matchers.
-            gevent.sleep(0)
-            return
-        rule, _captures = self.runtime.rules.first_match(message, self)
-        endpoint = self.endpoint
-        if rule is not None:
-            server.journal.record(self, "inbound", data, rule.label)
-            if rule.response is not None:
-                self.send_response(rule.response, message)
-        elif endpoint.default_response is not None:
-            server.journal.record(self, "inbound", data, "defaultResponse")
-            self.send_response(endpoint.default_response, message)
-        elif endpoint.echo:
-            server.journal.record(self, "inbound", data, "echo")
-            self.send(data)
-        else:
-            server.journal.record(self, "inbound", data, "unmatched")
+        return message
 
-    def send_response(self, response, message):
-        """Render ``response`` for ``message`` and send it, after its delay."""
+    def record_inbound(self, data, label):
+        """Journal a client's message with what took it (``matchers[0]``, a protocol's name)."""
+        self.server.journal.record(self, "inbound", data, label)
+
+    def send_response(self, response, message, captures=None):
+        """Render ``response`` for ``message`` (``captures``: its rule's, for ``{{match.*}}``)
+        and send it, after its delay."""
         if response.delay:
             gevent.sleep(response.delay)
             if self.ws.closed:
                 return
-        self.send(response.render(RenderContext(message, self.path, self)))
+        self.send(response.render(RenderContext(message, self.path, self, captures=captures)))
 
     def send(self, payload):
         """Send ``str`` as a text frame or ``bytes`` as a binary frame. False once closed.
@@ -258,7 +232,7 @@ class Connection:
         Its counters stay in the totals until :meth:`release`. Called by the socket (maybe in
         the hub) and by :meth:`_finish`; must not block, and may run twice (both steps are
         idempotent)."""
-        self.runtime.connections.discard(self)
+        self.route.connections.discard(self)
         self.server.connections.remove(self)
 
     @property
@@ -270,22 +244,37 @@ class Connection:
     def wait_for_message(self, criteria, timeout, label="scenario"):
         """Block the scenario until the receive loop hands over a matching message."""
         wait = _PendingWait(criteria, label)
-        self._wait = wait
+        self.wait = wait
         try:
             return wait.result.get(timeout=timeout)
         except gevent.Timeout:
             return None
         finally:
-            if self._wait is wait:
-                self._wait = None
+            if self.wait is wait:
+                self.wait = None
 
     def _play_scenario(self):
+        self.run_guarded(run_scenario, self.endpoint.scenario, StepContext(self), what="scenario",
+                         reason="scenario error")
+
+    def run_guarded(self, function, *args, what, reason, **kwargs):
+        """Run ``function`` (a scenario, a protocol's greenlet); whatever escapes it but a kill
+        closes this connection with 1011 ``reason`` and is logged as ``what`` failing."""
         try:
-            run_scenario(self.endpoint.scenario, StepContext(self))
+            function(*args, **kwargs)
         except _UNWIND:
             raise
-        except BaseException as exc:  # SystemExit from a plugin's step too (see _UNWIND)
-            self._fail(exc, "scenario", "scenario error")
+        except BaseException as exc:  # SystemExit from a plugin too (see _UNWIND)
+            self._fail(exc, what, reason)
+
+    def _serve_protocol(self):
+        """Hand the connection to its mock's protocol; when ``run`` returns, close with 1000.
+        An exception is handled by :meth:`run` (1011 naming the plugin)."""
+        protocol = self.endpoint.protocol
+        self._protocol = ProtocolContext(self, protocol)
+        protocol.run(self._protocol)
+        if not self.closed:
+            self.close(CLOSE_NORMAL, "")
 
     # ------------------------------------------------------------ idle timeout and heartbeat
 
@@ -341,8 +330,10 @@ class Connection:
         self._timers.clear()
         if self._scenario is not None:
             self._scenario.kill(block=False)
-        if self._wait is not None:
-            self._wait.result.set(None)
+        if self._protocol is not None:
+            self._protocol.stop()
+        if self.wait is not None:
+            self.wait.result.set(None)
         ws = self.ws
         if ws is not None:
             if not ws.closed:
@@ -369,7 +360,7 @@ class Connection:
         connection and its greenlets into a cycle are dropped, so that reference counting alone
         frees them (a cycle per connection left GC pauses in a long-used server)."""
         self.server.connections.retire(self)
-        self._scenario = self._wait = None  # the socket drops its side (MockdWebSocket._dispose)
+        self._scenario = self.wait = self._protocol = None  # the socket drops its side (MockdWebSocket._dispose)
 
     def describe(self):
         """The connection object of the admin API (README.rst, "Admin API")."""

@@ -1,0 +1,14 @@
+"""WebSocket close codes mockd sends or reads (RFC 6455 §7.4.1 and the IANA registry)."""
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_NO_STATUS = 1005      # never sent: "the close frame had no code"
+CLOSE_ABNORMAL = 1006       # never sent: "the connection ended without a close frame"
+CLOSE_INVALID_DATA = 1007
+CLOSE_POLICY_VIOLATION = 1008   # also sent when a client does not read and its outbound queue is full
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_BAD_GATEWAY = 1014

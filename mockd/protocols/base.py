@@ -1,0 +1,51 @@
+"""The protocol seam: :class:`ProtocolType`, what a plugin subclasses to own a connection's
+conversation (its ``run`` gets a :class:`mockd.protocols.context.ProtocolContext`).
+
+Nothing here imports gevent: configs naming a protocol are validated by ``mockd check`` too.
+"""
+
+__all__ = ["ProtocolType", "protocol_settings_key"]
+
+
+class ProtocolType:
+    """Base class of protocols (``websocket.protocol: NAME``).
+
+    Subclasses set:
+
+    - ``name``: the ``protocol`` value;
+    - ``settings_key``: the key of the websocket block that holds the settings (``graphql``
+      for ``graphql-transport-ws``); ``None``: the protocol takes no settings;
+    - ``keys``: the keys that block accepts (the core refuses others); ``None`` leaves the
+      check to :meth:`from_config`;
+    - ``subprotocols``: what the handshake offers when the mock lists none itself;
+
+    and implement :meth:`from_config` (called once per mock, when the config loads) and
+    :meth:`run` (once per connection).
+
+    .. versionadded:: 1.0
+    """
+
+    name = None
+    settings_key = None
+    keys = None
+    subprotocols = ()
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        """Validate the settings block ``spec`` (``{}`` when absent) and return the instance
+        whose :meth:`run` serves the mock's connections. ``build`` compiles templates
+        (``build.template``, ``build.value``) and matches (``build.criteria``)."""
+        raise NotImplementedError
+
+    def run(self, ctx):
+        """Serve one connection until it ends; return to close it with 1000 (if still open).
+        Runs in the connection's greenlet; may block gevent-style through ``ctx``."""
+        raise NotImplementedError
+
+
+def protocol_settings_key(spec, registry):
+    """The settings key of the protocol a websocket block names, or ``None`` (also for an
+    unknown protocol, which the build reports)."""
+    name = spec.get("protocol") if hasattr(spec, "get") else None
+    cls = registry.protocols.get(name) if isinstance(name, str) else None
+    return getattr(cls, "settings_key", None)
