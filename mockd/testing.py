@@ -58,7 +58,7 @@ class RunningServer:
         :raises AssertionError: after ``timeout`` seconds, listing the frames that did arrive.
         """
         from .build import Build
-        from .message import Message
+        from .message import MatchContext, Message
 
         server = self.server
         criteria = None
@@ -72,7 +72,10 @@ class RunningServer:
                     or (connection_id is not None and entry.connection_id != connection_id)):
                 return False
             try:
-                return criteria is None or criteria.test(Message(data, entry.is_binary)) is not None
+                if criteria is None:
+                    return True
+                message = Message(data, entry.is_binary)
+                return criteria.test(message, MatchContext(message, entry.path, None, server)) is not None
             except Exception as exc:  # runs in a connection's greenlet: report it here instead
                 failures.append(exc)
                 return False

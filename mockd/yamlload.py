@@ -153,9 +153,7 @@ def _construct_int(loader, node):
         value = int(text[2:], 16)
     else:
         value = int(text)
-    result = LiteralInt(value)
-    result.literal = text
-    return result
+    return _literal(LiteralInt, value, text)
 
 
 def _construct_float(loader, node):
@@ -165,7 +163,12 @@ def _construct_float(loader, node):
         value = float(lowered.replace(".", ""))
     else:
         value = float(text)
-    result = LiteralFloat(value)
+    return _literal(LiteralFloat, value, text)
+
+
+def _literal(cls, value, text):
+    """``value`` as ``cls`` (an int or float subclass) that remembers how it was written."""
+    result = cls(value)
     result.literal = text
     return result
 

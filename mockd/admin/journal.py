@@ -20,7 +20,7 @@ from ..build import Build
 from ..errors import ConfigError
 from ..greenlets import UNWIND, let_others_run
 from ..budget import REGEX_TIME_BUDGET, Budget, budget_scope, current_budget
-from ..message import Message
+from ..message import MatchContext, Message
 from .common import ApiError, bounded_int, field, invalid, json_object, no_content, query_bool, query_choice, \
     query_int, seconds, server
 
@@ -102,7 +102,10 @@ class _Filters:
                 is_matched = entry.direction == "inbound" and entry.matched not in (None, "unmatched")
                 if is_matched != self.matched:
                     return False
-            return self.criteria is None or self.criteria.test(Message(data, entry.is_binary)) is not None
+            if self.criteria is None:
+                return True
+            message = Message(data, entry.is_binary)
+            return self.criteria.test(message, MatchContext(message, entry.path, None, self._server)) is not None
         except UNWIND:
             raise
         except BaseException as exc:

@@ -37,6 +37,12 @@ def _codec_for_build(build, where):
     return _codec(build.plugin_config(PLUGIN_NAME), build.source, f"the protobuf type at {where}")
 
 
+def _message_class(spec, where, build):
+    """The class of the block's ``message`` type, from the configured descriptor set."""
+    return _codec_for_build(build, where).message_class(string(spec, "message", where, required=True),
+                                                        join_where(where, "message"))
+
+
 class ProtobufMatcher(MatchType):
     """``match: {type: protobuf, message: pkg.Type, path: user.name, value: ann}``.
 
@@ -56,9 +62,7 @@ class ProtobufMatcher(MatchType):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        codec = _codec_for_build(build, where)
-        message_class = codec.message_class(string(spec, "message", where, required=True),
-                                            join_where(where, "message"))
+        message_class = _message_class(spec, where, build)
         path = string(spec, "path", where)
         return cls(message_class, JsonPath(path, join_where(where, "path")) if path else None,
                    string(spec, "value", where, default=""))
@@ -116,9 +120,7 @@ class ProtobufResponse(ResponseType):
 
         from .codec import check_tree, encode
 
-        codec = _codec_for_build(build, where)
-        message_class = codec.message_class(string(spec, "message", where, required=True),
-                                            join_where(where, "message"))
+        message_class = _message_class(spec, where, build)
         value_where = join_where(where, "value")
         tree = spec.get("value") or {}
         templated_bools = check_tree(message_class.DESCRIPTOR, tree, value_where)
