@@ -11,7 +11,9 @@ frame outwards and stops at the first frame that belongs to a plugin:
 - the frame is a method of an instance (or class) of a registered matcher, response or step
   type or protocol: the plugin that registered that type, even for a method inherited from a
   base class, because the object is the plugin's;
-- the frame runs code of a plugin that is a module (any function of it).
+- the frame runs code of a plugin that is a module (any function of it);
+- an exception mockd raises about what a plugin's object did (a ``match()`` that returned
+  ``False``) carries that object as ``mockd_culprit``.
 
 Only failures pay, and the answer is the deepest plugin on the stack, so a plugin's response
 type failing inside a built-in step is blamed on the plugin, not on ``mockd.scenario``.
@@ -28,7 +30,7 @@ from .plugins import DEFAULT_PLUGINS
 
 __all__ = ["blame"]
 
-_KINDS = (("matcher", "matchers"), ("response type", "response_types"), ("step type", "step_types"),
+_KINDS = (("matcher", "match_types"), ("response type", "response_types"), ("step type", "step_types"),
           ("protocol", "protocols"))
 
 
@@ -94,11 +96,14 @@ def blame(exc, plugin_manager, registry):
     :param registry: the server's :class:`mockd.plugins.Registry`.
     """
     frames = [frame for frame, _lineno in traceback.walk_tb(exc.__traceback__)]
-    if not frames:
-        return None
     code_owners = _code_owners(plugin_manager, registry)
     class_owners = _class_owners(registry)
     module_owners = _module_owners(plugin_manager)
+    culprit = getattr(exc, "mockd_culprit", None)  # a plugin's object that mockd found at fault
+    if culprit is not None:
+        owner = _owner_of_object(culprit, class_owners)
+        if owner is not None:
+            return owner
     for frame in reversed(frames):
         owner = code_owners.get(frame.f_code)
         if owner is not None:

@@ -12,9 +12,7 @@ Importing this module imports no gevent: :func:`parse_threshold` is an argparse 
 import logging
 import time
 
-__all__ = ["DEFAULT_THRESHOLD", "parse_threshold", "warn_blocking"]
-
-DEFAULT_THRESHOLD = 0.1  # seconds: a stall a person at a client notices; gevent's default too
+__all__ = ["parse_threshold", "warn_blocking"]
 
 log = logging.getLogger("mockd.blocking")
 

@@ -7,6 +7,7 @@ naming the plugin: a user who left out a field the plugin reads with ``spec["tex
 2 from ``mockd check`` (HTTP 400 from the admin API) that says where, not a traceback (a 500).
 """
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
@@ -20,9 +21,10 @@ __all__ = ["Build", "Criteria", "MATCH_COMMON_KEYS", "MESSAGE_TYPES", "RESPONSE_
 MATCH_COMMON_KEYS = ("type", "messageType")
 RESPONSE_COMMON_KEYS = ("type", "delay")
 MESSAGE_TYPES = ("text", "binary")
-_KINDS = {"matcher": ("matchers", "matcher"), "response": ("response_types", "response type"),
+_KINDS = {"matcher": ("match_types", "matcher"), "response": ("response_types", "response type"),
           "step": ("step_types", "step type"),
           "protocol": ("protocols", "protocol")}  # kind -> (Registry table, Registry.owner kind)
+_METHODS = {"matcher": "match", "response": "render", "step": "run", "protocol": "run"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,21 @@ class Criteria:
     def test(self, message, context=None):
         if self.message_type is not None and self.message_type != message.type:
             return None
-        return self.match_type.match(message, context)
+        captures = self.match_type.match(message, context)
+        if captures is None or captures.__class__ is dict:
+            return captures
+        return _checked_captures(captures, self.match_type)
+
+
+def _checked_captures(captures, match_type):
+    """A plugin's ``match()`` result other than a dict or None: a mapping is fine; ``False``, ``""``
+    or a list must not count as a hit (a TypeError closes the connection naming the plugin)."""
+    if isinstance(captures, Mapping):
+        return captures
+    error = TypeError(f"{type(match_type).__name__}.match() returned {captures!r}: it must return a mapping of "
+                      "captures ({} for a plain hit) or None for no match")
+    error.mockd_culprit = match_type  # raised after match() returned: blame() finds the plugin through it
+    raise error
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,7 @@ class Build:
             # with ``keys = None`` reads (and checks) its block itself.
             schema.check_keys(own, tuple(declared) + tuple(common_keys), where)
         try:
-            return cls.from_config(own, where, self)
+            instance = cls.from_config(own, where, self)
         except ConfigError:
             raise
         except RecursionError:
@@ -140,6 +156,14 @@ class Build:
             # SystemExit too: a plugin must not end the server that validates a reload or a POST.
             raise ConfigError(f"plugin {owner!r} failed to read this {type_name!r} {kind}: {_describe(exc)}",
                               where=where) from exc
+        method = _METHODS[kind]
+        if not callable(getattr(instance, method, None)):
+            # Caught here, at load, rather than as an AttributeError on the first message.
+            owner = self.registry.owner(owner_kind, type_name)
+            raise ConfigError(f"plugin {owner!r}: {cls.__name__}.from_config() returned {instance!r}, which has no "
+                              f"{method}(); it must return the instance that {method}s (usually cls(...))",
+                              where=where)
+        return instance
 
 
 def _unknown_type(kind, type_name, types, registry):
@@ -147,6 +171,9 @@ def _unknown_type(kind, type_name, types, registry):
     why = registry.why_not_loaded(type_name)
     if why:
         return f"{kind} type {type_name!r} is not available: plugin {type_name!r} {why}"
+    if not types:
+        return (f"unknown {kind} type {type_name!r}: no loaded plugin provides a {kind} (install one, or load a "
+                "plugin file with --plugins-dir)")
     message = f"unknown {kind} type {type_name!r} {one_of_hint(type_name, types)}"
     disabled = registry.disabled
     if disabled:  # their types are not known without running the plugins the user turned off

@@ -12,3 +12,11 @@ CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_BAD_GATEWAY = 1014
+
+
+def valid_close_code(code):
+    """True for a code a peer may put in a close frame (RFC 6455 §7.4 and the IANA registry):
+    the registered ones but 1004-1006 (reserved, or never on the wire), and the 3000-4999 range
+    of libraries and applications."""
+    return (CLOSE_NORMAL <= code <= CLOSE_UNSUPPORTED_DATA or CLOSE_INVALID_DATA <= code <= CLOSE_BAD_GATEWAY
+            or 3000 <= code <= 4999)

@@ -61,8 +61,8 @@ class Connection:
         self.path = self.endpoint.path
         self.subprotocol = subprotocol
         self.max_message_size = self.endpoint.max_message_size
-        self.max_outbound = server.max_outbound_buffer  # read by handler.py for the socket
-        self.send_timeout = server.send_timeout
+        self.max_outbound = server.options.max_outbound_buffer  # read by handler.py for the socket
+        self.send_timeout = server.options.send_timeout
         self.id = new_connection_id()
         self.connected_at = datetime.datetime.now(datetime.timezone.utc)
         self.remote_addr = environ.get("REMOTE_ADDR", "")

@@ -1,4 +1,5 @@
-"""Go-style duration strings (``500ms``, ``1.5s``, ``1h30m``), as upstream mockd accepts them."""
+"""Durations: Go-style strings (``500ms``, ``1.5s``, ``1h30m``) as upstream mockd accepts them, and
+seconds given to the plugin API."""
 import re
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -44,3 +45,13 @@ def format_duration(seconds):
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
     return f"{seconds:g}s"
+
+
+def check_seconds(value, what, optional=False):
+    """``value`` if it is a number of seconds (or ``None`` when ``optional``); a TypeError
+    naming ``what`` otherwise, rather than one from deep inside gevent."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} is a number of seconds{' or None' if optional else ''}, not {value!r}")
+    return value

@@ -21,8 +21,7 @@ from operator import itemgetter
 
 from gevent.event import Event
 
-DEFAULT_SIZE = 10_000
-DEFAULT_BODY_LIMIT = 10_240
+from .options import DEFAULTS
 
 
 class Entry(tuple):
@@ -131,7 +130,7 @@ _time = time.time
 
 
 class Journal:
-    def __init__(self, size=DEFAULT_SIZE, body_limit=DEFAULT_BODY_LIMIT):
+    def __init__(self, size=DEFAULTS.journal_size, body_limit=DEFAULTS.journal_body_limit):
         self._ring = collections.deque(maxlen=max(0, size))
         self.entries = _Ring(self._ring)
         self.body_limit = body_limit

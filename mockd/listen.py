@@ -27,7 +27,7 @@ _NO_IPV6 = frozenset({errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUP
 
 class ListenError(MockdError):
     """A listener could not bind. ``listener`` is ``"mock"`` or ``"admin"``; ``errno`` the OS's.
-    The command line adds which option moves that listener (mockd/serve.py)."""
+    The command line adds which option moves that listener (mockd/bootstrap.py)."""
 
     NAMES = {"mock": "mock listener", "admin": "admin API"}
 

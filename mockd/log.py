@@ -5,6 +5,7 @@ import sys
 import time
 
 LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("text", "json")
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,7 +28,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def configure_logging(level="info", fmt="text", stream=None):
+def configure_logging(level, fmt, stream=None):
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

@@ -13,6 +13,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .options import DEFAULTS
 from .version import __version__
 
 DEFAULT_PLUGINS = (
@@ -23,7 +24,7 @@ DEFAULT_PLUGINS = (
 )
 #: Registration hook -> (the Registry table it fills, the word errors use, the result's shape).
 REGISTRATION_HOOKS = (
-    ("mockd_register_matchers", "matchers", "matcher", "classes"),
+    ("mockd_register_matchers", "match_types", "matcher", "classes"),
     ("mockd_register_template_functions", "template_functions", "template function", "mapping"),
     ("mockd_register_step_types", "step_types", "step type", "classes"),
     ("mockd_register_response_types", "response_types", "response type", "classes"),
@@ -54,6 +55,8 @@ def get_plugin_manager(*, load_entrypoints=True, disabled=(), plugins_dir=None, 
     for modname in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(modname), name=modname)
     if plugins_dir:
+        if not pathlib.Path(plugins_dir).is_dir():
+            raise PluginError(f"--plugins-dir {plugins_dir}: no such directory")
         for path in sorted(pathlib.Path(plugins_dir).glob("*.py")):
             pm.register(_load_module_from_file(path), name=path.stem)
     for plugin in plugins:
@@ -62,11 +65,28 @@ def get_plugin_manager(*, load_entrypoints=True, disabled=(), plugins_dir=None, 
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(str(exc)) from None
+        raise PluginError(_unknown_hook_message(pm, exc)) from None
     if os.environ.get("MOCKD_TRACE_PLUGINS") == "1":
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm
+
+
+def _unknown_hook_message(pm, exc):
+    """pluggy's "unknown hook 'x' in plugin <module ...>", with the plugin's name and a
+    did-you-mean among the real hooks."""
+    import difflib
+
+    plugin = getattr(exc, "plugin", None)
+    name = pm.get_name(plugin) if plugin is not None else None
+    hooks = [hook for hook in dir(hookspecs) if hook.startswith("mockd_")]
+    for hook_name in pm.hook.__dict__:
+        caller = getattr(pm.hook, hook_name)
+        if not caller.has_spec() and any(impl.plugin is plugin for impl in caller.get_hookimpls()):
+            close = difflib.get_close_matches(hook_name, hooks, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (the hooks: {', '.join(sorted(hooks))})"
+            return f"plugin {name!r} implements {hook_name!r}, which is no mockd hook{hint}"
+    return str(exc)
 
 
 def _load_module_from_file(path):
@@ -82,14 +102,13 @@ def _load_module_from_file(path):
 class Registry:
     """Named extension points collected from every plugin, duplicates rejected."""
 
-    #: The largest ``maxMessageSize`` a mock may set (``mockd serve --max-message-size-limit``,
-    #: 64 MiB by default). It lives here because every path that validates mocks (the file,
-    #: a reload, the admin API) is handed this registry, and the config is loaded before the
-    #: server exists.
-    max_message_size_limit = 64 << 20
+    #: The largest ``maxMessageSize`` a mock may set (``mockd serve --max-message-size-limit``).
+    #: It lives here because every path that validates mocks (the file, a reload, the admin
+    #: API) is handed this registry, and the config is loaded before the server exists.
+    max_message_size_limit = DEFAULTS.max_message_size_limit
 
     def __init__(self):
-        self.matchers = {}
+        self.match_types = {}
         self.template_functions = {}
         self.step_types = {}
         self.response_types = {}
@@ -187,11 +206,28 @@ def _settings_names(pm):
     return frozenset(names)
 
 
+#: The method each kind of registered class must have (the base classes live in modules that
+#: import this one, so the check is by method, not by issubclass).
+_REQUIRED_METHOD = {"matcher": ("match", "MatchType"), "step type": ("run", "StepType"),
+                    "response type": ("render", "ResponseType"), "protocol": ("run", "ProtocolType")}
+
+
 def _named_classes(result, kind, plugin_name):
+    method, base = _REQUIRED_METHOD[kind]
+    if isinstance(result, (type, str, bytes)) or not hasattr(result, "__iter__"):
+        raise PluginError(f"plugin {plugin_name!r} must return a list of {base} subclasses for its "
+                          f"{kind}s, got {result!r}: write 'return [{getattr(result, '__name__', '...')}]'")
     for item in result:
+        if not isinstance(item, type):
+            raise PluginError(f"plugin {plugin_name!r} registered {item!r} as a {kind}: a {base} subclass is "
+                              "expected, not an instance or a name")
         name = getattr(item, "name", None)
         if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {plugin_name!r} registered a {kind} without a name: {item!r}")
+            raise PluginError(f"plugin {plugin_name!r} registered a {kind} without a name: {item!r}; "
+                              f"set the class attribute name (its YAML type)")
+        if not callable(getattr(item, method, None)) or not callable(getattr(item, "from_config", None)):
+            raise PluginError(f"plugin {plugin_name!r} registered {item.__name__} as a {kind}, but it has no "
+                              f"{method}() and from_config(): subclass {base} from mockd.plugin")
         yield name, item
 
 

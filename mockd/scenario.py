@@ -10,6 +10,7 @@ import gevent
 from . import schema
 from .build import Build, Criteria, Response
 from .closecodes import CLOSE_NORMAL
+from .durations import check_seconds
 from .errors import ConfigError
 from .hookspecs import hookimpl
 from .message import as_frame
@@ -141,6 +142,20 @@ class StepContext:
         self.step_index = None
 
     @property
+    def server(self):
+        """The :class:`mockd.server.MockServer`."""
+        return self.connection.server
+
+    @property
+    def path(self):
+        return self.connection.path
+
+    @property
+    def closed(self):
+        """True once the connection is closed (``send`` then returns False)."""
+        return self.connection.closed
+
+    @property
     def last_message(self):
         """The last :class:`mockd.message.Message` a wait took, or ``None``."""
         return self.connection.last_consumed
@@ -172,6 +187,7 @@ class StepContext:
             ``build.criteria`` returned, or a :class:`mockd.matching.MatchType` instance.
         :return: the :class:`mockd.message.Message`, or ``None`` on timeout or close.
         """
+        check_seconds(timeout, "ctx.receive(timeout=...)")
         label = f"scenario.steps[{self.step_index}]" if self.step_index is not None else "scenario"
         return self.connection.wait_for_message(self._criteria(match), timeout, label)
 

@@ -1,4 +1,9 @@
-"""``MockServer``: owns the runtime state and the listeners of one mockd process."""
+"""``MockServer``: owns the runtime state and the listeners of one mockd process.
+
+It is built by a composition root (:mod:`mockd.bootstrap` for ``mockd serve``,
+:func:`mockd.testing.start_server` in tests), which also builds the admin app and hands it to
+:meth:`MockServer.start`: nothing here imports :mod:`mockd.admin`.
+"""
 import logging
 import time
 
@@ -10,17 +15,16 @@ from .blame import blame
 from .closecodes import CLOSE_GOING_AWAY
 from .greenlets import spawn
 from .errors import ConfigError, PluginError
-from .journal import DEFAULT_BODY_LIMIT, DEFAULT_SIZE, Journal
+from .journal import Journal
 from .listen import ListenError, address, bound_host, listen, unbracket
 from .connections import ConnectionTable
+from .options import DEFAULTS
 from .routes import MockTable
 from .ws.app import MockApp
 from .ws.guard import GuardedWSGIHandler
 from .ws.handler import MockdWebSocketHandler
-from .ws.outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT
 
 log = logging.getLogger("mockd.server")
-
 
 
 class _Observers:
@@ -41,35 +45,40 @@ def _bind(listener, host, port, backlog):
         raise ListenError(listener, host, port, exc) from None
 
 
-class MockServer:
-    """The mock listener (and, when enabled, the admin listener) in one process."""
+def _tls_args(cert, key):
+    """WSGIServer TLS arguments for ``--tls-cert``/``--tls-key``; ``{}`` without them. The
+    certificate is loaded before anything binds, so that a bad file stops startup (exit 2), not
+    the first client. The TLS handshake is left to the first read, inside the handler's
+    handshake timeout."""
+    import ssl
+    if not cert and not key:
+        return {}
+    if not (cert and key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"cannot read {exc.filename}: file not found") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the TLS certificate {cert} with key {key}: "
+                          f"{getattr(exc, 'reason', None) or exc}") from None
+    return {"ssl_context": context, "do_handshake_on_connect": False}
 
-    def __init__(self, config, plugin_manager, registry, *, host="::", port=4280,
-                 admin_host="127.0.0.1", admin_port=4290, admin=False, handshake_timeout=10.0,
-                 journal_size=DEFAULT_SIZE, journal_body_limit=DEFAULT_BODY_LIMIT, admin_token=None,
-                 ssl_args=None, max_outbound_buffer=DEFAULT_MAX_OUTBOUND, send_timeout=DEFAULT_SEND_TIMEOUT,
-                 admin_allow_origins=(), admin_allow_hosts=()):
+
+class MockServer:
+    """The mock listener (and, when given an admin app, the admin listener) in one process.
+
+    :param options: the :class:`~mockd.options.ServerOptions`; read as ``server.options``.
+    """
+
+    def __init__(self, config, plugin_manager, registry, options=DEFAULTS):
         self.config = config
         self.plugin_manager = plugin_manager
         self.registry = registry
-        self.host = unbracket(host)  # "::" (every address, IPv6 and IPv4): see mockd/listen.py
-        self.port = port
-        self.admin_host = unbracket(admin_host)
-        self.admin_port = admin_port
-        self.admin_enabled = admin
-        self.handshake_timeout = handshake_timeout
-        # Per connection: bytes that may wait for a client that does not read, and seconds it
-        # may take nothing while data waits; past either it is closed with 1008 (ws/outbound.py).
-        self.max_outbound_buffer = max_outbound_buffer
-        self.send_timeout = send_timeout
-        self.admin_token = admin_token
-        # Web pages of these origins may call the admin API, and it answers to these Host
-        # names besides loopback and admin_host (see mockd/admin/trust.py).
-        self.admin_allow_origins = tuple(admin_allow_origins)
-        self.admin_allow_hosts = tuple(admin_allow_hosts)
-        # WSGIServer TLS options for both listeners (``ssl_context=...``); empty: plain TCP.
-        self.ssl_args = dict(ssl_args or {})
-        self.journal = Journal(journal_size, journal_body_limit)
+        self.options = options
+        self.journal = Journal(options.journal_size, options.journal_body_limit)
         self.started_at = None
         self.observers = _Observers(plugin_manager)
         self.connections = ConnectionTable()
@@ -98,40 +107,44 @@ class MockServer:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self):
+    def start(self, admin_app=None):
         """Configure plugins and bind the listeners (port 0 picks a free port).
 
+        :param admin_app: the admin API's WSGI app (``mockd.admin.app.create_app(server)``),
+            served on ``options.admin_host``/``admin_port``; None: no admin listener.
+        :raises ConfigError: the TLS certificate or key cannot be loaded; nothing started.
         :raises ListenError: a listener cannot bind; then nothing listens and plugins are unconfigured.
         """
-        if self.admin_enabled:
-            # Flask's import takes 100+ ms: done before a listener serves, it keeps no client waiting.
-            from .admin.app import create_app
+        options = self.options
+        ssl_args = _tls_args(options.tls_cert, options.tls_key)
         self.configure()
         # Both sockets are bound before either serves: a taken admin port leaves nothing half-started.
+        # "::" (every address, IPv6 and IPv4), and "[::1]" as users copy it: see mockd/listen.py.
+        host, admin_host = unbracket(options.host), unbracket(options.admin_host)
         sockets = []
         try:
-            sockets.append(_bind("mock", self.host, self.port, 4096))
-            if self.admin_enabled:
-                sockets.append(_bind("admin", self.admin_host, self.admin_port, 256))
+            sockets.append(_bind("mock", host, options.port, 4096))
+            if admin_app is not None:
+                sockets.append(_bind("admin", admin_host, options.admin_port, 256))
         except ListenError:
             for sock in sockets:
                 sock.close()
             self.unconfigure()
             raise
-        handler = type("BoundHandler", (MockdWebSocketHandler,), {"handshake_timeout": self.handshake_timeout})
+        handler = type("BoundHandler", (MockdWebSocketHandler,), {"handshake_timeout": options.handshake_timeout})
         self._ws_server = WSGIServer(sockets[0], self.app, handler_class=handler, log=None,
-                                     error_log=logging.getLogger("mockd.wsgi"), **self.ssl_args)
+                                     error_log=logging.getLogger("mockd.wsgi"), **ssl_args)
         self._ws_server.start()
         self.started_at = time.time()
         # Where "::" fell back to IPv4, the banner and the log say 0.0.0.0 (mockd/listen.py).
-        self.ws_host = bound_host(self.host, sockets[0])
-        if self.admin_enabled:
-            self.admin_host_bound = bound_host(self.admin_host, sockets[1])
+        self.ws_host = bound_host(host, sockets[0])
+        if admin_app is not None:
+            self.admin_host_bound = bound_host(admin_host, sockets[1])
             # The mock listener's request deadline too: TLS handshake, request, idle keep-alive.
             admin_handler = type("BoundAdminHandler", (GuardedWSGIHandler,),
-                                 {"handshake_timeout": self.handshake_timeout})
-            self._admin_server = WSGIServer(sockets[1], create_app(self), handler_class=admin_handler, log=None,
-                                            error_log=logging.getLogger("mockd.admin"), **self.ssl_args)
+                                 {"handshake_timeout": options.handshake_timeout})
+            self._admin_server = WSGIServer(sockets[1], admin_app, handler_class=admin_handler, log=None,
+                                            error_log=logging.getLogger("mockd.admin"), **ssl_args)
             self._admin_server.start()
         log.info("listening ws=%s admin=%s", address(self.ws_host, self.ws_port),
                  address(self.admin_host_bound, self.admin_port_bound) if self._admin_server else "off")

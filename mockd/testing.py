@@ -39,7 +39,7 @@ class RunningServer:
     def admin(self):
         """An :class:`~mockd.adminclient.AdminClient` (real HTTP) that sends the server's token."""
         from .adminclient import AdminClient
-        return AdminClient(self.admin_url, token=self.server.admin_token)
+        return AdminClient(self.admin_url, token=self.server.options.admin_token)
 
     @property
     def journal(self):
@@ -158,17 +158,21 @@ def check_config(config, plugins=(), load_entrypoints=False, plugins_dir=None, s
 
 
 def start_server(config, plugins=(), load_entrypoints=False, **server_options):
-    """Build and start a server; ``config`` is a dict, YAML text or a path."""
+    """Build and start a server; ``config`` is a dict, YAML text or a path. ``server_options`` are
+    :class:`~mockd.options.ServerOptions` fields (``max_outbound_buffer=4096``, ``admin=False``,
+    ...) and ``plugins_dir``; unlike ``mockd serve``, both listeners default to 127.0.0.1 port 0."""
+    from .options import ServerOptions
     from .server import MockServer
 
     pm, registry = _plugins(plugins, load_entrypoints, server_options.pop("plugins_dir", None))
-    loaded = _load(config, registry, None)
-    server_options.setdefault("host", "127.0.0.1")
-    server_options.setdefault("port", 0)
-    server_options.setdefault("admin_port", 0)
-    server_options.setdefault("admin", True)  # tests script mocks through it, as users do
-    server = MockServer(loaded, pm, registry, **server_options)
-    server.start()
+    options = ServerOptions(**{"host": "127.0.0.1", "port": 0, "admin_port": 0, **server_options})
+    registry.max_message_size_limit = options.max_message_size_limit
+    server = MockServer(_load(config, registry, None), pm, registry, options)
+    admin_app = None
+    if options.admin:  # on by default: tests script mocks through it, as users do
+        from .admin.app import create_app
+        admin_app = create_app(server)
+    server.start(admin_app)
     return RunningServer(server)
 
 

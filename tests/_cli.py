@@ -26,10 +26,10 @@ def env(**extra):
     return environ
 
 
-def mockd(*args, input=None, timeout=20, **env_extra):
+def mockd(*args, input=None, timeout=20, cwd=ROOT, **env_extra):
     """Run ``python -m mockd ARGS`` to completion; CompletedProcess with text output."""
     return subprocess.run([sys.executable, "-m", "mockd", *map(str, args)], input=input, capture_output=True,
-                          text=True, timeout=timeout, env=env(**env_extra), cwd=ROOT)
+                          text=True, timeout=timeout, env=env(**env_extra), cwd=cwd)
 
 
 def popen(*args, cwd=ROOT, **env_extra):

@@ -23,6 +23,14 @@ def write_config(tmp_path):
 
 
 @pytest.fixture
+def registry():
+    """A :class:`~mockd.plugins.Registry` of mockd's built-in types alone (no installed plugins),
+    for loading configs without a server."""
+    from mockd.plugins import Registry, get_plugin_manager
+    return Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False))
+
+
+@pytest.fixture
 def no_unhandled_errors(caplog, capfd):
     """Fail the test if a ``mockd`` logger recorded an ERROR (in its setup, call or teardown) or
     stderr shows an unhandled greenlet exception (a traceback, or gevent's "... failed with ...").

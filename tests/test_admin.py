@@ -8,6 +8,7 @@ a traceback.
 """
 import ast
 import contextlib
+import dataclasses
 import http.client
 import json
 import pathlib
@@ -31,7 +32,7 @@ from mockd.configfile import parse_config_text
 from mockd.depth import MAX_NESTING
 from mockd.durations import parse_duration
 from mockd.errors import ConfigError
-from mockd.plugins import Registry, get_plugin_manager
+from mockd.testing import recv_close
 
 CONFIG = {"version": "1.0", "mocks": [
     {"id": "echo", "type": "websocket", "name": "Echo", "websocket": {"path": "/echo", "echoMode": True}},
@@ -53,15 +54,6 @@ def srv(make_mockd_server):
 @pytest.fixture
 def connect(ws_client):
     return lambda server, path, **kw: ws_client(server.url(path), **kw)
-
-
-def close_of(ws, timeout=5.0):
-    """Read until the server's close frame; return ``(code, reason)``."""
-    ws.settimeout(timeout)
-    while True:
-        opcode, frame = ws.recv_data_frame(True)
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return int.from_bytes(frame.data[:2], "big"), frame.data[2:].decode("utf-8")
 
 
 def connection_id(srv, mock_id):
@@ -160,7 +152,7 @@ def test_created_mock_serves_as_soon_as_201_returns(srv, connect):
     assert srv.admin.get(f"/mocks/{reply.json['id']}").json["createdAt"] == reply.json["mock"]["createdAt"]
 
 
-def test_create_mock_without_type_infers_it_as_a_config_file_does(srv, connect):
+def test_create_mock_without_type_infers_it_as_a_config_file_does(srv, connect, registry):
     """Issue 11 item 9: upstream answers 400 missing_type, but the README promises a config
     file's rules, and a file infers the type from the websocket block; so does the API now
     (POST, bulk). Neither type nor websocket is the file's error, at the same place."""
@@ -174,7 +166,6 @@ def test_create_mock_without_type_infers_it_as_a_config_file_does(srv, connect):
     assert bulk.status == 201 and [m["type"] for m in bulk.json["mocks"]] == ["websocket", "websocket"]
     nothing = srv.admin.post("/mocks", {"name": "no websocket block"})
     assert_error(nothing, 400, "validation_error")
-    registry = Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False))
     with pytest.raises(ConfigError) as loading:
         parse_config_text('{"version": "1.0", "mocks": [{"name": "no websocket block"}]}', registry, "mockd.json")
     assert str(loading.value) == "mockd.json: mocks[0]." + nothing.json["message"]
@@ -215,11 +206,10 @@ def test_a_mock_as_deep_as_a_config_file_may_nest_is_taken_exported_and_served(s
     assert ws.recv().count("{") == MAX_NESTING - 3
 
 
-def test_validation_error_is_located_like_config_loading(srv):
+def test_validation_error_is_located_like_config_loading(srv, registry):
     bad = {"type": "websocket", "websocket": {"path": "/x", "matchers": [{"match": {"type": "regexp", "value": "a"}}]}}
     reply = srv.admin.post("/mocks", bad)
     assert_error(reply, 400, "validation_error")
-    registry = Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False))
     with pytest.raises(ConfigError) as loading:
         parse_config_text('{"version": "1.0", "mocks": [' + json.dumps(bad) + "]}", registry,
                           "mockd.json")
@@ -238,7 +228,7 @@ def test_put_closes_live_clients_with_1012_and_new_clients_get_the_new_config(sr
     assert reply.status == 200
     assert {k: reply.json[k] for k in ("id", "action", "message")} == {
         "id": "chat", "action": "updated", "message": "Updated websocket mock"}
-    assert close_of(old) == (1012, "mock updated")
+    assert recv_close(old) == (1012, "mock updated")
     new = connect(srv, "/chat")
     new.send("ping")
     assert new.recv() == "v2"
@@ -258,7 +248,7 @@ def test_patch_merges_and_closes_live_clients(srv, connect):
     mock = reply.json["mock"]
     assert "description" not in mock and mock["name"] == "Chat room"
     assert mock["websocket"]["echoMode"] is True and mock["websocket"]["matchers"]  # merged, not replaced
-    assert close_of(ws) == (1012, "mock updated")
+    assert recv_close(ws) == (1012, "mock updated")
     ws = connect(srv, "/chat")
     ws.send("echo me")
     assert ws.recv() == "echo me"
@@ -271,7 +261,7 @@ def test_delete_mock_closes_clients_and_handshakes_then_404(srv, connect):
     ws = connect(srv, "/echo")
     reply = srv.admin.delete("/mocks/echo")
     assert reply.status == 204 and reply.body == b""
-    assert close_of(ws) == (1012, "mock updated")
+    assert recv_close(ws) == (1012, "mock updated")
     assert handshake_status(srv, "/echo") == 404
     assert_error(srv.admin.delete("/mocks/echo"), 404, "not_found")
 
@@ -283,7 +273,7 @@ def test_toggle_off_closes_clients_and_answers_404_then_on_serves_again(srv, con
     assert {k: off.json[k] for k in ("id", "action", "message")} == {
         "id": "echo", "action": "toggled", "message": "Mock disabled"}
     assert off.json["mock"]["enabled"] is False
-    assert close_of(ws) == (1012, "mock updated")
+    assert recv_close(ws) == (1012, "mock updated")
     assert handshake_status(srv, "/echo") == 404
     on = srv.admin.post("/mocks/echo/toggle")
     assert on.json["message"] == "Mock enabled"
@@ -312,7 +302,7 @@ def test_delete_mocks_by_type_closes_everyone(srv, connect):
     assert mock_ids(srv) == ["echo", "chat"]
     assert srv.admin.delete("/mocks", query={"type": "websocket"}).status == 204
     assert mock_ids(srv) == []
-    assert [close_of(ws) for ws in clients] == [(1012, "mock updated")] * 2
+    assert [recv_close(ws) for ws in clients] == [(1012, "mock updated")] * 2
 
 
 def test_bulk_creates_all_or_nothing(srv, connect):
@@ -356,7 +346,7 @@ def test_config_export_and_import(srv, connect):
     assert mock_ids(srv) == ["echo", "chat", "extra"]
     replaced = srv.admin.post("/config", {"config": exported, "replace": True})
     assert replaced.status == 200 and replaced.json["replaced"] is True
-    assert close_of(ws) == (1012, "mock updated")
+    assert recv_close(ws) == (1012, "mock updated")
     assert srv.admin.get("/config").json == exported  # a round trip through export is lossless
 
 
@@ -471,7 +461,7 @@ def test_delete_connection_closes_it_with_1000(srv, connect):
                if c["messagesRecv"] == 1)
     reply = srv.admin.delete(f"/websocket/connections/{cid}")
     assert reply.status == 200 and reply.json == {"message": "Connection closed", "connection": cid}
-    assert close_of(ws) == (1000, "closed by API")
+    assert recv_close(ws) == (1000, "closed by API")
     other.send("still open")
     assert other.recv() == "still open"
 
@@ -484,7 +474,7 @@ def test_mock_connections_list_and_close(srv, connect):
     assert listed["mockId"] == "echo" and {c["mockId"] for c in listed["connections"]} == {"echo"}
     closed = srv.admin.delete("/mocks/echo/websocket/connections")
     assert closed.json == {"message": "Connections closed", "closed": 2, "mockId": "echo"}
-    assert [close_of(ws) for ws in echoes] == [(1000, "closed by API")] * 2
+    assert [recv_close(ws) for ws in echoes] == [(1000, "closed by API")] * 2
     chat.send("ping")
     assert chat.recv() == "pong"
     assert_error(srv.admin.get("/mocks/nope/websocket/connections"), 404, "not_found")
@@ -620,7 +610,7 @@ def test_user_flow_create_connect_push_wait_assert_delete(srv, connect):
     assert [(e["direction"], e["body"]) for e in journal] == [
         ("outbound", '{"type": "order", "id": 7}'), ("inbound", '{"type": "ack", "id": 7}')]
     assert srv.admin.delete(f"/mocks/{mock_id}").status == 204
-    assert close_of(client) == (1012, "mock updated")
+    assert recv_close(client) == (1012, "mock updated")
 
 
 # ---------------------------------------------------------------------------- limits and security
@@ -705,6 +695,7 @@ def serving(cwd, *args, **env_extra):
         end(proc)
 
 
+@pytest.mark.slow
 def test_serve_options_reach_the_admin_api(tmp_path):
     """``mockd serve`` as a user runs it: banner line, token from the environment, journal size."""
     with serving(tmp_path, "-a", "0", "--journal-size", "3", "--journal-body-limit", "4",
@@ -833,7 +824,7 @@ def test_openapi_describes_every_route(srv):
             params = {p["name"] for p in operation.get("parameters", ()) if p["in"] == "path"}
             assert params == set(re.findall(r"{(\w+)}", path)), (method, path)
     assert "security" not in doc  # no token, no requirement
-    srv.server.admin_token = "t"
+    srv.server.options = dataclasses.replace(srv.server.options, admin_token="t")
     assert srv.admin.get("/openapi.json").json["security"] == [{"bearerAuth": []}, {"apiKey": []}]
 
 

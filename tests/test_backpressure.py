@@ -15,7 +15,7 @@ from _helpers import wait_until
 from _rawws import OP_BINARY, OP_CLOSE, OP_TEXT, Client, close_payload
 from mockd.cli import get_parser
 from mockd.testing import websocket_mock
-from mockd.ws.outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT
+from mockd.options import DEFAULTS
 
 LIMIT = 256 << 10
 CHUNK = 64 << 10
@@ -49,9 +49,9 @@ def assert_told_why(running, connection, caplog):
 
 
 def test_defaults_and_options():
-    assert (DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT) == (1 << 20, 10.0)
+    assert (DEFAULTS.max_outbound_buffer, DEFAULTS.send_timeout) == (1 << 20, 10.0)
     args = get_parser().parse_args(["serve"])
-    assert (args.max_outbound_buffer, args.send_timeout) == (DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT)
+    assert (args.max_outbound_buffer, args.send_timeout) == (DEFAULTS.max_outbound_buffer, DEFAULTS.send_timeout)
     args = get_parser().parse_args(["serve", "--max-outbound-buffer", "4096", "--send-timeout", "2.5"])
     assert (args.max_outbound_buffer, args.send_timeout) == (4096, 2.5)
 
@@ -64,6 +64,7 @@ def test_settings_reach_the_socket(make_mockd_server):
     assert client.close() == 1000
 
 
+@pytest.mark.slow
 def test_scenario_stream_to_a_client_that_stops_reading(make_mockd_server, caplog):
     payload = base64.b64encode(b"s" * CHUNK).decode()
     running = make_mockd_server(two_mocks({"scenario": {"loop": True, "steps": [
@@ -125,6 +126,7 @@ def test_broadcast_never_waits_for_a_stuck_client(make_mockd_server, caplog):
         assert client.close() == 1000
 
 
+@pytest.mark.slow
 def test_echo_to_a_client_that_never_reads_is_paced_then_closed(make_mockd_server, caplog):
     running = make_mockd_server(websocket_mock("/ws"), max_outbound_buffer=LIMIT, send_timeout=0.5)
     client = Client(running.port, rcvbuf=SMALL_RCVBUF)
@@ -149,6 +151,7 @@ def test_echo_to_a_client_that_never_reads_is_paced_then_closed(make_mockd_serve
     client.sock.close()
 
 
+@pytest.mark.slow
 def test_slow_reader_of_a_pauseless_loop_is_paced_not_closed(make_mockd_server):
     running = make_mockd_server(websocket_mock("/ws", scenario={"loop": True, "steps": [
         {"type": "send", "message": {"type": "text", "value": "t" * 1000}}]}),

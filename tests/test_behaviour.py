@@ -160,6 +160,7 @@ def test_idle_timeout_closes_1001(make_mockd_server, connect):
     assert 0.25 <= time.monotonic() - started < 2.5
 
 
+@pytest.mark.slow
 def test_idle_timeout_is_postponed_by_activity(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock("/ws", idleTimeout="300ms"))
     ws = connect(running.url())
@@ -178,6 +179,7 @@ def test_idle_timeout_is_postponed_by_activity(make_mockd_server, connect):
 HEARTBEAT = {"enabled": True, "interval": "200ms", "timeout": "200ms"}
 
 
+@pytest.mark.slow
 def test_idle_timeout_is_not_postponed_by_pings_and_pongs(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock("/ws", idleTimeout="500ms",
                                                heartbeat={"enabled": True, "interval": "100ms"}))
@@ -198,6 +200,7 @@ def test_heartbeat_unanswered_pings_close_1001(make_mockd_server, raw):
     assert 0.3 <= time.monotonic() - started < 3.0
 
 
+@pytest.mark.slow
 def test_heartbeat_answered_pings_keep_the_connection(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock("/ws", heartbeat=HEARTBEAT))
     ws = connect(running.url())
@@ -239,6 +242,7 @@ def test_client_close_code_is_echoed(make_mockd_server, connect):
     assert wait_until(lambda: len(running.server.connections) == 0, timeout=3)
 
 
+@pytest.mark.slow
 def test_required_scenario_wait_timeout_leaves_connection_open(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock(
         "/ws",
@@ -411,6 +415,7 @@ def test_wait_with_criteria_lets_other_messages_through(make_mockd_server, conne
     assert recv_text(ws) == "started"
 
 
+@pytest.mark.slow
 def test_messages_during_pause_go_to_matchers_and_are_not_remembered(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock(
         "/ws",
@@ -485,6 +490,7 @@ def test_loop_with_pause_keeps_sending(make_mockd_server, connect):
     assert numbers == list(range(numbers[0], numbers[0] + 4))
 
 
+@pytest.mark.slow
 def test_scenario_sends_and_matcher_replies_interleave_intact(make_mockd_server, connect):
     # Far more data than the socket buffers hold, in frames above the single-write limit: the
     # writers block mid-frame, and a frame is only intact if every writer keeps the socket
@@ -585,6 +591,7 @@ def test_client_vanishing_mid_frame_does_not_disturb_others(make_mockd_server, c
         assert recv_text(survivor) == f"after {i}"
 
 
+@pytest.mark.slow
 def test_client_vanishing_during_delayed_reply_does_not_disturb_others(make_mockd_server, connect, raw):
     running = make_mockd_server(websocket_mock("/ws", echoMode=True, matchers=[
         {"match": {"type": "exact", "value": "slow"},

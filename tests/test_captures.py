@@ -4,17 +4,13 @@ import json
 
 import yaml
 
+from test_plugins import ask
 from test_readme_examples import block
 
 
 def serve_rules(make_mockd_server, rules):
     return make_mockd_server({"version": "1.0", "mocks": [{"id": "m", "websocket": {
         "path": "/ws", "matchers": rules, "defaultResponse": {"type": "text", "value": "none"}}}]})
-
-
-def ask(ws, payload):
-    (ws.send_binary if isinstance(payload, bytes) else ws.send)(payload)
-    return ws.recv()
 
 
 def test_readme_captures_example(make_mockd_server):

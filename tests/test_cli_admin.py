@@ -4,10 +4,10 @@ import json
 import re
 
 import pytest
-import websocket
 
 from _cli import end, mockd, popen, read_until
 from _helpers import wait_until
+from mockd.testing import recv_close
 
 CONFIG = """\
 version: "1.0"
@@ -39,6 +39,7 @@ def admin(server, *args, **kw):
     return mockd("ws", *args, "--admin-url", server.admin_url, **kw)
 
 
+@pytest.mark.slow
 def test_add_then_status(server):
     result = admin(server, "add", "--path", "/ws/echo", "--echo")
     assert result.returncode == 0, result
@@ -76,6 +77,7 @@ def test_add_json_and_message(server, clients):
     assert "Echo:" not in result.stdout
 
 
+@pytest.mark.slow
 def test_add_errors(server):
     result = admin(server, "add", "--echo")
     assert result.returncode == 2
@@ -112,6 +114,7 @@ def test_admin_url_from_the_environment_and_unreachable_admin(server):
     assert f"mockd: error: cannot reach the admin API at http://127.0.0.1:{port}" in result.stderr
 
 
+@pytest.mark.slow
 def test_admin_token(make_mockd_server):
     running = make_mockd_server(CONFIG, admin_token="s3cret")
     denied = admin(running, "status")
@@ -120,6 +123,7 @@ def test_admin_token(make_mockd_server):
     assert mockd("ws", "stats", "--admin-url", running.admin_url, MOCKD_ADMIN_TOKEN="s3cret").returncode == 0
 
 
+@pytest.mark.slow
 def test_connections_list_get_send_close(server, clients):
     result = admin(server, "connections")
     assert result.stdout == "No active WebSocket connections\n"
@@ -150,8 +154,7 @@ def test_connections_list_get_send_close(server, clients):
 
     result = admin(server, "connections", "close", conn.id)
     assert result.stdout == f"Closed WebSocket connection: {conn.id}\n"
-    opcode, frame = ws.recv_data_frame(True)
-    assert opcode == websocket.ABNF.OPCODE_CLOSE and frame.data[:2] == b"\x03\xe8"
+    assert recv_close(ws, allow_data=False)[0] == 1000
     result = admin(server, "connections", "get", conn.id)
     assert result.returncode == 1 and "Connection not found (HTTP 404 not_found)" in result.stderr
 
@@ -173,6 +176,7 @@ def test_stats(server, clients):
     assert json.loads(admin(server, "stats", "--json").stdout)["activeConnections"] == 1
 
 
+@pytest.mark.slow
 def test_messages_filters(server, clients):
     ws = clients(server.url("/ws/chat"))
     for text in ("ping", "nothing matches this"):

@@ -109,6 +109,7 @@ def test_usage_errors_exit_2(argv, message):
 # ---------------------------------------------------------------- connect
 
 
+@pytest.mark.slow
 def test_connect_fed_from_a_pipe(server):
     url = server.url("/ws/chat")
     started = time.monotonic()
@@ -127,6 +128,7 @@ def test_connect_fed_from_a_pipe(server):
     assert wait_until(lambda: server.server.connections.__len__() == 0)
 
 
+@pytest.mark.slow
 def test_connect_orders_each_sent_line_before_its_reply(server):
     result = mockd("ws", "connect", server.url("/ws/echo"), input="a\nb\nc\n")
     lines = result.stdout.splitlines()[2:]
@@ -134,6 +136,7 @@ def test_connect_orders_each_sent_line_before_its_reply(server):
         assert lines.index(f"> {text}") < lines.index(f"< {text}")
 
 
+@pytest.mark.slow
 def test_connect_json_lines(server):
     result = mockd("ws", "connect", "--json", server.url("/ws/chat"), input="ping\nbin\n")
     assert result.returncode == 0, result
@@ -149,11 +152,13 @@ def test_connect_json_lines(server):
     assert "Connecting to" in result.stderr and "Connected." in result.stderr
 
 
+@pytest.mark.slow
 def test_connect_shows_binary_frames_as_base64(server):
     result = mockd("ws", "connect", server.url("/ws/chat"), input="bin\n")
     assert "< [binary 5 bytes] aGVsbG8=" in result.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_connect_headers_and_subprotocol(server, recorder):
     result = mockd("ws", "connect", "-H", "User-Agent: mockd-cli-test", "--subprotocol", "chat",
                    server.url("/ws/chat"), input="ping\n")
@@ -277,6 +282,7 @@ def test_send_binary(server, tmp_path):
     assert bodies == [(True, b"\x00\xffraw"), (True, b"hello")]
 
 
+@pytest.mark.slow
 def test_send_wait_times_out_without_a_reply(make_mockd_server):
     running = make_mockd_server({"version": "1.0", "mocks": [
         {"id": "silent", "websocket": {"path": "/silent", "matchers": [
@@ -360,6 +366,7 @@ def test_every_doc_cli_line_parses():
     assert commands == {"serve", "add", "connect", "send", "listen", "status"}
 
 
+@pytest.mark.slow
 def test_doc_send_lines_work_as_written(server, tmp_path):
     (tmp_path / "message.json").write_text('{"action":"ping"}', encoding="utf-8")
     here = f"127.0.0.1:{server.port}"

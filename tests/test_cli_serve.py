@@ -4,8 +4,6 @@ Every process runs with a timeout and is always ended (terminate, then kill). Se
 on 127.0.0.1 (``--host localhost``) with ``--port 0``; the port is read from the banner.
 """
 import json
-import os
-import pathlib
 import re
 import signal
 import socket
@@ -18,10 +16,10 @@ import gevent
 import pytest
 import websocket
 
+from _cli import ROOT, end, env, mockd
 from mockd.testing import recv_close
 from mockd.version import __version__
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 BANNER_PORT = re.compile(r"^  Mock server: ws://localhost:(\d+)$")
 
 GOOD = """\
@@ -50,34 +48,6 @@ mocks:
 """
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("MOCKD_CONFIG", None)
-    return env
-
-
-def run(*args, timeout=20, cwd=None):
-    """Run ``python -m mockd ARGS`` to completion: CompletedProcess with text output."""
-    return subprocess.run([sys.executable, "-m", "mockd", *args], capture_output=True, text=True,
-                          timeout=timeout, env=_env(), cwd=cwd or ROOT)
-
-
-def end(proc):
-    """terminate(), then kill() if it does not go."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-    for stream in (proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
-
-
 @pytest.fixture
 def serve(tmp_path):
     """``serve(*args)`` starts ``mockd serve --host localhost --port 0 ARGS`` and waits for its
@@ -87,7 +57,7 @@ def serve(tmp_path):
     def start(*args, startup_timeout=20):
         proc = subprocess.Popen([sys.executable, "-m", "mockd", "serve", "--host", "localhost", "--port", "0",
                                  "--admin-port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=_env(), cwd=tmp_path)
+                                env=env(), cwd=tmp_path)
         procs.append(proc)
         lines = []
         port = None
@@ -137,6 +107,7 @@ def test_serve_without_config_serves_the_demo_on_the_printed_port(serve):
     assert proc.poll() is None
 
 
+@pytest.mark.slow
 def test_serve_with_config_names_the_file(serve, tmp_path):
     (tmp_path / "good.yaml").write_text(GOOD)
     _proc, port, banner = serve("-c", "good.yaml")
@@ -153,7 +124,7 @@ def test_serve_with_config_names_the_file(serve, tmp_path):
 
 def test_serve_bad_config_exits_2_with_located_error(tmp_path):
     (tmp_path / "bad.yaml").write_text(BAD)
-    result = run("serve", "--port", "0", "--host", "localhost", "--no-admin", "-c", "bad.yaml", cwd=tmp_path)
+    result = mockd("serve", "--port", "0", "--host", "localhost", "--no-admin", "-c", "bad.yaml", cwd=tmp_path)
     assert result.returncode == 2, result
     assert result.stderr.startswith("mockd: error: bad.yaml: mocks[0].websocket.matchers[0].match.type: "), \
         result.stderr
@@ -162,26 +133,29 @@ def test_serve_bad_config_exits_2_with_located_error(tmp_path):
     assert "Mock server" not in result.stdout
 
 
+@pytest.mark.slow
 def test_serve_missing_config_file_exits_2(tmp_path):
-    result = run("serve", "--port", "0", "--host", "localhost", "--no-admin", "-c", "nowhere.yaml", cwd=tmp_path)
+    result = mockd("serve", "--port", "0", "--host", "localhost", "--no-admin", "-c", "nowhere.yaml", cwd=tmp_path)
     assert result.returncode == 2, result
     assert result.stderr.startswith("mockd: error: "), result.stderr
     assert "nowhere.yaml" in result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_check_good_and_bad(tmp_path):
     (tmp_path / "good.yaml").write_text(GOOD)
     (tmp_path / "bad.yaml").write_text(BAD)
-    good = run("check", "-c", "good.yaml", cwd=tmp_path)
+    good = mockd("check", "-c", "good.yaml", cwd=tmp_path)
     assert good.returncode == 0, good
     assert "good.yaml" in good.stdout
-    bad = run("check", "-c", "bad.yaml", cwd=tmp_path)
+    bad = mockd("check", "-c", "bad.yaml", cwd=tmp_path)
     assert bad.returncode == 2, bad
     assert bad.stderr.startswith("mockd: error: bad.yaml: mocks[0]."), bad.stderr
     assert "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_closes_every_client_with_1001_and_exits_0(serve, tmp_path, signum):
     (tmp_path / "good.yaml").write_text(GOOD)
@@ -217,19 +191,21 @@ def test_signal_closes_every_client_with_1001_and_exits_0(serve, tmp_path, signu
     assert "KeyboardInterrupt" not in stderr, stderr
 
 
+@pytest.mark.slow
 def test_signal_with_no_clients_exits_0(serve):
     proc, _port, _ = serve()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=5) == 0
 
 
+@pytest.mark.slow
 def test_port_in_use_exits_1_naming_the_port(tmp_path):
     blocker = socket.socket()
     try:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen(1)
         port = blocker.getsockname()[1]
-        result = run("serve", "--host", "127.0.0.1", "--port", str(port), "--admin-port", "0", cwd=tmp_path)
+        result = mockd("serve", "--host", "127.0.0.1", "--port", str(port), "--admin-port", "0", cwd=tmp_path)
     finally:
         blocker.close()
     assert result.returncode == 1, result
@@ -265,11 +241,12 @@ def _command_paths():
     return paths
 
 
+@pytest.mark.slow
 def test_help_of_every_command_exits_0_and_shows_an_example():
     paths = _command_paths()
     assert ["serve"] in paths and ["check"] in paths and ["plugins"] in paths
     procs = [(path, subprocess.Popen([sys.executable, "-m", "mockd", *path, "--help"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT))
+                                     stderr=subprocess.PIPE, text=True, env=env(), cwd=ROOT))
              for path in paths]
     problems = []
     for path, proc in procs:
@@ -288,27 +265,28 @@ def test_help_of_every_command_exits_0_and_shows_an_example():
 
 
 def test_version():
-    result = run("--version")
+    result = mockd("--version")
     assert result.returncode == 0, result
     assert result.stdout.strip() == f"mockd {__version__}"
 
 
 def test_no_command_is_a_usage_error():
-    result = run()
+    result = mockd()
     assert result.returncode == 2, result
     assert "usage: mockd" in result.stderr
 
 
+@pytest.mark.slow
 def test_plugins_prints_json():
-    result = run("plugins", "--no-plugin-autoload")
+    result = mockd("plugins", "--no-plugin-autoload")
     assert result.returncode == 0, result
     assert json.loads(result.stdout) == []
-    everything = run("plugins", "--all", "--no-plugin-autoload")
+    everything = mockd("plugins", "--all", "--no-plugin-autoload")
     assert everything.returncode == 0, everything
     listed = json.loads(everything.stdout)
     names = {plugin["name"] for plugin in listed}
     assert {"mockd.matching", "mockd.scenario"} <= names
     assert all(isinstance(plugin["hooks"], list) and plugin["hooks"] for plugin in listed)
-    autoload = run("plugins")
+    autoload = mockd("plugins")
     assert autoload.returncode == 0, autoload
     assert isinstance(json.loads(autoload.stdout), list)

@@ -5,12 +5,6 @@ from mockd.config import build_config
 from mockd.configfile import expand_env, load_config, parse_config_text
 from mockd.durations import parse_duration
 from mockd.errors import ConfigError
-from mockd.plugins import Registry, get_plugin_manager
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False))
 
 
 def ws(**spec):

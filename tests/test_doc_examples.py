@@ -621,11 +621,14 @@ def ex_chat(ex):
     assert handshake_error(server.url("/ws/chat/"))[0] == 404
 
 
-def _is_notification(message):
-    return isinstance(message, dict) and message.get("type") == "notification"
+def _typed(kind):
+    """Whether a parsed JSON message is an object with ``"type": kind``: tells a scenario's
+    periodic sends from the replies."""
+    return lambda message: isinstance(message, dict) and message.get("type") == kind
 
 
 def ex_notifications(ex):
+    is_notification = _typed("notification")
     # duration "10s" shortened to "200ms" to see the periodic notifications quickly.
     ex.shrink('duration: "10s"', 'duration: "200ms"')
     ws = ex.connect("/ws/notifications")
@@ -634,7 +637,7 @@ def ex_notifications(ex):
     assert time.monotonic() - started >= 0.15
     ids = set()
     for note in [first] + [recv_json(ws) for _ in range(2)]:
-        assert _is_notification(note)
+        assert is_notification(note)
         assert set(note) == {"type", "id", "title", "body", "timestamp"}
         assert (note["title"], note["body"]) == ("New update available", "Check out the latest features")
         assert_uuid(note["id"])
@@ -643,21 +646,18 @@ def ex_notifications(ex):
     assert len(ids) == 3
     # Matchers answer while the scenario loops; notifications may come in between.
     send_json(ws, {"action": "subscribe", "channel": "alerts"})
-    reply, _ = next_json(ws, lambda m: not _is_notification(m), _is_notification)
+    reply, _ = next_json(ws, lambda m: not is_notification(m), is_notification)
     assert reply == {"action": "subscribed", "channel": "alerts"}
     send_json(ws, {"action": "unsubscribe", "channel": "alerts"})
-    reply, _ = next_json(ws, lambda m: not _is_notification(m), _is_notification)
+    reply, _ = next_json(ws, lambda m: not is_notification(m), is_notification)
     assert reply == {"action": "unsubscribed", "channel": "alerts"}
     send_json(ws, {"action": "publish", "channel": "alerts"})  # unmatched: nothing but notifications
     ws.send("hello")
-    assert_silent(ws, 0.5, ignore=lambda text: _is_notification(_maybe_json(text)))
-
-
-def _is_price(message):
-    return isinstance(message, dict) and message.get("type") == "price_update"
+    assert_silent(ws, 0.5, ignore=lambda text: is_notification(_maybe_json(text)))
 
 
 def ex_stock_ticker(ex):
+    is_price = _typed("price_update")
     # duration "1s" shortened to "400ms" (the loop is watched twice); the demo serves it as written.
     ex.shrink('duration: "1s"', 'duration: "400ms"')
     ws = ex.connect("/ws/stocks")
@@ -675,7 +675,7 @@ def ex_stock_ticker(ex):
                           "volume": 1000000}
     assert 0.35 <= arrivals[0] < 1.5 and 0.35 <= arrivals[1] - arrivals[0] < 1.5, arrivals
     send_json(ws, {"action": "unsubscribe", "symbol": "AAPL"})  # no matcher, no default, no echo
-    assert_silent(ws, ignore=lambda text: _is_price(_maybe_json(text)))
+    assert_silent(ws, ignore=lambda text: is_price(_maybe_json(text)))
 
 
 def ex_graphql(ex):
@@ -767,7 +767,14 @@ def test_every_example_config_is_valid(make_mockd_server):
         assert set(running.server.mocks.routes) == paths, index
 
 
-@pytest.mark.parametrize("index", range(EXPECTED_BLOCKS),
+# These wait for the examples' timers (idle and heartbeat timeouts, delays, pauses, loops) or
+# watch many silences: from half a second to seconds each, so out of the edit-test loop.
+SLOW_EXERCISES = {ex_full_spec, ex_no_response, ex_delay, ex_basic_scenario, ex_wait_step, ex_delay_step, ex_looping,
+                  ex_reset_on_reconnect, ex_notifications, ex_stock_ticker}
+
+
+@pytest.mark.parametrize("index", [pytest.param(i, marks=pytest.mark.slow) if EXERCISES[i][1] in SLOW_EXERCISES else i
+                                   for i in range(EXPECTED_BLOCKS)],
                          ids=[f"{i:02d}-" + re.sub(r"\W+", "-", EXERCISES[i][0].lower()) for i in EXERCISES])
 def test_doc_example(index, make_mockd_server, clients):
     assert index < len(BLOCKS), f"the doc lost yaml example {index}"

@@ -76,6 +76,7 @@ def test_half_closed_client_gets_its_reply_then_the_connection_ends(make_mockd_s
     assert (counts["totalMessagesRecv"], counts["totalMessagesSent"]) == (1, 1)
 
 
+@pytest.mark.slow
 def test_half_open_client_is_found_by_the_heartbeat(make_mockd_server):
     # A peer that is gone without FIN or RST looks like one that never answers: only the
     # heartbeat notices. Ping, no pong: close 1001, no close reply: TCP cut after close_timeout.
@@ -90,6 +91,7 @@ def test_half_open_client_is_found_by_the_heartbeat(make_mockd_server):
     silent.sock.close()
 
 
+@pytest.mark.slow
 def test_reset_during_a_delayed_reply(make_mockd_server):
     running = make_mockd_server(websocket_mock("/ws", matchers=[
         {"match": {"type": "exact", "value": "slow"},
@@ -112,6 +114,7 @@ def test_reset_during_a_delayed_reply(make_mockd_server):
     assert other.close() == 1000
 
 
+@pytest.mark.slow
 def test_thousands_of_unfinished_handshakes_are_closed_by_the_timeout(make_mockd_server):
     count = 1500
     if raise_nofile(2 * count + 512) < 2 * count + 256:
@@ -197,6 +200,7 @@ def _racing_round(running, index, clients_per_round=4):
     return clients
 
 
+@pytest.mark.slow
 def test_mock_removal_racing_sends(make_mockd_server):
     running = make_mockd_server({"version": "1.0", "mocks": []})
     for index in range(25):

@@ -68,6 +68,7 @@ def test_the_child_really_starts_with_sigint_ignored():
     assert proc.stdout == "True\n", proc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command, status_stream", [("connect", "stdout"), ("listen", "stderr")])
 def test_ctrl_c_ends_a_session_started_with_sigint_ignored(server, command, status_stream):
     proc = ws_cli_ignoring_sigint(command, server.url("/ws/echo"))
@@ -91,6 +92,7 @@ def test_ctrl_c_ends_a_session_started_with_sigint_ignored(server, command, stat
 # ---------------------------------------------------------------- 18: send --wait that times out
 
 
+@pytest.mark.slow
 def test_send_wait_timeout_prints_the_error_only(server):
     url = server.url("/silent")
     for extra in ([], ["--json"]):
@@ -108,6 +110,7 @@ def test_send_wait_timeout_prints_the_error_only(server):
 # ---------------------------------------------------------------- 19: the wrong scheme
 
 
+@pytest.mark.slow
 def test_ws_url_to_a_tls_server_names_wss(serve, tmp_path):
     cert, key = self_signed_cert(tmp_path)
     tls = serve("--tls-cert", cert, "--tls-key", key)
@@ -122,6 +125,7 @@ def test_ws_url_to_a_tls_server_names_wss(serve, tmp_path):
     assert result.stdout == f"Sent to {right}: hi\n< hi\n", result
 
 
+@pytest.mark.slow
 def test_wss_url_to_a_plain_server_names_ws(server):
     right = server.url("/ws/echo")
     wrong = right.replace("ws://", "wss://")
@@ -146,6 +150,7 @@ ADDED = [
 ]
 
 
+@pytest.mark.slow
 def test_add_message_replies_text_or_json(server):
     for index, (add_args, reply) in enumerate(ADDED):
         path = f"/added/{index}"
@@ -159,6 +164,7 @@ def test_add_message_replies_text_or_json(server):
             ws.close()
 
 
+@pytest.mark.slow
 def test_add_message_sends_a_text_response_to_the_admin_api(server):
     result = mockd("ws", "add", "--admin-url", server.admin_url, "--path", "/hi", "--message", "hello", "--json")
     mock_id = json.loads(result.stdout)["id"]
@@ -173,6 +179,7 @@ def test_add_message_sends_a_text_response_to_the_admin_api(server):
     assert mock["websocket"]["defaultResponse"] == {"type": "text", "value": "hello"}
 
 
+@pytest.mark.slow
 def test_add_message_that_looks_like_broken_json_is_refused(server):
     result = mockd("ws", "add", "--admin-url", server.admin_url, "--path", "/x", "--message", "{not json")
     assert result.returncode == 2
@@ -184,6 +191,7 @@ def test_add_message_that_looks_like_broken_json_is_refused(server):
 # ---------------------------------------------------------------- 21: missing and wrong admin tokens
 
 
+@pytest.mark.slow
 def test_missing_and_wrong_admin_tokens_read_differently(serve):
     server = serve("--admin-token", "s3cret")
     url = server.admin_url

@@ -86,6 +86,7 @@ def errors_of(done):
 # ---------------------------------------------------------------- item 1: a plugin's from_config
 
 
+@pytest.mark.slow
 def test_plugin_from_config_failure_is_a_located_error_from_check_and_serve(tmp_path, plugins_dir):
     path = write(tmp_path, TICKER)
     expected = (f"mockd: error: {path}: mocks[0].websocket.scenario.steps[0]: plugin 'repeat' failed to read "
@@ -118,6 +119,7 @@ def test_plugin_from_config_failure_is_a_400_from_the_admin_api(make_mockd_serve
 # ---------------------------------------------------------------- item 2: duplicate paths
 
 
+@pytest.mark.slow
 def test_duplicate_path_names_the_file_and_both_places(tmp_path):
     text = ('version: "1.0"\nmocks:\n  - websocket: {path: /ws}\n  - websocket: {path: /chat}\n'
             '  - {enabled: false, websocket: {path: /ws}}\n  - websocket: {path: /ws}\n')
@@ -133,6 +135,7 @@ def test_duplicate_path_names_the_file_and_both_places(tmp_path):
 # ---------------------------------------------------------------- item 11: no response
 
 
+@pytest.mark.slow
 def test_matcher_without_response_loads_with_a_located_warning(tmp_path):
     text = textwrap.dedent("""\
         version: "1.0"
@@ -167,6 +170,7 @@ def test_matcher_without_response_loads_with_a_located_warning(tmp_path):
 # ---------------------------------------------------------------- item 13: every error
 
 
+@pytest.mark.slow
 def test_every_error_of_a_file_is_reported_each_on_its_own_line(tmp_path):
     path = write(tmp_path, textwrap.dedent("""\
         version: "1.0"
@@ -220,6 +224,7 @@ def test_the_admin_api_reports_every_error_too(make_mockd_server):
 # ---------------------------------------------------------------- item 14: YAML syntax
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text,message", [
     ('version: "1.0"\nmocks:\n  - websocket:\n\tpath: /ws\n',
      "line 4, column 1: invalid YAML: found a tab; YAML does not allow tabs here: indent with spaces"),
@@ -259,6 +264,7 @@ def test_a_file_that_is_not_utf8_names_the_first_bad_byte_and_the_fix(tmp_path):
 # ---------------------------------------------------------------- item 16: allowed keys
 
 
+@pytest.mark.slow
 def test_allowed_keys_are_the_documented_ones_and_misplaced_keys_are_pointed_home(tmp_path):
     path = write(tmp_path, 'version: "1.0"\nmockz: []\nmocks:\n  - id: a\n    path: /ws\n    echoMode: true\n'
                            '  - websocket: {path: /b, paht: /c}\n')
@@ -282,6 +288,7 @@ def test_allowed_keys_are_the_documented_ones_and_misplaced_keys_are_pointed_hom
 # ---------------------------------------------------------------- item 17: plugins and version
 
 
+@pytest.mark.slow
 def test_settings_for_a_plugin_not_loaded_are_an_error_with_did_you_mean(tmp_path, plugins_dir):
     path = write(tmp_path, 'version: "1.0"\nplugins:\n  repaet: {}\nmocks: []\n')
     assert errors_of(check(path, "--plugins-dir", plugins_dir, "--no-plugin-autoload")) == [
@@ -298,6 +305,7 @@ def test_settings_for_a_plugin_not_loaded_are_an_error_with_did_you_mean(tmp_pat
         f"MOCKD_DISABLED_PLUGINS); its settings are not used"]
 
 
+@pytest.mark.slow
 def test_a_type_of_a_disabled_plugin_says_the_plugin_is_disabled(tmp_path, plugins_dir):
     path = write(tmp_path, TICKER.replace("times: 3", "text: tick"))
     assert check(path, "--plugins-dir", plugins_dir).returncode == 0
@@ -328,6 +336,7 @@ def mockd_register_matchers():
 """
 
 
+@pytest.mark.slow
 def test_an_installed_plugin_left_unloaded_is_named_with_the_option(tmp_path):
     site = tmp_path / "site"
     dist = site / "mockd_wave-1.0.dist-info"
@@ -358,6 +367,7 @@ def test_version_as_a_number_is_refused_with_the_fix(tmp_path):
 # ---------------------------------------------------------------- item 22: mockd check and plugins
 
 
+@pytest.mark.slow
 def test_check_reads_mockd_config_and_counts_in_the_singular(tmp_path):
     path = write(tmp_path, 'version: "1.0"\nmocks:\n  - websocket: {path: /ws}\n')
     done = run("check", MOCKD_CONFIG=str(path))

@@ -72,6 +72,7 @@ def refused(host, port):
 
 # ---------------------------------------------------------------------------- 3: brackets
 
+@pytest.mark.slow
 @needs_ipv6
 def test_an_ipv6_host_is_written_in_brackets_in_the_banner_and_the_log():
     # --host as copied from a URL ([::1]) and --admin-host as typed (::1) are both understood.
@@ -87,6 +88,7 @@ def test_an_ipv6_host_is_written_in_brackets_in_the_banner_and_the_log():
 
 # ---------------------------------------------------------------------------- 4: dual stack
 
+@pytest.mark.slow
 @needs_ipv6
 def test_the_default_listener_takes_ipv6_and_ipv4_clients_and_the_admin_api_stays_on_127_0_0_1():
     with serving() as server:
@@ -100,6 +102,7 @@ def test_the_default_listener_takes_ipv6_and_ipv4_clients_and_the_admin_api_stay
         assert refused("::1", server.admin_port)
 
 
+@pytest.mark.slow
 @needs_ipv6
 def test_an_explicit_0_0_0_0_stays_ipv4_only_and_the_banner_says_127_0_0_1():
     with serving("--host", "0.0.0.0") as server:
@@ -168,6 +171,7 @@ def taken_port():
         yield holder.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_taken_admin_port_names_the_option_that_moves_the_admin_api(taken_port):
     result = mockd("serve", "-p", "0", "-a", taken_port, "--no-plugin-autoload")
     assert (result.returncode, result.stdout) == (1, "")
@@ -176,6 +180,7 @@ def test_a_taken_admin_port_names_the_option_that_moves_the_admin_api(taken_port
         f"another port with -a/--admin-port (-a 0 picks a free one), or turn the admin API off with --no-admin")
 
 
+@pytest.mark.slow
 def test_a_taken_mock_port_names_the_option_that_moves_the_mock_listener(taken_port):
     result = mockd("serve", "-p", taken_port, "-a", "0", "--no-plugin-autoload")
     assert (result.returncode, result.stdout) == (1, "")
@@ -187,6 +192,7 @@ def test_a_taken_mock_port_names_the_option_that_moves_the_mock_listener(taken_p
 
 # ---------------------------------------------------------------------------- 23: served paths
 
+@pytest.mark.slow
 def test_the_banner_of_a_config_file_lists_its_served_paths(tmp_path):
     mocks = [{"id": f"m{i:02}", "websocket": {"path": f"/feed/{i:02}"}} for i in range(24)]
     mocks[0]["name"] = "First feed"

@@ -80,7 +80,7 @@ def shaped(keys, values, required=()):
 
 durations = maybe(st.sampled_from(["0s", "10ms", "1s", "2m", "1.5s", "", "1", "-1s", "0.001ns"]))
 match_block = shaped(("type", "messageType", "value", "path"), {
-    "type": maybe(st.sampled_from(sorted(REGISTRY.matchers))),
+    "type": maybe(st.sampled_from(sorted(REGISTRY.match_types))),
     "messageType": maybe(st.sampled_from(["text", "binary", "both", ""])),
     "value": maybe(st.one_of(st.sampled_from(WEIRD_STRINGS + TEMPLATE_BITS), st.text(max_size=8))),
     "path": maybe(st.sampled_from(["$.type", "$.a[0].b", "type", "$..", "$[", "$.a[?(@.x == 1)]", ""]))},

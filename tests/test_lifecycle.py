@@ -30,6 +30,7 @@ def _only_id(running):
     return _listed(running)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["connection", "mock", "mock-change"])
 def test_a_closed_connection_leaves_the_listings_at_once(make_mockd_server, raw, how):
     """The client never answers the close frame: it is still unlisted at once, its slot is free
@@ -72,6 +73,7 @@ def test_shutdown_unlists_at_once(make_mockd_server, raw):
     assert len(running.server.connections) == 0 and running.server.connections.stats()["activeConnections"] == 0
 
 
+@pytest.mark.slow
 def test_counters_count_what_reached_the_client(make_mockd_server, raw):
     """A client that reads nothing while 12 MiB are pushed: the kernel takes a few MiB, the rest
     waits in the queue; it is closed and cut off after the close timeout with frames still
@@ -124,6 +126,7 @@ def _mockd_objects():
                                if str(getattr(type(o), "__module__", "")).startswith("mockd"))
 
 
+@pytest.mark.slow
 def test_closed_connections_are_freed_without_the_cycle_collector(make_mockd_server):
     """1,000 connections opened and closed with the collector off: no mockd object is left
     behind (each close path: the client's close, an admin DELETE, a scenario, matchers)."""

@@ -13,12 +13,11 @@ from mockd.jsonpaths import MAX_JSONPATH_NODES, JsonPath, PathTooCostly
 from mockd.budget import REGEX_TIME_BUDGET, Budget, budget_scope
 from mockd.matching import MAX_PATTERN_LENGTH
 from mockd.message import NOT_JSON, MatchContext, Message
-from mockd.plugins import Registry, get_plugin_manager
 
 
-@pytest.fixture(scope="module")
-def build():
-    return Build(Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False)))
+@pytest.fixture
+def build(registry):
+    return Build(registry)
 
 
 def hit(build, spec, data):
@@ -295,6 +294,7 @@ def test_a_budget_belongs_to_its_greenlet():
     assert seen["other"] is None and current_budget() is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path, document", [
     ("$..items..id", '{"items":' * 190 + "[" + ",".join(["0"] * 25_000) + "]" + "}" * 190),  # 18 s before
     ("$..*..*..*", "[" * 190 + "]" * 190),  # 380 bytes: 9 s before

@@ -111,3 +111,97 @@ def test_a_bad_payload_names_what_ctx_send_takes():
 
     with pytest.raises(TypeError, match=r"ctx.send\(\) takes str .* not int"):
         as_frame(42, "ctx.send()")
+
+
+# ---------------------------------------------------------------- an author's mistakes, named
+
+
+def plugin_with(**hooks):
+    """A plugin object whose hooks return what ``hooks`` says (hook name without ``mockd_``)."""
+    namespace = {}
+    for hook, value in hooks.items():
+        def implementation(_value=value):
+            return _value
+        implementation.__name__ = f"mockd_{hook}"
+        namespace[f"mockd_{hook}"] = staticmethod(hookimpl(implementation))
+    return type("AuthorPlugin", (), namespace)()
+
+
+class NoneFromConfig(StepType):
+    name = "none-step"
+    keys = ()
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        return None
+
+
+class FalseMatcher(MatchType):
+    name = "false"
+    keys = ()
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        return cls()
+
+    def match(self, message, context):
+        return False
+
+
+@pytest.mark.parametrize("hooks, message", [
+    ({"register_step_types": SendEveryKind}, "must return a list of StepType subclasses for its step types, "
+                                             "got <class 'test_plugin_api.SendEveryKind'>: write 'return [SendEveryKind]'"),
+    ({"register_step_types": ["ticker"]}, "registered 'ticker' as a step type: a StepType subclass is expected"),
+    ({"register_step_types": [SpyMatcher]}, "registered SpyMatcher as a step type, but it has no run() and "
+                                            "from_config(): subclass StepType from mockd.plugin"),
+])
+def test_registrations_of_the_wrong_shape_are_refused_naming_the_plugin(hooks, message):
+    from mockd.errors import PluginError
+    from mockd.testing import check_config
+
+    with pytest.raises(PluginError) as error:
+        check_config({"version": "1.0", "mocks": []}, plugins=[plugin_with(**hooks)])
+    assert message in str(error.value) and "plugin " in str(error.value)
+
+
+def test_an_unknown_hook_gets_a_did_you_mean(tmp_path):
+    from mockd.errors import PluginError
+    from mockd.plugins import get_plugin_manager
+
+    (tmp_path / "typo.py").write_text("from mockd.plugin import hookimpl\n\n@hookimpl\n"
+                                      "def mockd_register_matcher():\n    return []\n")
+    with pytest.raises(PluginError, match=r"plugin 'typo' implements 'mockd_register_matcher', which is no mockd "
+                                          r"hook; did you mean 'mockd_register_matchers'\?"):
+        get_plugin_manager(load_entrypoints=False, plugins_dir=tmp_path)
+    with pytest.raises(PluginError, match="--plugins-dir .*nowhere: no such directory"):
+        get_plugin_manager(load_entrypoints=False, plugins_dir=tmp_path / "nowhere")
+
+
+def test_a_from_config_that_returns_nothing_is_a_load_error():
+    from mockd.errors import ConfigError
+    from mockd.testing import check_config
+
+    with pytest.raises(ConfigError) as error:
+        check_config({"version": "1.0", "mocks": [{"websocket": {"path": "/x", "scenario": {"steps": [
+            {"type": "none-step"}]}}}]}, plugins=[plugin_with(register_step_types=[NoneFromConfig])])
+    assert "mocks[0].websocket.scenario.steps[0]: plugin " in str(error.value)
+    assert "NoneFromConfig.from_config() returned None, which has no run()" in str(error.value)
+
+
+def test_a_protocol_nobody_provides_says_so():
+    from mockd.errors import ConfigError
+    from mockd.testing import check_config
+
+    with pytest.raises(ConfigError, match="unknown protocol type 'stomp': no loaded plugin provides a protocol"):
+        check_config({"version": "1.0", "mocks": [{"websocket": {"path": "/x", "protocol": "stomp"}}]})
+
+
+def test_a_match_that_returns_false_is_no_hit_but_a_plugin_error(make_mockd_server):
+    server = make_mockd_server({"version": "1.0", "mocks": [{"websocket": {"path": "/f", "matchers": [
+        {"match": {"type": "false"}, "response": {"type": "text", "value": "hit"}}]}}]},
+        plugins=[plugin_with(register_matchers=[FalseMatcher])])
+    ws = server.connect("/f")
+    ws.send("anything")
+    code, reason = recv_close(ws)
+    assert code == 1011 and reason.endswith(" failed")
+    assert not [entry for entry in server.journal if entry["direction"] == "outbound"]

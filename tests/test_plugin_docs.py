@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import websocket
 
 from _cli import MOCK_URL, end, env, read_until
@@ -22,6 +23,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 WALKTHROUGH = "Writing a plugin, step by step"
 
 
+# mockd serve, mockd check and a pytest run, as subprocesses: seconds.
+@pytest.mark.slow
 def test_writing_a_plugin_walkthrough(tmp_path):
     """The walkthrough as a new author follows it: the plugin file, the config, ``mockd serve``
     with the plugin folder and a client reading what the console block shows, the ``mockd

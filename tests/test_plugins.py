@@ -303,7 +303,7 @@ def test_a_disabled_plugin_is_blocked(monkeypatch):
 
     assert loaded()[0] == [EXAMPLE]
     names, registry = loaded(disabled=[EXAMPLE])
-    assert names == [] and "length" not in registry.matchers
+    assert names == [] and "length" not in registry.match_types
     monkeypatch.setenv("MOCKD_DISABLED_PLUGINS", f"other, {EXAMPLE}")
     assert loaded()[0] == []
     with pytest.raises(ConfigError, match="unknown matcher type 'length'"):

@@ -169,17 +169,9 @@ def demo(tmp_path):
 
 
 @pytest.fixture
-def clients():
-    opened = []
-
-    def connect(url, **options):
-        ws = websocket.create_connection(url, timeout=5, **options)
-        opened.append(ws)
-        return ws
-
-    yield connect
-    for ws in opened:
-        ws.close(timeout=1)
+def clients(ws_client):
+    """conftest.py's ``ws_client``: connections closed at teardown, before ``demo`` stops."""
+    return ws_client
 
 
 CURL_STAND_IN = '''\
@@ -338,6 +330,7 @@ def answer(results, index):
 
 # ---------------------------------------------------------------------------- shell blocks: the admin API
 
+@pytest.mark.slow
 @runs("Admin API #1")
 def test_admin_mocks(demo, clients, tmp_path):
     def between(index):
@@ -354,6 +347,7 @@ def test_admin_mocks(demo, clients, tmp_path):
     assert results[4][1] == "" and demo.admin.get("/mocks/orders").status == 404
 
 
+@pytest.mark.slow
 @runs("Admin API #2")
 def test_admin_config_snapshot(demo, tmp_path):
     results = run_block(tmp_path, block("Admin API #2", "sh"), demo)
@@ -363,6 +357,7 @@ def test_admin_config_snapshot(demo, tmp_path):
     assert demo.admin.get("/config").json["mocks"] == snapshot["mocks"]
 
 
+@pytest.mark.slow
 @runs("Admin API #3")
 def test_admin_connections(demo, clients, tmp_path):
     chat = [clients(demo.url("/ws/chat")) for _ in range(2)]
@@ -378,6 +373,7 @@ def test_admin_connections(demo, clients, tmp_path):
     assert sorted(frames) == [(websocket.ABNF.OPCODE_BINARY, b"hello"), (websocket.ABNF.OPCODE_CLOSE, b"\x03\xe8")]
 
 
+@pytest.mark.slow
 @runs("Admin API #4")
 def test_admin_broadcast(demo, clients, tmp_path):
     chat = clients(demo.url("/ws/chat"))
@@ -386,6 +382,7 @@ def test_admin_broadcast(demo, clients, tmp_path):
     assert json.loads(chat.recv()) == {"type": "notice"}
 
 
+@pytest.mark.slow
 @runs("Admin API #5")
 def test_admin_journal(demo, clients, tmp_path):
     ws = clients(demo.url("/ws"))
@@ -396,6 +393,7 @@ def test_admin_journal(demo, clients, tmp_path):
     assert results[2][2] == [204] and demo.admin.get("/websocket/messages").json["messages"] == []
 
 
+@pytest.mark.slow
 @runs("Admin API #6")
 def test_admin_health_and_status(demo, tmp_path):
     results = run_block(tmp_path, block("Admin API #6", "sh"), demo)
@@ -403,6 +401,7 @@ def test_admin_health_and_status(demo, tmp_path):
     assert answer(results, 1)["mocks"] == {"total": 3, "enabled": 3}
 
 
+@pytest.mark.slow
 def test_curl_stand_in_speaks_the_readme(demo, tmp_path):
     """Where there is no curl, the stand-in runs the blocks: every curl of the README uses only
     options it knows, and it answers as curl does."""
@@ -421,6 +420,7 @@ def test_curl_stand_in_speaks_the_readme(demo, tmp_path):
     assert [statuses for _, _, statuses in results] == [[201], [200], [200], [200], [204]]
 
 
+@pytest.mark.slow
 @runs("Admin API #7")
 def test_admin_token(tmp_path):
     """The block starts its own server (``-p 0 -a 0`` appended), then asks it with the token."""
@@ -497,16 +497,19 @@ def test_wscat_session(demo, clients):
             assert line.startswith("< ") and ws.recv() == line[2:]
 
 
+@pytest.mark.slow
 @runs("Command line #2")
 def test_connect_json_from_a_pipe(demo, tmp_path):
     run_console(tmp_path, block("Command line #2", "console"), demo, order=threads)
 
 
+@pytest.mark.slow
 @runs("Command line #3")
 def test_connect_to_an_unknown_path(demo, tmp_path):
     run_console(tmp_path, block("Command line #3", ""), demo, status=1)
 
 
+@pytest.mark.slow
 @runs("Command line #4")
 def test_admin_commands_session(demo, clients, tmp_path):
     stocks = []
@@ -534,6 +537,7 @@ QUICK_START_BROKEN = "      matchers:\n        - match: {type: regexp, value: ^h
                      "          response: {type: text, value: hello}\n"
 
 
+@pytest.mark.slow
 @runs("Quick start #1")
 def test_quick_start_config(tmp_path, clients):
     (tmp_path / "mockd.yaml").write_text(block("Quick start #1", "yaml"))
@@ -554,6 +558,7 @@ def serve_and_ask(tmp_path, clients, message, environ=None):
         server.stop()
 
 
+@pytest.mark.slow
 @runs("Quick start #2")
 def test_quick_start_error(tmp_path):
     """The error shown is what ``mockd serve`` and ``mockd check`` print for the Quick start's
@@ -568,6 +573,7 @@ def test_quick_start_error(tmp_path):
         assert (done.returncode, done.stdout, done.stderr) == (2, "", block("Quick start #2", "")), args
 
 
+@pytest.mark.slow
 @runs("Writing plugins #1")
 @runs("Writing plugins #2")
 def test_plugin_distribution(tmp_path, clients):
@@ -593,6 +599,7 @@ def test_plugin_distribution(tmp_path, clients):
     assert serve_and_ask(tmp_path, clients, '{"name": "world"}', environ) == "WORLD!"
 
 
+@pytest.mark.slow
 @runs("Writing plugins #3")
 def test_plugin_settings(tmp_path):
     """The protobuf settings, in a file of their own directory: the descriptor set is found

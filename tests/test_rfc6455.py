@@ -40,6 +40,7 @@ def echo(make_mockd_server):
 
 # ---------------------------------------------------------------------------- the tool, strict
 
+@pytest.mark.slow
 def test_conformance_tool_strict_against_a_mockd_echo_mock(make_mockd_server):
     running = make_mockd_server(websocket_mock("/ws", echoMode=True, maxMessageSize=16 << 20))
     tool = conformance_tool()

@@ -12,7 +12,6 @@ import websocket
 from _cli import Serve, mockd, read_until, self_signed_cert
 from mockd.configfile import parse_config_text
 from mockd.errors import ConfigError
-from mockd.plugins import Registry, get_plugin_manager
 from mockd.testing import recv_close
 
 TWO_MOCKS = """\
@@ -79,6 +78,7 @@ def test_wss_and_https_with_a_self_signed_certificate(cert, tmp_path):
         server.stop()
 
 
+@pytest.mark.slow
 def test_tls_options_are_checked_at_startup(cert, tmp_path):
     cert_file, key_file = cert
     result = mockd("serve", "-p", "0", "--no-admin", "--tls-cert", cert_file)
@@ -154,11 +154,6 @@ def test_pid_file_that_cannot_be_written(tmp_path):
 
 
 # ---------------------------------------------------------------- MockServer.reload in process
-
-
-@pytest.fixture
-def registry():
-    return Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False))
 
 
 def test_reload_keeps_mocks_without_ids_that_did_not_change(make_mockd_server, registry):

@@ -255,6 +255,7 @@ def test_fragments_are_reassembled_as_bytes_and_text(serve, raw):
     assert [type(message) for message in received] == [bytes, str]  # bytes, not a bytearray
 
 
+@pytest.mark.slow
 def test_a_client_that_pings_without_reading_stalls_its_reader(serve, raw):
     # Review of issue 10: every ping's pong was queued for a client that never reads, without
     # bound. The reader now answers the next ping only once the waiting pong is taken, and
@@ -492,6 +493,7 @@ def test_rejection_from_app_is_a_complete_bytes_response(serve, raw, capfd):  # 
     assert "Traceback" not in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_plain_http_goes_to_the_app_with_keep_alive(serve, raw):
     app = serve(handshake_timeout=0.5)
     client = raw(app.port)
@@ -504,6 +506,7 @@ def test_plain_http_goes_to_the_app_with_keep_alive(serve, raw):
 
 # ---------------------------------------------------------------------------- handshake timeout
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\nHost: x\r\n"], ids=["silent", "partial"])
 def test_handshake_timeout_closes_a_stalled_client(serve, raw, capfd, sent):
     app = serve(handshake_timeout=0.3)
@@ -517,6 +520,7 @@ def test_handshake_timeout_closes_a_stalled_client(serve, raw, capfd, sent):
     assert "Traceback" not in err and "Timeout" not in err
 
 
+@pytest.mark.slow
 def test_handshake_timeout_does_not_limit_the_websocket(serve):
     app = serve(handshake_timeout=0.2)
     client = websocket.create_connection(app.url, timeout=3)
@@ -528,6 +532,7 @@ def test_handshake_timeout_does_not_limit_the_websocket(serve):
 
 # ---------------------------------------------------------------------------- close() from elsewhere
 
+@pytest.mark.slow
 @pytest.mark.parametrize("peer_answers", [True, False])
 def test_close_from_another_greenlet_wakes_the_reader(serve, raw, peer_answers):
     timings = {}

@@ -104,7 +104,7 @@ def _presented_tokens():
 
 
 def _authorize():
-    token = current_app.extensions[SERVER_KEY].admin_token
+    token = current_app.extensions[SERVER_KEY].options.admin_token
     if not token or request.endpoint in OPEN_ENDPOINTS:
         return None
     expected = token.encode("utf-8")

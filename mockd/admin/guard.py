@@ -32,7 +32,8 @@ _SHOWN = 200  # characters of a header value quoted back in an error
 
 
 def install(app, server):
-    app.extensions[TRUST_KEY] = Trust(server.admin_host, server.admin_allow_hosts, server.admin_allow_origins)
+    options = server.options
+    app.extensions[TRUST_KEY] = Trust(options.admin_host, options.admin_allow_hosts, options.admin_allow_origins)
 
 
 def _shown(value):

@@ -253,4 +253,4 @@ def document(with_token):
 
 @bp.get("/openapi.json")
 def openapi_json():
-    return document(bool(server().admin_token))
+    return document(bool(server().options.admin_token))

@@ -223,7 +223,8 @@ def connections(args):
 
 def _journal_line(entry, raw=False):
     stamp = str(entry.get("time", ""))
-    arrow = ">" if entry.get("direction") == "inbound" else "<"
+    # "event" entries (a close for a full buffer, a protocol's ctx.record) are neither frame.
+    arrow = {"inbound": ">", "outbound": "<"}.get(entry.get("direction"), "*")
     body = entry.get("body", "")
     if entry.get("type") == "binary":
         body = f"[binary {entry.get('size', '?')} bytes] {body}"

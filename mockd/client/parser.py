@@ -10,8 +10,9 @@ import argparse
 import textwrap
 
 from ..durations import parse_duration
+from ..options import DEFAULTS, non_negative_int
 
-DEFAULT_ADMIN_URL = "http://localhost:4290"
+DEFAULT_ADMIN_URL = f"http://localhost:{DEFAULTS.admin_port}"
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -39,17 +40,6 @@ def parse_header(text):
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"header must be Key:Value (got {text!r})")
     return name.strip(), value.strip()
-
-
-def non_negative_int(text):
-    """A whole number, 0 or more (``mockd serve --journal-size`` uses it too)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
-    return value
 
 
 def _json_option(parser, what="output"):
@@ -228,7 +218,8 @@ def _add_admin_commands(sub):
     messages = _sub(sub, "messages", "show the message journal",
                     "Print the journal of messages received and sent by the server (GET "
                     "/websocket/messages), oldest first: time, connection, path, '>' for a message "
-                    "the client sent (with what handled it) or '<' for one the server sent, body.",
+                    "the client sent (with what handled it), '<' for one the server sent or '*' for an "
+                    "event (such as a close for a full buffer), body.",
                     "  mockd websocket messages --limit 20\n"
                     "  mockd websocket messages --mock chat-room --direction inbound\n"
                     "  mockd websocket messages --follow --json\n")

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+from ..closecodes import CLOSE_NORMAL
 from .common import ClientError
 from .session import (CLOSE_WAIT, Closed, _server_closed, _sigterm_as_interrupt, _silence_stdout, compact,
                       describe_payload, json_record, open_connection, read_message)
@@ -201,7 +202,7 @@ def _end_session(ws, reader):
     if reader.is_alive():
         reader.closing = True
         try:
-            ws.send_close(1000)
+            ws.send_close(CLOSE_NORMAL)
         except Exception:
             pass
         reader.join(CLOSE_WAIT)

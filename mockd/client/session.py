@@ -14,11 +14,12 @@ import struct
 import sys
 import threading
 
+from ..closecodes import CLOSE_GOING_AWAY, CLOSE_NO_STATUS, CLOSE_NORMAL
 from .common import ClientError, UsageError
 from .terminal import printable, printable_json
 
 CLOSE_WAIT = 3.0        # seconds to wait for the server's answer to our close frame
-NORMAL_CLOSE_CODES = (1000, 1001, 1005)
+NORMAL_CLOSE_CODES = (CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_NO_STATUS)
 
 
 def timestamp():
@@ -156,13 +157,13 @@ def read_message(ws, on_close_reply=True):
                 return bytes(data)
         elif opcode == ABNF.OPCODE_CLOSE:
             payload = bytes(frame.data or b"")
-            code, reason = 1005, ""
+            code, reason = CLOSE_NO_STATUS, ""
             if len(payload) >= 2:
                 code = struct.unpack("!H", payload[:2])[0]
                 reason = payload[2:].decode("utf-8", "replace")
             if on_close_reply and ws.connected:
                 try:
-                    ws.send_close(code if len(payload) >= 2 else 1000)
+                    ws.send_close(code if len(payload) >= 2 else CLOSE_NORMAL)
                 except (OSError, Exception):
                     pass
             raise Closed(code, reason)
@@ -172,7 +173,7 @@ def read_message(ws, on_close_reply=True):
 
 def _close(ws, timeout=CLOSE_WAIT):
     try:
-        ws.close(status=1000, timeout=timeout)
+        ws.close(status=CLOSE_NORMAL, timeout=timeout)
     except Exception:
         pass
     finally:

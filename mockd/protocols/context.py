@@ -10,6 +10,7 @@ import gevent
 from gevent.queue import Empty, Queue
 
 from ..closecodes import CLOSE_NORMAL
+from ..durations import check_seconds
 from ..greenlets import spawn
 from ..message import as_frame
 
@@ -68,6 +69,7 @@ class ProtocolContext:
     def receive(self, timeout=None):
         """The next :class:`mockd.message.Message` from the client, or ``None`` once the
         connection has ended or after ``timeout`` seconds (``None``: no limit)."""
+        check_seconds(timeout, "ctx.receive(timeout=...)", optional=True)
         if self._ended:
             return None
         try:

@@ -1,4 +1,4 @@
-"""RFC 6455 framing helpers for the server side: opcodes, close codes, headers, unmasking.
+"""RFC 6455 framing helpers for the server side: opcodes, close payloads, headers, unmasking.
 
 Pure functions with no I/O, used by :mod:`mockd.ws.protocol`. Unmasking XORs the payload
 through Python's arbitrary-precision ints (C speed) instead of gevent-websocket's per-byte loop
@@ -6,21 +6,14 @@ through Python's arbitrary-precision ints (C speed) instead of gevent-websocket'
 """
 import struct
 
+from ..closecodes import valid_close_code
+
 OP_CONT = 0x0
 OP_TEXT = 0x1
 OP_BINARY = 0x2
 OP_CLOSE = 0x8
 OP_PING = 0x9
 OP_PONG = 0xA
-
-CLOSE_NORMAL = 1000
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_NO_STATUS = 1005          # never on the wire: "the peer's close had no code"
-CLOSE_ABNORMAL = 1006           # never on the wire: "the TCP connection just died"
-CLOSE_INVALID_DATA = 1007
-CLOSE_POLICY_VIOLATION = 1008   # sent when a client does not read and its outbound queue is full
-CLOSE_TOO_BIG = 1009
-CLOSE_INTERNAL_ERROR = 1011
 
 MAX_CONTROL_PAYLOAD = 125
 MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
@@ -30,11 +23,6 @@ _pack_medium = struct.Struct("!BBH").pack
 _pack_large = struct.Struct("!BBQ").pack
 unpack_u16 = struct.Struct("!H").unpack_from
 unpack_u64 = struct.Struct("!Q").unpack_from
-
-
-def valid_close_code(code):
-    """True for a code a peer may put in a close frame (RFC 6455 §7.4 and the IANA registry)."""
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 def header(opcode, length):

@@ -29,9 +29,10 @@ from http import HTTPStatus
 
 from gevent.pywsgi import WSGIHandler
 
-from .frames import CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
+from ..closecodes import CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
+from ..options import DEFAULTS
 from .guard import RequestDeadline
-from .protocol import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, MockdWebSocket
+from .protocol import ConnectionClosed, MockdWebSocket
 
 log = logging.getLogger("mockd.ws")
 
@@ -175,8 +176,8 @@ class MockdWebSocketHandler(RequestDeadline, WSGIHandler):
         return MockdWebSocket(self.socket, rfile=self.rfile, environ=self.environ, handler=self,
                               subprotocol=subprotocol,
                               max_message_size=getattr(session, "max_message_size", 65536),
-                              max_outbound=getattr(session, "max_outbound", DEFAULT_MAX_OUTBOUND),
-                              send_timeout=getattr(session, "send_timeout", DEFAULT_SEND_TIMEOUT))
+                              max_outbound=getattr(session, "max_outbound", DEFAULTS.max_outbound_buffer),
+                              send_timeout=getattr(session, "send_timeout", DEFAULTS.send_timeout))
 
     def run_websocket(self, ws, session):
         # Library faults 1 and 7: the library ran the WSGI app, kept a server.clients map and

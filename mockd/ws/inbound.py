@@ -14,8 +14,9 @@ import io
 
 from gevent.socket import socket as _gevent_socket
 
+from ..closecodes import CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG
 from . import frames
-from .frames import CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, OP_BINARY, OP_PING, OP_PONG, OP_TEXT, unmask
+from .frames import OP_BINARY, OP_PING, OP_PONG, OP_TEXT, unmask
 
 READ_SIZE = 1 << 16          # one recv() for the common (small-message) case
 FIRST_PAYLOAD_BUFFER = READ_SIZE  # a large payload's buffer starts here and doubles as bytes arrive

@@ -24,14 +24,13 @@ import gevent
 from gevent.event import Event
 from gevent.socket import socket as _plain_socket
 
+from ..closecodes import CLOSE_POLICY_VIOLATION
 from ..greenlets import spawn
-from .frames import CLOSE_POLICY_VIOLATION, OP_CLOSE, header
+from .frames import OP_CLOSE, header
 
 log = logging.getLogger("mockd.ws")
 
-LARGE_SEND = 1 << 16            # above this, header and payload are not joined (no copy)
-DEFAULT_MAX_OUTBOUND = 1 << 20  # bytes that may wait for a client that does not read
-DEFAULT_SEND_TIMEOUT = 10.0     # seconds a client may take nothing while data waits for it
+LARGE_SEND = 1 << 16  # above this, header and payload are not joined (no copy)
 
 
 def notify(callback, name, *args):

@@ -25,15 +25,17 @@ import socket
 
 from gevent import Timeout, get_hub
 
+from ..closecodes import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR,
+                          valid_close_code)
+from ..options import DEFAULTS
 from . import frames
-from .frames import (CLOSE_ABNORMAL, CLOSE_INVALID_DATA, CLOSE_NO_STATUS, CLOSE_PROTOCOL_ERROR, OP_BINARY,
-                     OP_PING, OP_PONG, OP_TEXT)
+from .frames import OP_BINARY, OP_PING, OP_PONG, OP_TEXT
 from .inbound import READ_SIZE, InboundReader, PeerClosed, _Fail
-from .outbound import DEFAULT_MAX_OUTBOUND, DEFAULT_SEND_TIMEOUT, ConnectionClosed, OutboundQueue, notify
+from .outbound import ConnectionClosed, OutboundQueue, notify
 
 log = logging.getLogger("mockd.ws")
 
-__all__ = ["ConnectionClosed", "DEFAULT_MAX_OUTBOUND", "DEFAULT_SEND_TIMEOUT", "MockdWebSocket"]
+__all__ = ["ConnectionClosed", "MockdWebSocket"]
 
 
 class MockdWebSocket(InboundReader, OutboundQueue):
@@ -63,8 +65,8 @@ class MockdWebSocket(InboundReader, OutboundQueue):
     on_closed = None
 
     def __init__(self, sock, *, rfile=None, environ=None, handler=None, subprotocol=None,
-                 max_message_size=65536, close_timeout=None, max_outbound=DEFAULT_MAX_OUTBOUND,
-                 send_timeout=DEFAULT_SEND_TIMEOUT):
+                 max_message_size=65536, close_timeout=None, max_outbound=DEFAULTS.max_outbound_buffer,
+                 send_timeout=DEFAULTS.send_timeout):
         self.environ = environ
         self.handler = handler
         self.closed = False
@@ -114,7 +116,7 @@ class MockdWebSocket(InboundReader, OutboundQueue):
         code, reason = CLOSE_NO_STATUS, ""
         if payload:
             code = frames.unpack_u16(payload)[0]
-            if not frames.valid_close_code(code):
+            if not valid_close_code(code):
                 raise _Fail(CLOSE_PROTOCOL_ERROR, f"invalid close code {code}")
             reason = payload[2:].decode("utf-8")  # UnicodeDecodeError -> 1007
         self._done_reading = True
@@ -189,7 +191,7 @@ class MockdWebSocket(InboundReader, OutboundQueue):
             raise ValueError("a ping payload is at most 125 bytes")
         self._send(OP_PING, payload)
 
-    def close(self, code=1000, reason=""):
+    def close(self, code=CLOSE_NORMAL, reason=""):
         # Library faults 1 and 7: the close frame carried no code, and was written unlocked.
         """Start the closing handshake; callable from any greenlet, idempotent, never blocks for
         long. A reader blocked in ``receive_message()`` returns None once the peer answers, or
@@ -265,7 +267,7 @@ class MockdWebSocket(InboundReader, OutboundQueue):
         except OSError:
             pass
 
-    def _finish(self, code=1000, reason=""):
+    def _finish(self, code=CLOSE_NORMAL, reason=""):
         """Called by the handler once the session is over: close if still open, read until the
         peer's close reply (bounded by ``close_timeout``), then let TCP wind down without an RST
         (the peer gets our FIN, we drain what it still sends until its FIN or the timeout)."""

@@ -61,6 +61,10 @@ class Target:
         """Resident memory of the server process now, in KiB (from /proc)."""
         return rss_kib(self.pid)
 
+    def open_fds(self):
+        """How many file descriptors the server process holds now (from /proc)."""
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
     def alive(self):
         return self.proc.poll() is None
 

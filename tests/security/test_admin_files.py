@@ -105,6 +105,7 @@ def run_limited(*args):
     return result, time.monotonic() - started
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["check", "serve"])
 def test_a_config_file_naming_a_device_fifo_or_huge_file_fails_fast(tmp_path, command):
     config = tmp_path / "mockd.yaml"

@@ -36,6 +36,7 @@ def assert_400(reply, code, *words):
         assert word in reply.json["message"], reply.json["message"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad_id", ["a/b", "..", "tab\tin"])
 def test_a_config_file_with_an_unaddressable_id_is_refused(tmp_path, bad_id):
     config = tmp_path / "mockd.yaml"
@@ -44,6 +45,7 @@ def test_a_config_file_with_an_unaddressable_id_is_refused(tmp_path, bad_id):
     assert result.returncode == 2 and f"mockd: error: {config}: mocks[1].id: " in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_the_api_refuses_unaddressable_ids_and_addresses_the_others(target):
     server = target(config=ECHO)
     admin = AdminClient(server.admin_url, timeout=5)
@@ -62,6 +64,7 @@ def test_the_api_refuses_unaddressable_ids_and_addresses_the_others(target):
     assert served(server.url("/ws"))
 
 
+@pytest.mark.slow
 def test_lone_surrogates_in_admin_bodies_are_400_and_nothing_is_sent(target):
     server = target(config=ECHO)
     admin = AdminClient(server.admin_url, timeout=5)
@@ -93,6 +96,7 @@ def test_lone_surrogates_in_admin_bodies_are_400_and_nothing_is_sent(target):
 # ---------------------------------------------------------------- what a request may cost the loop
 
 
+@pytest.mark.slow
 def test_a_wait_scans_the_journal_within_a_budget(target):
     """``POST /websocket/messages/wait`` tests its ``match`` on every entry already journaled:
     a backtracking regex over 400 entries took 50 ms each, 20 s in which no client was served.
@@ -183,6 +187,7 @@ def mockd_register_matchers():
 '''
 
 
+@pytest.mark.slow
 def test_a_plugin_exiting_through_the_admin_api_does_not_end_the_server(target, tmp_path):
     """Issue 10 item 12 through the admin API: a matcher's ``from_config`` raising SystemExit
     (POST /mocks), or its ``match`` raising it in a wait, answered 500 and then the process

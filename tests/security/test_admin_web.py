@@ -53,6 +53,7 @@ def post_raw(target, path, body, headers):
         connection.close()
 
 
+@pytest.mark.slow
 def test_bodies_are_taken_as_application_json_only(target):
     """What an HTML form or a no-preflight ``fetch`` can send is 415, and changes nothing."""
     server = target(config=ECHO)
@@ -78,6 +79,7 @@ def test_bodies_are_taken_as_application_json_only(target):
     assert reply.status == 200 and reply.json["mock"]["name"] == "renamed", reply
 
 
+@pytest.mark.slow
 def test_pages_of_other_origins_are_refused_with_or_without_a_token(target):
     server = target("--admin-token", "s3cret", config=ECHO)
     client = admin(server, token="s3cret")
@@ -99,6 +101,7 @@ def test_pages_of_other_origins_are_refused_with_or_without_a_token(target):
     assert admin(server).get("/health").status == 200  # public: no token needed
 
 
+@pytest.mark.slow
 def test_a_listed_origin_gets_cors_headers_and_its_preflight(target):
     server = target("--admin-token", "s3cret", "--admin-allow-origin", PAGE,
                     "--admin-allow-origin", "http://localhost:3000/",
@@ -140,6 +143,7 @@ def _get_with_raw_host(target, host=None):
     return int(data.split(b" ", 2)[1])
 
 
+@pytest.mark.slow
 def test_a_foreign_host_is_refused_which_stops_dns_rebinding(target):
     server = target("--admin-allow-host", "mockd.test", config=ECHO)
     client = admin(server)
@@ -174,6 +178,7 @@ def test_trusted_hosts_named_and_listened_on():
     assert not trust.same_origin("http://localhost:4290", "http", None)
 
 
+@pytest.mark.slow
 def test_a_foreign_host_is_refused_with_a_token_too(target):
     server = target("--admin-token", "s3cret", config=ECHO)
     reply = admin(server, token="s3cret").get("/websocket/messages", headers={"Host": "evil.test"})

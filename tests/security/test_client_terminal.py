@@ -46,18 +46,21 @@ def test_listen_escapes_control_characters(server):
     assert_escaped(result.stdout)
 
 
+@pytest.mark.slow
 def test_listen_raw_prints_them_as_sent(server):
     result = mockd("ws", "listen", "--raw", "-n", "1", server.url("/push"))
     assert result.returncode == 0, result.stderr
     assert result.stdout == EVIL_READ + "\n"
 
 
+@pytest.mark.slow
 def test_listen_json_is_the_same_value_without_raw_c1_or_bidi(server):
     result = mockd("ws", "listen", "--json", "-n", "1", server.url("/push"))
     assert not any(char in result.stdout for char in RAW_BYTES), repr(result.stdout)
     assert json.loads(result.stdout)["data"] == EVIL
 
 
+@pytest.mark.slow
 def test_connect_escapes_replies_and_raw_passes_them(server):
     result = mockd("ws", "connect", server.url("/reply"), input="hello\n")
     assert result.returncode == 0, result.stderr
@@ -69,6 +72,7 @@ def test_connect_escapes_replies_and_raw_passes_them(server):
     assert f"< {EVIL_READ}\n" in result.stdout
 
 
+@pytest.mark.slow
 def test_send_wait_escapes_the_reply(server):
     result = mockd("ws", "send", "--wait", server.url("/reply"), "hello")
     assert result.returncode == 0, result.stderr
@@ -76,6 +80,7 @@ def test_send_wait_escapes_the_reply(server):
     assert_escaped(result.stdout)
 
 
+@pytest.mark.slow
 def test_messages_escapes_journal_bodies_and_newlines(server):
     result = mockd("ws", "send", "--wait", server.url("/reply"), "two\nlines")
     assert result.returncode == 0, result.stderr
@@ -129,6 +134,7 @@ def hostile_admin():
     server.server_close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["stats"], ["status"], ["connections"], ["connections", "get", "conn-1"]])
 def test_admin_answers_are_escaped(hostile_admin, command):
     result = mockd("ws", *command, "--admin-url", hostile_admin)

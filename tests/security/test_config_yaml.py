@@ -29,6 +29,7 @@ def run_check(tmp_path, text, name="mockd.yaml"):
     return result, time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_check_refuses_a_billion_laughs_file_at_once_with_the_aliass_location(tmp_path):
     result, took = run_check(tmp_path, billion_laughs())
     assert result.returncode == 2, result.stderr
@@ -61,6 +62,7 @@ def test_check_accepts_aliases_within_the_budget(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_check_refuses_a_recursive_alias_without_a_traceback(tmp_path):
     for text, where in [('version: "1.0"\nmocks: &a [*a]\n', "line 2, column 12"),
                         (ECHO + "      defaultResponse: &r {type: json, value: [1, *r]}\n", "line 8, column 51")]:
@@ -70,6 +72,7 @@ def test_check_refuses_a_recursive_alias_without_a_traceback(tmp_path):
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_check_refuses_a_nesting_bomb_as_a_config_error(tmp_path):
     for name, text in [("deep.yaml", 'version: "1.0"\nmocks: ' + "[" * 10000 + "]" * 10000 + "\n"),
                        ("deep.json", '{"version": "1.0", "mocks": ' + "[" * 10000 + "]" * 10000 + "}")]:
@@ -79,6 +82,7 @@ def test_check_refuses_a_nesting_bomb_as_a_config_error(tmp_path):
         assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
 
 
+@pytest.mark.slow
 def test_sighup_with_a_bomb_keeps_serving_the_old_config_and_sigterm_still_ends_it(target):
     server = target("--no-admin", config=ECHO)
     server.config_path.write_text(billion_laughs(), encoding="utf-8")
@@ -96,6 +100,7 @@ def test_sighup_with_a_bomb_keeps_serving_the_old_config_and_sigterm_still_ends_
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.slow
 def test_sighup_parses_a_large_file_off_the_loop(target):
     """PyYAML takes about a second per 200 KB: the loop must keep answering meanwhile."""
     server = target("--no-admin", config=ECHO)
@@ -118,6 +123,7 @@ def test_sighup_parses_a_large_file_off_the_loop(target):
     ws.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["device", "fifo"])
 def test_check_refuses_a_device_or_a_fifo_as_config_at_once(tmp_path, kind):
     """``-c /dev/zero`` used to read until memory ran out, a FIFO to wait for a writer forever."""

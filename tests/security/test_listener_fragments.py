@@ -10,6 +10,7 @@ limit: at most limit/64 small fragments per message, then 1009 like any message 
 import time
 
 import gevent
+import pytest
 
 from _attack import ECHO, served
 from _rawws import OP_BINARY, OP_CONT, OP_TEXT, Client, frame
@@ -33,6 +34,7 @@ def _send_until_cut(sock, batch, budget):
     return sent
 
 
+@pytest.mark.slow
 def test_empty_continuation_frames_end_in_1009(target):
     server = target(config=ECHO)
     assert served(server.url())
@@ -54,6 +56,7 @@ def test_empty_continuation_frames_end_in_1009(target):
     assert served(server.url())
 
 
+@pytest.mark.slow
 def test_one_byte_fragments_from_50_clients_end_in_1009(target):
     server = target(config=ECHO)
     assert served(server.url())
@@ -76,6 +79,7 @@ def test_one_byte_fragments_from_50_clients_end_in_1009(target):
     assert served(server.url())
 
 
+@pytest.mark.slow
 def test_a_message_in_64_byte_fragments_up_to_the_limit_still_passes(target):
     server = target(config=ECHO)
     client = Client(server.port, "/ws", timeout=5)

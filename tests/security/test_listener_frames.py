@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 import gevent
+import pytest
 
 from _attack import ECHO, served
 from _cli import mockd
@@ -31,6 +32,7 @@ def settled_rss(target, seconds=0.5):
     return peak
 
 
+@pytest.mark.slow
 def test_frame_headers_declaring_16_mib_cost_no_memory(target):
     server = target(config=BIG)
     assert served(server.url())  # warm: the first echo's allocations are not the attack's
@@ -48,6 +50,7 @@ def test_frame_headers_declaring_16_mib_cost_no_memory(target):
     assert served(server.url())
 
 
+@pytest.mark.slow
 def test_a_real_16_mib_message_still_echoes_fast(target):
     server = target(config=BIG)
     client = Client(server.port, "/ws", timeout=10)
@@ -63,6 +66,7 @@ def _config(size):
     return BIG.replace("16777216", str(size))
 
 
+@pytest.mark.slow
 def test_check_refuses_max_message_size_above_the_ceiling(tmp_path):
     path = tmp_path / "mockd.yaml"
     path.write_text(_config(64 * MIB + 1), encoding="utf-8")
@@ -96,6 +100,7 @@ def _admin(server, method, path, body):
         return exc.code, json.load(exc)
 
 
+@pytest.mark.slow
 def test_admin_api_refuses_max_message_size_above_the_ceiling(target):
     server = target("--max-message-size-limit", str(MIB), config=ECHO)
     too_big = {"path": "/ws", "echoMode": True, "maxMessageSize": MIB + 1}

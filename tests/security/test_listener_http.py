@@ -6,7 +6,6 @@ connection was never closed on the admin listener, a TLS client that never sent 
 ClientHello was never cut there, and malformed requests were logged at ERROR, some with a
 traceback.
 """
-import os
 import socket
 import time
 
@@ -18,10 +17,6 @@ from _cli import self_signed_cert
 
 TIMEOUT = "0.5"
 NO_BODY = b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n"
-
-
-def _fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def _connect(port, data=b"", timeout=10.0):
@@ -53,9 +48,10 @@ def _all_closed(socks):
     return max(job.value if job.successful() else float("inf") for job in jobs)
 
 
+@pytest.mark.slow
 def test_a_body_that_never_comes_is_cut_on_both_listeners(target):
     server = target("--handshake-timeout", TIMEOUT, config=ECHO)
-    before = _fds(server.pid)
+    before = server.open_fds()
     admin_get = NO_BODY.replace(b"/x", b"/health")
     admin_post = (b"POST /mocks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 1000000\r\n\r\n{\"id\": ")  # Flask waits for the rest in its read
@@ -64,15 +60,16 @@ def test_a_body_that_never_comes_is_cut_on_both_listeners(target):
     socks += [_connect(server.admin_port, admin_get) for _ in range(50)]
     socks += [_connect(server.admin_port, admin_post) for _ in range(50)]
     gevent.sleep(0.2)
-    assert _fds(server.pid) >= before + 200  # the server holds them now...
+    assert server.open_fds() >= before + 200  # the server holds them now...
     assert served(server.url())
     longest = _all_closed(socks)
     assert longest < 3.0, f"a connection stayed open {longest:.1f} s with --handshake-timeout {TIMEOUT}"
     gevent.sleep(0.2)
-    assert _fds(server.pid) <= before + 5  # ...and gives them all back
+    assert server.open_fds() <= before + 5  # ...and gives them all back
     assert served(server.url())
 
 
+@pytest.mark.slow
 def test_a_slow_admin_body_gets_408(target):
     server = target("--handshake-timeout", TIMEOUT, config=ECHO)
     sock = _connect(server.admin_port, b"POST /mocks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
@@ -88,6 +85,7 @@ def test_a_slow_admin_body_gets_408(target):
     assert "Traceback" not in err and " ERROR " not in err, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("listener", ["mock", "admin"])
 def test_an_idle_keep_alive_connection_is_closed(target, listener):
     server = target("--handshake-timeout", TIMEOUT, config=ECHO)
@@ -99,17 +97,18 @@ def test_an_idle_keep_alive_connection_is_closed(target, listener):
     assert _closed_by_server(sock) < 2.0
 
 
+@pytest.mark.slow
 def test_tls_listeners_cut_a_client_that_never_says_hello(target, tmp_path):
     cert, key = self_signed_cert(tmp_path)
     server = target("--tls-cert", str(cert), "--tls-key", str(key), "--handshake-timeout", TIMEOUT, config=ECHO)
     assert server.banner.count("wss://") == 1 and "https://" in server.banner
-    before = _fds(server.pid)
+    before = server.open_fds()
     socks = [_connect(port) for port in (server.port, server.admin_port) for _ in range(20)]
     gevent.sleep(0.2)
-    assert _fds(server.pid) >= before + 40
+    assert server.open_fds() >= before + 40
     assert _all_closed(socks) < 3.0
     gevent.sleep(0.2)
-    assert _fds(server.pid) <= before + 5
+    assert server.open_fds() <= before + 5
 
 
 MALFORMED = [
@@ -124,6 +123,7 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("listener", ["mock", "admin"])
 def test_malformed_http_is_one_warning_without_traceback(target, listener):
     server = target(config=ECHO)

@@ -12,6 +12,7 @@ import socket
 import time
 
 import gevent
+import pytest
 
 from _attack import ECHO, served
 from _rawws import OP_PING, OP_PONG, OP_TEXT, Client, frame
@@ -42,6 +43,7 @@ def _flood(sock, budget, seconds):
     return sent, False
 
 
+@pytest.mark.slow
 def test_a_ping_flood_without_reading_is_bounded_and_closed(target):
     server = target("--send-timeout", "1", config=ECHO)
     assert served(server.url())
@@ -88,6 +90,7 @@ def _read_to_end(sock, timeout):
     return b"".join(chunks)
 
 
+@pytest.mark.slow
 def test_pings_of_a_reading_client_are_all_answered(target):
     server = target("--send-timeout", "1", config=ECHO)
     client = Client(server.port, "/ws", timeout=5)

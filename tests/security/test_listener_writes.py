@@ -8,20 +8,16 @@ for 3 s). Now every write of an answer must make progress within ``--handshake-t
 admin socket holds at most 64 KiB of unsent answers, and a keep-alive connection lets the
 others run between two requests.
 """
-import os
 import socket
 import time
 
 import gevent
+import pytest
 
 from _attack import ECHO, served
 from mockd.adminclient import AdminClient
 
 REQUEST = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"  # a 33 KB answer
-
-
-def _fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def _pipeline(port, requests, rcvbuf=4096):
@@ -39,19 +35,20 @@ def _health_in(server, seconds):
     return reply.status == 200 and time.monotonic() - started < seconds
 
 
+@pytest.mark.slow
 def test_clients_that_never_read_their_answers_are_closed(target):
     server = target("--handshake-timeout", "1", config=ECHO)
-    before = _fds(server.pid)
+    before = server.open_fds()
     started = time.monotonic()
     socks = [_pipeline(server.admin_port, 50) for _ in range(100)]
     gevent.sleep(0.3)
-    assert _fds(server.pid) >= before + 100  # held while the answers are written...
+    assert server.open_fds() >= before + 100  # held while the answers are written...
     assert _health_in(server, 1.0)  # ...and the others are answered meanwhile
     assert served(server.url())
-    while _fds(server.pid) > before and time.monotonic() - started < 10:
+    while server.open_fds() > before and time.monotonic() - started < 10:
         gevent.sleep(0.1)
     closed_after = time.monotonic() - started
-    assert _fds(server.pid) <= before, f"{_fds(server.pid) - before} of 100 still held after {closed_after:.0f} s"
+    assert server.open_fds() <= before, f"{server.open_fds() - before} of 100 still held after {closed_after:.0f} s"
     assert closed_after < 5  # about 1 s of stalled writing each, not forever
     assert _health_in(server, 1.0)
     assert served(server.url())
@@ -61,6 +58,7 @@ def test_clients_that_never_read_their_answers_are_closed(target):
     assert "Traceback" not in err and " ERROR " not in err, err
 
 
+@pytest.mark.slow
 def test_a_slow_reader_still_gets_every_answer(target):
     # The deadline bounds each stall, not the whole answer: a client that keeps reading, if
     # slowly (64 KiB every 0.3 s, 660 KB in all), is never cut. (It must take about 64 KiB
@@ -77,6 +75,7 @@ def test_a_slow_reader_still_gets_every_answer(target):
     sock.close()
 
 
+@pytest.mark.slow
 def test_a_long_wait_is_answered_after_the_handshake_timeout(target):
     # The application's own time is not the client's: /websocket/messages/wait blocks for its
     # timeout (here 2 s, twice --handshake-timeout) before it writes anything.

@@ -8,6 +8,7 @@ the server by 393 MiB where the limits say 98. Bodies are now kept as UTF-8 (or 
 import json
 import urllib.request
 
+import pytest
 import websocket
 
 from _attack import ECHO, served
@@ -17,6 +18,7 @@ LIMIT = 10_240  # --journal-body-limit (the default)
 MESSAGE = "\U0001F600" + "a" * 12_000  # 12,004 bytes of UTF-8
 
 
+@pytest.mark.slow
 def test_non_ascii_bodies_cost_their_bytes(target):
     server = target("--journal-size", str(ENTRIES), config=ECHO)
     ws = websocket.create_connection(server.url(), timeout=10)

@@ -55,6 +55,7 @@ def assert_quiet(target):
     assert "Traceback" not in err and " ERROR " not in err, err[-3000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth", [30_000, 990, 201])
 def test_too_deep_json_is_not_json_and_closes_nothing(target, depth):
     """Item 6: 30,000 levels ended in RecursionError, 1011 and a traceback blaming
@@ -74,6 +75,7 @@ def test_too_deep_json_is_not_json_and_closes_nothing(target, depth):
     assert_quiet(server)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, expected", [
     ("text", "you said \ufffd"),
     ("json", '{"said":"\ufffd"}'),
@@ -94,6 +96,7 @@ def test_a_lone_surrogate_in_client_json_is_sent_as_replacement_character(target
     assert_quiet(server)
 
 
+@pytest.mark.slow
 def test_a_surrogate_pair_written_as_escapes_in_yaml_is_its_character(target):
     """PyYAML keeps ``"\\ud83d\\ude00"`` as two code points, which no encoder takes: a config
     that a JSON tool wrote with escaped emoji used to fail on every reply."""
@@ -122,6 +125,7 @@ def test_a_lone_surrogate_in_a_config_literal_is_a_located_config_error(tmp_path
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_lone_surrogate_in_a_mock_sent_to_the_api_is_a_400(target):
     """The admin API's side of the same rule: refused where it is, never a 500 or a 1011 later;
     a pair written as escapes (``json.dumps`` writes an emoji so) serves its character."""
@@ -142,6 +146,7 @@ def test_a_lone_surrogate_in_a_mock_sent_to_the_api_is_a_400(target):
     assert_quiet(server)
 
 
+@pytest.mark.slow
 def test_sequence_names_from_clients_do_not_grow_the_server(target):
     """Item 8: 1,500 messages with unique 60 KB names kept +86 MiB forever. Long names are kept
     as a digest and the table is bounded, so the growth is a few hundred KiB."""

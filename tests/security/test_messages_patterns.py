@@ -78,6 +78,7 @@ def mock(block, path="/p"):
     return {"id": "m", "type": "websocket", "websocket": dict(block, path=path)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", DEEP, ids=list(DEEP))
 def test_mockd_check_locates_a_too_deep_pattern(tmp_path, kind):
     """Item 9, files: exit 2 and the located error, as for any other invalid value."""
@@ -90,6 +91,7 @@ def test_mockd_check_locates_a_too_deep_pattern(tmp_path, kind):
     assert len(done.stderr) < 1000  # the error quotes the start of the pattern, not 6,000 characters
 
 
+@pytest.mark.slow
 def test_the_admin_api_answers_400_for_a_too_deep_pattern(target):
     """Item 9, API: each of the patterns above is a 400 validation error, never a 500, and
     the server serves on."""
@@ -113,6 +115,7 @@ def round_trip(url, payload):
         ws.close()
 
 
+@pytest.mark.slow
 def test_a_backtracking_regex_has_a_time_budget(target):
     """Item 10: ``^(a+)+$`` against 27 characters stalled every connection and the API for
     2 s (``^(a|a)+$`` even in the ``regex`` engine for ever). A regex gets 50 ms a message: an
@@ -230,6 +233,7 @@ TWENTY = ECHO + """\
 """ for i in range(20))
 
 
+@pytest.mark.slow
 def test_the_regex_budget_is_shared_by_the_rules_of_a_message(target):
     """Item 10, continued: the 50 ms were per search, so 20 backtracking rules cost every
     client 1 s a message. The rules tried for one message share the 50 ms."""
@@ -252,6 +256,7 @@ def test_the_regex_budget_is_shared_by_the_rules_of_a_message(target):
     assert "the 50 ms of one message's matchers ran out" in overruns[0], overruns
 
 
+@pytest.mark.slow
 def test_pipelined_messages_let_other_clients_in_between(target):
     """Reading a message the client already sent does not yield to other connections: 60
     pipelined messages, each taking the regex budget, held every client for 3.8 s. The loop
@@ -275,6 +280,7 @@ BRACKETS = "[" * 190 + "]" * 190  # 380 bytes
 DESCENTS = ECHO + json_mock("descents", [("$..items..id", "7", "found"), ("$..*..*..*", "8", "star")], "nothing")
 
 
+@pytest.mark.slow
 def test_recursive_descent_has_a_step_budget(target):
     """Item 11, continued: ``$..items..id`` walks the subtree of every ``items`` again; on a
     52 KB message it stalled every client for 18 s, and ``$..*..*..*`` on 380 bytes for 9 s.

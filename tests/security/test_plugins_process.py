@@ -9,6 +9,7 @@ import websocket
 
 from _attack import ECHO, served
 from _cli import mockd, read_until
+from mockd.testing import recv_close
 
 PLUGIN = '''\
 import time
@@ -83,21 +84,14 @@ def plugins_dir(tmp_path):
     return folder
 
 
-def close_of(ws, timeout=5.0):
-    """(code, reason) of the close frame the server sends next; data frames are a failure."""
-    ws.settimeout(timeout)
-    opcode, frame = ws.recv_data_frame(control_frame=True)
-    assert opcode == websocket.ABNF.OPCODE_CLOSE, (opcode, frame.data[:60])
-    return int.from_bytes(frame.data[:2], "big"), frame.data[2:].decode("utf-8")
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("word", ["exit", "interrupt"])
 def test_systemexit_or_keyboardinterrupt_in_a_hook_closes_only_that_client(target, plugins_dir, word):
     server = target("--no-admin", "--plugins-dir", plugins_dir, config=CONFIG)
     bystander = websocket.create_connection(server.url(), timeout=5)
     victim = websocket.create_connection(server.url(), timeout=5)
     victim.send(word)
-    assert close_of(victim) == (1011, "plugin rogue failed")
+    assert recv_close(victim, allow_data=False) == (1011, "plugin rogue failed")
     read_until(server.proc.stderr, r"ERROR mockd.ws: plugin 'rogue' raised in connection .*"
                                    + ("SystemExit" if word == "exit" else "KeyboardInterrupt"))
     assert server.alive()
@@ -107,10 +101,11 @@ def test_systemexit_or_keyboardinterrupt_in_a_hook_closes_only_that_client(targe
     bystander.close()
 
 
+@pytest.mark.slow
 def test_systemexit_in_a_scenario_step_closes_only_that_client(target, plugins_dir):
     server = target("--no-admin", "--plugins-dir", plugins_dir, config=CONFIG)
     victim = websocket.create_connection(server.url("/quit"), timeout=5)
-    assert close_of(victim) == (1011, "plugin rogue failed")
+    assert recv_close(victim, allow_data=False) == (1011, "plugin rogue failed")
     read_until(server.proc.stderr, r"ERROR mockd.ws: plugin 'rogue' raised in scenario .*SystemExit")
     time.sleep(0.2)
     assert server.alive() and served(server.url())
@@ -147,6 +142,7 @@ def busy_then_stop(server):
     return err
 
 
+@pytest.mark.slow
 def test_warn_blocking_names_the_plugin_function_once(target, plugins_dir):
     server = target("--no-admin", "--plugins-dir", plugins_dir, "--warn-blocking", "100ms", config=CONFIG)
     err = busy_then_stop(server)
@@ -157,6 +153,7 @@ def test_warn_blocking_names_the_plugin_function_once(target, plugins_dir):
     assert "appears to be blocked" not in err  # gevent's own report is not printed as well
 
 
+@pytest.mark.slow
 def test_warn_blocking_off(target, plugins_dir):
     server = target("--no-admin", "--plugins-dir", plugins_dir, "--warn-blocking", "0", config=CONFIG)
     err = busy_then_stop(server)

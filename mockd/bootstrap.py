@@ -1,4 +1,33 @@
-"""``mockd serve``: patch gevent, build the server, print the banner, run until a signal."""
+"""The composition root of ``mockd serve``: from the parsed command line it builds the plugin
+manager and registry, the config, the :class:`~mockd.server.MockServer`, its admin app and
+listeners, prints the banner and runs until a signal. ``mockd check`` and ``mockd plugins``
+build their plugins and config with the same :func:`plugins_from_args` and
+:func:`config_from_args`.
+Nothing is imported at module level: ``serve()`` patches gevent before anything else loads.
+"""
+
+
+def plugins_from_args(args):
+    """The plugin manager and the :class:`~mockd.plugins.Registry` of the plugin options
+    (``--plugins-dir``, ``--disable-plugin``, ``--no-plugin-autoload``), with the registry's
+    ``--max-message-size-limit`` for the commands that have it (``serve`` and ``check``)."""
+    from .plugins import Registry, get_plugin_manager
+    pm = get_plugin_manager(load_entrypoints=not args.no_plugin_autoload, disabled=args.disable_plugin,
+                            plugins_dir=args.plugins_dir)
+    registry = Registry.from_plugin_manager(pm)
+    if getattr(args, "max_message_size_limit", None):
+        registry.max_message_size_limit = args.max_message_size_limit
+    return pm, registry
+
+
+def config_from_args(args, registry):
+    """The config file of ``-c/--config``, or without one the built-in demo, validated."""
+    from .configfile import load_config, parse_config_text
+    if args.config:
+        return load_config(args.config, registry)
+    from importlib.resources import files
+    text = files("mockd").joinpath("demo.yaml").read_text(encoding="utf-8")
+    return parse_config_text(text, registry, source="<built-in demo>")
 
 
 def _patch():
@@ -35,9 +64,10 @@ def _endpoint_lines(server):
     return lines
 
 
-def _banner(args, config, server, tls):
+def _banner(args, config, server):
     source = args.config or "the built-in demo config"
     count = len(config.mocks)
+    tls = server.options.tls_cert
     lines = [f"mockd server started ({count} mock{'' if count == 1 else 's'} from {source})", "",
              f"  Mock server: {'wss' if tls else 'ws'}://{_display_host(server.ws_host)}:{server.ws_port}"]
     if server.admin_port_bound:
@@ -67,29 +97,6 @@ def _listen_failure(exc):
     else:
         return MockdError(str(exc))
     return MockdError(f"{exc}; {hint}")
-
-
-def _tls_options(args):
-    """WSGIServer TLS arguments from ``--tls-cert``/``--tls-key``; ``{}`` without them. The
-    certificate is loaded now so that a bad file stops startup (exit 2), not the first client.
-    The TLS handshake is left to the first read, inside the handler's handshake timeout."""
-    import ssl
-
-    from .errors import ConfigError
-    if not args.tls_cert and not args.tls_key:
-        return {}
-    if not (args.tls_cert and args.tls_key):
-        raise ConfigError("--tls-cert and --tls-key go together")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(args.tls_cert, args.tls_key)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"cannot read {exc.filename}: file not found") from None
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the TLS certificate {args.tls_cert} with key {args.tls_key}: "
-                          f"{getattr(exc, 'reason', None) or exc}") from None
-    return {"ssl_context": context, "do_handshake_on_connect": False}
 
 
 def _write_pid_file(path):
@@ -160,7 +167,8 @@ def _reloader(args, server, registry):
     return lambda: spawn(reload)
 
 
-def serve(args, make_plugin_manager, load_config):
+def serve(args):
+    """Run ``mockd serve`` with the parsed command line ``args`` until SIGTERM or SIGINT; 0."""
     _patch()
     import signal
     import sys
@@ -171,23 +179,22 @@ def serve(args, make_plugin_manager, load_config):
     from .errors import MockdError
     from .listen import ListenError
     from .log import configure_logging
+    from .options import ServerOptions
     from .rlimit import raise_open_file_limit
     from .server import MockServer
 
-    configure_logging(args.log_level, args.log_format)
-    warn_blocking(args.warn_blocking)  # before anything runs the hub, which starts the monitor
-    pm, registry = make_plugin_manager(args)
-    config = load_config(args, registry)
-    ssl_args = _tls_options(args)
-    server = MockServer(config, pm, registry, host=args.host, port=args.port, ssl_args=ssl_args,
-                        handshake_timeout=args.handshake_timeout,
-                        max_outbound_buffer=args.max_outbound_buffer, send_timeout=args.send_timeout,
-                        admin=not args.no_admin, admin_host=args.admin_host, admin_port=args.admin_port,
-                        admin_token=args.admin_token, admin_allow_origins=args.admin_allow_origin,
-                        admin_allow_hosts=args.admin_allow_host, journal_size=args.journal_size,
-                        journal_body_limit=args.journal_body_limit)
+    options = ServerOptions.from_args(args)
+    configure_logging(options.log_level, options.log_format)
+    warn_blocking(options.warn_blocking)  # before anything runs the hub, which starts the monitor
+    pm, registry = plugins_from_args(args)
+    config = config_from_args(args, registry)
+    server = MockServer(config, pm, registry, options)
+    admin_app = None
+    if options.admin:
+        from .admin.app import create_app  # Flask's import takes 100+ ms: not with --no-admin
+        admin_app = create_app(server)
     try:
-        server.start()
+        server.start(admin_app)
     except ListenError as exc:
         raise _listen_failure(exc) from None
     raise_open_file_limit()  # one descriptor per client; nothing was accepted yet (no yield so far)
@@ -196,19 +203,19 @@ def serve(args, make_plugin_manager, load_config):
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, server.stop)
     gevent.signal_handler(signal.SIGHUP, _reloader(args, server, registry))
-    if args.pid_file:
+    if options.pid_file:
         try:
-            _write_pid_file(args.pid_file)
+            _write_pid_file(options.pid_file)
         except MockdError:
             server.stop()
             raise
-    print(_banner(args, config, server, ssl_args), flush=True)
+    print(_banner(args, config, server), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
     finally:
-        if args.pid_file:
-            _remove_pid_file(args.pid_file)
+        if options.pid_file:
+            _remove_pid_file(options.pid_file)
     sys.stdout.flush()
     return 0
