@@ -2,6 +2,10 @@
 import configparser
 import pathlib
 import re
+import subprocess
+import sys
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -28,3 +32,21 @@ def test_the_test_command_installs_and_collects_mockd_protobuf():
     assert testpaths == ["tests", "plugins/mockd-protobuf/tests"]
     for path in testpaths:
         assert list((ROOT / path).glob("test_*.py")), f"{path} has no tests"
+
+
+@pytest.mark.slow
+def test_the_quick_loop_leaves_out_only_slow_tests():
+    """README's edit-test command deselects the slow tests and nothing else: the same tests are
+    collected, the quick loop is a strict part of them, and every one it leaves out is marked."""
+    text = (ROOT / "README.rst").read_text(encoding="utf-8")
+    quick = re.findall(r"\.\. code-block:: sh\n\n   (.+)\n", text)[2].strip()
+    assert quick == '.venv/bin/python -m pytest -m "not slow"'
+
+    def collected(*options):
+        run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *options], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        return {line for line in run.stdout.splitlines() if "::" in line}
+
+    everything, fast, slow = collected(), collected("-m", "not slow"), collected("-m", "slow")
+    assert fast and slow and fast < everything
+    assert fast | slow == everything and not fast & slow

@@ -126,6 +126,7 @@ runpy.run_module("mockd", run_name="__main__")
 """
 
 
+@pytest.mark.slow
 def test_without_ipv6_the_default_falls_back_to_ipv4_and_says_so():
     # A process whose IPv6 sockets fail as on a kernel without IPv6.
     proc = subprocess.Popen([sys.executable, "-c", NO_IPV6, "serve", "-p", "0", "-a", "0", "--no-plugin-autoload"],

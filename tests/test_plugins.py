@@ -156,6 +156,7 @@ def test_hook_mockd_configure(serve):
     assert str(info.value) == f"<test>: plugins.{EXAMPLE}.greeting: greeting must be a string"
 
 
+@pytest.mark.slow
 def test_hook_mockd_configure_config_error_makes_serve_exit_2(tmp_path):
     path = tmp_path / "mockd.yaml"
     path.write_text(f'version: "1.0"\nplugins:\n  {EXAMPLE}:\n    greeting: [1]\nmocks: []\n')
@@ -356,6 +357,7 @@ def test_entry_point_plugins_are_discovered(fake_distribution, mockd_server, mon
 # ---------------------------------------------------------------- the CLI and the admin API
 
 
+@pytest.mark.slow
 def test_mockd_plugins_lists_and_disable_plugin_hides():
     done = mockd_cli("plugins", "--plugins-dir", PLUGINS_DIR, "--no-plugin-autoload")
     assert done.returncode == 0, done.stderr
@@ -370,6 +372,7 @@ def test_mockd_plugins_lists_and_disable_plugin_hides():
     assert [row["name"] for row in json.loads(done.stdout)] == sorted(DEFAULT_PLUGINS)
 
 
+@pytest.mark.slow
 def test_mockd_trace_plugins_traces_hook_calls(tmp_path):
     path = tmp_path / "mockd.yaml"
     path.write_text('version: "1.0"\nmocks: []\n')

@@ -41,7 +41,7 @@ from _cli import ADMIN_URL, MOCK_URL, ROOT, end, env, read_until
 from mockd.adminclient import AdminClient
 
 README = ROOT / "README.rst"
-EXPECTED_BLOCKS = 37
+EXPECTED_BLOCKS = 38
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 GENERATED_ID = re.compile(r"conn-[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{8}|websocket_[0-9a-f]{16}")
 PORTS = re.compile(r"localhost:(4280|4290)")
@@ -71,6 +71,7 @@ RUNNERS = {}
 
 ELSEWHERE = {
     "mockd #2": ("test_ci.py", "test_ci_runs_the_readme_test_command_verbatim"),
+    "mockd #3": ("test_ci.py", "test_the_quick_loop_leaves_out_only_slow_tests"),
     "Command line #1": ("test_readme_cli.py", "test_readme_session_is_real"),
     "Testing with mockd.testing #1": ("test_testing.py", "test_readme_example_runs_and_servers_stop_at_teardown"),
     "Testing with mockd.testing #2": ("test_testing.py", "test_readme_example_runs_and_servers_stop_at_teardown"),

@@ -64,6 +64,7 @@ PROTOBUF_MOCK = {"id": "pb", "type": "websocket", "websocket": {"path": "/pb", "
 SERVED = ECHO + 'plugins:\n  protobuf:\n    descriptorSet: chat.desc\n'
 
 
+@pytest.mark.slow
 def test_an_import_cannot_choose_the_files_the_server_reads(target, tmp_path):
     write_descriptor_set(tmp_path / "chat.desc")
     files = hostile_files(tmp_path)

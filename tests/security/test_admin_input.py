@@ -129,6 +129,7 @@ def test_a_wait_scans_the_journal_within_a_budget(target):
     assert len(overruns) == 1 and "ms of one search in a wait's scan of the journal" in overruns[0], overruns
 
 
+@pytest.mark.slow
 def test_a_regex_too_long_to_compile_quickly_is_a_400(target):
     """A 200,000-branch alternation compiled on the loop for 5.7 s. Patterns are capped at
     10,000 characters: a located validation error, answered at once."""

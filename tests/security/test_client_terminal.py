@@ -40,6 +40,7 @@ def assert_escaped(out):
     assert ESCAPED in out, repr(out)
 
 
+@pytest.mark.slow
 def test_listen_escapes_control_characters(server):
     result = mockd("ws", "listen", "-n", "1", server.url("/push"))
     assert result.returncode == 0, result.stderr

@@ -103,6 +103,7 @@ def test_refused_handshakes_take_no_connection_slot(server):
     assert served(server.url("/open"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("origins, index, message", [
     (["not an origin"], 0, "not an origin"),
     (["https://ok.example", "https://a.example/path"], 1, "not an origin"),

@@ -108,6 +108,7 @@ def test_a_surrogate_pair_written_as_escapes_in_yaml_is_its_character(target):
     assert_quiet(server)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where, spec", [
     ("defaultResponse.value", 'defaultResponse: {type: text, value: "a \\ud800 b"}'),
     ("matchers[0].match.value", 'matchers: [{match: {type: exact, value: "\\udc00"}}]'),

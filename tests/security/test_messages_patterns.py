@@ -159,6 +159,7 @@ def test_a_backtracking_regex_has_a_time_budget(target):
     assert "'redos'" in warnings[0] and "matchers[1]" in warnings[0] and "50 ms" in warnings[0], warnings
 
 
+@pytest.mark.slow
 def test_recursive_descent_searches_every_level(target):
     """Item 11: ``$..deep`` was walked as ``$.deep``; it is jsonpath-ng's recursive descent."""
     server = target(config=DESCENT)
