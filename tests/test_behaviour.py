@@ -1,4 +1,5 @@
-"""The behaviour rules of shared/spec/behaviour.md (§7, §8, §9), proven against real servers.
+"""The rules where the user documentation is silent (HTTP statuses, close codes, echo precedence,
+scenarios), as README.rst states them, proven against real servers.
 
 Every test starts an in-process server with ``make_mockd_server`` (127.0.0.1, port 0) and
 talks to it with real clients: ``websocket-client``, or the raw-socket client of ``_rawws.py``
@@ -66,7 +67,7 @@ def reply_or_sync(ws, message):
     return recv_text(ws)
 
 
-# ---------------------------------------------------------------------------- §9 HTTP statuses
+# ---------------------------------------------------------------------------- HTTP statuses
 
 def test_handshake_to_unknown_path_is_404(make_mockd_server):
     running = make_mockd_server(websocket_mock("/ws"))
@@ -139,7 +140,7 @@ def test_require_subprotocol_with_empty_list_rejects_everything(make_mockd_serve
         assert (status, body.strip()) == (400, "subprotocol required")
 
 
-# ---------------------------------------------------------------------------- §9 close codes
+# ---------------------------------------------------------------------------- close codes
 
 def test_message_over_max_size_closes_1009_and_exact_limit_passes(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock("/ws", maxMessageSize=1024))
@@ -262,7 +263,7 @@ def test_required_scenario_wait_timeout_leaves_connection_open(make_mockd_server
     assert len(running.server.connections) == 1
 
 
-# ---------------------------------------------------------------------------- §7 echo precedence
+# ---------------------------------------------------------------------------- echo precedence
 
 def test_echo_on_with_matchers_and_default_answers_default(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock(
@@ -357,7 +358,7 @@ def test_replies_keep_request_order_with_a_delay(make_mockd_server, connect):
     assert recv_text(ws) == "reply 2"
 
 
-# ---------------------------------------------------------------------------- §8 scenarios
+# ---------------------------------------------------------------------------- scenarios
 
 def test_every_connection_starts_at_step_zero(make_mockd_server, connect):
     running = make_mockd_server(websocket_mock("/ws", scenario={"steps": [

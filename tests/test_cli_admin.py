@@ -1,5 +1,5 @@
 """``mockd websocket add|status|connections|stats|messages`` as real subprocesses against the
-admin API of a real in-process server (behaviour.md §12.2, §12.6, §12.7)."""
+admin API of a real in-process server (README.rst, "Command line")."""
 import json
 import re
 

@@ -6,8 +6,8 @@ fences), so the tests follow the documentation: a new example fails
 way a reader would paste them (see :func:`wrap`), served with ``make_mockd_server`` on
 127.0.0.1 and driven with ``websocket-client`` through a real socket. Each example has one
 exercise in ``EXERCISES`` (keyed by its index, with the heading it must sit under) that checks
-what the document says it does, and the rules of spec/behaviour.md where the document is
-silent (§5 matching, §6.4 templates, §7 echo precedence, §8 scenarios, D1-D11).
+what the document says it does, and the rules README.rst adds where the document is silent
+(matching, templates, echo precedence, scenarios).
 
 The doc's "Integration Tests (Python)" code, its wscat session and its ``mockd websocket
 connect`` session run against the built-in demo config (what ``mockd serve`` serves without
@@ -222,7 +222,7 @@ def doc_value(block, *keys):
 # ---------------------------------------------------------------------------- the exercises
 
 def ex_quick_start(ex):
-    # "In echo mode, any message you send is echoed back" - same frame type (behaviour.md §4).
+    # "In echo mode, any message you send is echoed back" - same frame type.
     ws = ex.connect("/ws")
     for message in ("hello", '{"type": "ping"}', "ünïcødé ✓"):
         ws.send(message)
@@ -242,7 +242,7 @@ def ex_full_spec(ex):
     ws.send("hello")  # echoMode: false, no matcher: the default response
     assert recv_json(ws) == {"error": "Unknown message"}
     assert_silent(ws)
-    # Server preference order wins (behaviour.md §4).
+    # Server preference order wins.
     both = ex.connect("/ws/chat", subprotocols=["chat.v2", "chat.v1"])
     assert both.getsubprotocol() == "chat.v1"
     assert recv_json(both) == {"type": "welcome"}
@@ -301,11 +301,11 @@ def ex_exact(ex):
     ws = ex.connect()
     ws.send("ping")
     assert recv_text(ws) == "pong"
-    # matchers present, echoMode unset: no echo, no default (§7)
+    # matchers present, echoMode unset: no echo, no default
     assert_ignored(ws, ("PING", "ping ", "xping", "pin"))
     ws.send("ping")
     assert recv_text(ws) == "pong"
-    ws.send_binary(b"ping")  # no messageType: a binary frame is compared by its bytes (§5.2)
+    ws.send_binary(b"ping")  # no messageType: a binary frame is compared by its bytes
     assert recv_frame(ws) == (TEXT, b"pong")
 
 
@@ -329,7 +329,7 @@ def ex_suffix(ex):
 
 def ex_regex(ex):
     ws = ex.connect()
-    # YAML "user_\\d+" is the regex user_\d+, searched anywhere in the message (§5.2).
+    # YAML "user_\\d+" is the regex user_\d+, searched anywhere in the message.
     assert_answered(ws, ("user_42", "lookup user_7 please", "user_123456"), {"matched": True, "pattern": "user ID"},
                     recv=recv_json)
     assert_ignored(ws, ("user_", "user_x1", "USER_1", "user\\d+"))
@@ -345,7 +345,7 @@ def ex_json_path(ex):
     assert recv_json(ws) == {"action": "subscribed", "channel": "news"}
     send_json(ws, {"action": "subscribe", "channel": "prices/EUR", "extra": [1, 2]})
     assert recv_json(ws) == {"action": "subscribed", "channel": "prices/EUR"}
-    # Field rendering (behaviour.md §6.4): numbers as their text, missing/null as "", a string
+    # Field rendering: numbers as their text, missing/null as "", a string
     # with quotes still valid JSON.
     for channel, rendered in ((7, "7"), (2.50, "2.5"), (True, "true"), (None, ""), ('a"b', 'a"b')):
         send_json(ws, {"action": "subscribe", "channel": channel})
@@ -374,7 +374,7 @@ def ex_no_response(ex):
     send_json(ws, {"type": "heartbeat"})
     assert_silent(ws)
     assert_open(ws)
-    # noResponse stops processing: no echo even with echoMode on, no default (behaviour.md D5).
+    # noResponse stops processing: no echo even with echoMode on, no default.
     text = ex.config.replace("      path: /ws\n", "      path: /ws\n      echoMode: true\n", 1)
     assert text != ex.config
     ws = ex.connect(server=ex.serve(text))
@@ -421,7 +421,7 @@ def ex_delay(ex):
     ws.send("b")
     assert recv_json(ws) == {"status": "processed"}
     assert 0.45 <= time.monotonic() - started < 2.0
-    # Replies keep request order; the delay is paid per message (behaviour.md §6.2).
+    # Replies keep request order; the delay is paid per message.
     assert recv_json(ws) == {"status": "processed"}
     assert 0.9 <= time.monotonic() - started < 3.0
 
@@ -476,7 +476,7 @@ def ex_echo_mode(ex):
     ws = ex.connect("/ws/echo", server=ex.serve(ex.config + matchers + default))
     ws.send("ping")
     assert recv_text(ws) == "pong"
-    ws.send("not a command")  # a default response wins over the echo (behaviour.md §7)
+    ws.send("not a command")  # a default response wins over the echo
     assert recv_text(ws) == "default not a command"
     assert_silent(ws)
 
@@ -501,7 +501,7 @@ def ex_basic_scenario(ex):
     send_json(other, {"type": "ready"})
     second = recv_json(other)
     assert second["type"] == "session_start" and second["sessionId"] != reply["sessionId"]
-    # A message taken by the wait step goes nowhere else, even with echo on (behaviour.md §7);
+    # A message taken by the wait step goes nowhere else, even with echo on;
     # one arriving while the scenario is not waiting for it is echoed.
     text = re.sub(r"^( +)path: /ws/onboarding\n", r"\g<0>\1echoMode: true\n", ex.config, count=1, flags=re.M)
     assert text != ex.config

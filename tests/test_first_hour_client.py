@@ -100,7 +100,7 @@ def test_send_wait_timeout_prints_the_error_only(server):
         assert result.returncode == 1
         assert result.stdout == ""  # no "Sent to" line: that line reads as success
         assert result.stderr == f"mockd: error: no reply within 0.5s (the message was sent to {url})\n"
-    # A reply: the documented two lines, unchanged (behaviour.md §12.4, README).
+    # A reply: the documented two lines, unchanged (README.rst, "Command line").
     url = server.url("/ws/echo")
     result = mockd("ws", "send", "--wait", url, "ping")
     assert result.returncode == 0, result
@@ -143,7 +143,7 @@ def test_wss_url_to_a_plain_server_names_ws(server):
 ADDED = [
     (["--message", "hello"], "hello"),                                      # plain text, no quotes
     (["--message", "hello world, 42"], "hello world, 42"),
-    (["--message", '{"hello": "world"}'], '{"hello":"world"}'),             # parses: JSON (§12.2)
+    (["--message", '{"hello": "world"}'], '{"hello":"world"}'),             # parses: JSON
     (["--message", "42"], "42"),
     (["--message", '"quoted"'], '"quoted"'),                                # a JSON string
     (["--message", '{"hello": "world"}', "--text"], '{"hello": "world"}'),  # text, as written

@@ -1,4 +1,4 @@
-"""Matchers (behaviour.md §5) and the first-match dispatcher, without sockets."""
+"""Matchers (README.rst, "Matchers") and the first-match rule index, without sockets."""
 import logging
 import time
 

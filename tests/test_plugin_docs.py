@@ -104,7 +104,7 @@ def test_readme_hook_examples_work_together(make_mockd_server, tmp_path, caplog)
 
 
 def test_every_hook_is_documented():
-    """README.rst has a heading with each hook's exact signature (datasette's plugin_hooks.rst)."""
+    """README.rst has a heading with each hook's exact signature (datasette's plugin hooks page does the same)."""
     lines = (ROOT / "README.rst").read_text(encoding="utf-8").splitlines()
     headings = {line.strip() for line, underline in zip(lines, lines[1:])
                 if line.strip() and re.fullmatch(r"([-=~^\"'`#*+])\1+", underline.strip())

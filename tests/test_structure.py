@@ -133,3 +133,29 @@ def test_the_public_module_exports_what_it_names():
     assert len(mockd.plugin.__all__) == len(set(mockd.plugin.__all__))
     missing = [name for name in mockd.plugin.__all__ if not hasattr(mockd.plugin, name)]
     assert not missing
+
+
+#: Documents the developers of mockd had beside the repository, which its users never have. (The
+#: RFC 6455 conformance tool that CI lays beside the checkout, shared/tools, is a test input,
+#: not a document: tests/test_rfc6455.py says how to provide it.)
+OUTSIDE_DOCUMENTS = re.compile(r"\b(?:behaviou?r|contracts|style)\.md\b|\bshared/(?:spec|notes)\b|"
+                               r"\bnotes/gevent-websocket\b")
+#: The two files that check for such references and so spell them out.
+CHECKERS = {"tests/test_structure.py", "tests/test_readme_examples.py"}
+
+
+def test_nothing_points_at_documents_outside_the_repository():
+    paths = [path for folder in ("mockd", "tests", "bench", "plugins", "docs", "etc", "man")
+             for path in sorted((ROOT / folder).rglob("*")) if path.is_file() and path.suffix in
+             (".py", ".rst", ".md", ".cfg", ".txt", ".1", ".service", ".yaml", "")]
+    paths += [ROOT / "README.rst", ROOT / "setup.cfg", ROOT / ".ci" / "run"]
+    found = {}
+    for path in paths:
+        relative = str(path.relative_to(ROOT))
+        if relative in CHECKERS or "egg-info" in relative or "__pycache__" in relative or "node_modules" in relative:
+            continue
+        hits = OUTSIDE_DOCUMENTS.findall(path.read_text(encoding="utf-8", errors="replace"))
+        if hits:
+            found[relative] = hits
+    assert len(paths) > 100, "the walk found the files"
+    assert found == {}, f"references to documents this repository does not have: {found}"

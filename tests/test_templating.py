@@ -1,4 +1,4 @@
-"""Unit tests for mockd.templating: the {{ expr }} grammar of spec/behaviour.md §6.3/§6.4."""
+"""Unit tests for mockd.templating: the {{ expr }} grammar (README.rst, "Responses and templates")."""
 import json
 import re
 import subprocess

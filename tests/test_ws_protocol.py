@@ -1,6 +1,6 @@
 """mockd.ws.protocol and mockd.ws.handler against a real server, with real clients.
 
-Each test of a gevent-websocket fault (shared/notes/gevent-websocket.md, #1-#10) names it.
+Each test of a fault that gevent-websocket had (#1-#10, the reasons mockd owns its socket class) names it.
 The server runs in this process (conftest.py patched gevent in); clients are
 ``websocket-client`` or the raw-socket client of ``_rawws.py``, which can send malformed frames.
 
