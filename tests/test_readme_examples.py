@@ -484,11 +484,11 @@ def run_console(tmp_path, text, server, between=None, status=0, order=lambda out
         assert order(normalise(done.stdout.rstrip("\n"), server)) == order(normalise(expected)), command
 
 
-@runs("mockd #3")
+@runs("mockd #4")
 def test_wscat_session(demo, clients):
     """wscat is a Node program the suite does not install: the session is replayed with
     websocket-client, line by line (``>`` is sent, ``<`` must arrive)."""
-    (command, typed), = session(block("mockd #3", "console"))
+    (command, typed), = session(block("mockd #4", "console"))
     assert command == "wscat -c ws://localhost:4280/ws"
     ws = clients(demo.url("/ws"))
     for line in typed.splitlines():
