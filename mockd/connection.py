@@ -16,7 +16,7 @@ from .blame import blame
 from .closecodes import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
 from .connections import new_connection_id
 from .greenlets import UNWIND, let_others_run, spawn
-from .message import Message, sendable
+from .message import MatchContext, Message, sendable
 from .pipeline import handle_message
 from .protocols.context import ProtocolContext
 from .scenario import StepContext, run_scenario
@@ -39,6 +39,7 @@ _UNWIND = UNWIND
 # Reading a message the client already sent does not yield, so a client pipelining messages
 # that each take the 50 ms regex budget held every other connection for the whole batch.
 _FAIR_SLICE = 0.005
+_monotonic = time.monotonic
 
 
 class _PendingWait:
@@ -75,6 +76,9 @@ class Connection:
         self.ws = None
         self.last_consumed = None  # the last message a scenario wait step took
         self.wait = None             # the scenario's pending wait step (_PendingWait), if any
+        #: The MatchContext of this connection's messages, reused: the receive loop handles one
+        #: message at a time, and a context is only valid during the match() it is passed to.
+        self.match_context = MatchContext(None, self.path, self, server)
         self._scenario = None
         self._protocol = None         # the ProtocolContext of a mock with a protocol
         self._timers = {}
@@ -163,7 +167,7 @@ class Connection:
         """Count a client's message and show it to ``mockd_message_received``: the
         :class:`Message` that the pipeline or a protocol then handles."""
         self.messages_received += 1
-        self.last_activity = time.monotonic()
+        self.last_activity = _monotonic()
         message = Message(data, data.__class__ is bytes)
         server = self.server
         if server.observers.received:
@@ -181,7 +185,7 @@ class Connection:
             gevent.sleep(response.delay)
             if self.ws.closed:
                 return
-        self.send(response.render(RenderContext(message, self.path, self, captures=captures)))
+        self.send(response.render(RenderContext(message, self.path, self, None, captures)))
 
     def send(self, payload):
         """Send ``str`` as a text frame or ``bytes`` as a binary frame. False once closed.

@@ -90,6 +90,9 @@ class MatchContext:
     :ivar connection: the live :class:`mockd.connection.Connection`, or ``None`` outside one.
     :ivar server: the :class:`mockd.server.MockServer`.
 
+    A context is valid during the ``match()`` call it is passed to: keep what you need from it,
+    not the context (a connection reuses one for each of its messages).
+
     .. versionadded:: 1.0
     """
 

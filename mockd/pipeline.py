@@ -10,7 +10,6 @@ import time
 import gevent
 
 from .ws.protocol import ConnectionClosed
-from .message import MatchContext
 
 __all__ = ["handle_message"]
 
@@ -26,7 +25,8 @@ def handle_message(connection, data):
         _echo_fast(connection, server, data)
         return
     message = connection.take_inbound(data)
-    context = MatchContext(message, connection.path, connection, server)
+    context = connection.match_context  # one per connection: its messages are handled one at a time
+    context.message = message
     wait = connection.wait
     if wait is not None and (wait.criteria is None or wait.criteria.test(message, context) is not None):
         connection.wait = None
