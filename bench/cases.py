@@ -1,8 +1,10 @@
 """The mockd configuration the benchmark serves, and the messages its cases send.
 
 One mockd process serves every case on its own path (``/echo``, ``/json``, ``/exact1``,
-``/exact200``, ``/feed``, ``/big``, ``/idle``); a second one, started with
-``--journal-size 0``, serves the same file for the journal on/off comparison.
+``/exact200``, ``/feed``, ``/big``, ``/idle``, ``/proxy``); a second one, started with
+``--journal-size 0``, serves the same file for the journal on/off comparison. ``/proxy`` relays
+to the bench's bare gevent-websocket server, whose port is known only once it runs: the file
+is written after that server has started.
 """
 import json
 
@@ -19,14 +21,17 @@ EXACT_REPLY = b"exact-reply-0199-bbbbbbbbbbbbbbbb"    # 33 bytes
 FEED_PERIOD = 0.02          # each feed connection gets a message every 20 ms (50 per second)
 BIG_LIMIT = 64 << 20        # maxMessageSize of /big
 IDLE_HEARTBEAT = ("1s", "5s")
+PROXY_PATH = "/proxy"
+UPSTREAM_PATH = "/echo"     # the bare server echoes on every path but /feed; this one reads as what it is
 
 
 def _exact_rule(value, reply):
     return {"match": {"type": "exact", "value": value}, "response": {"type": "text", "value": reply}}
 
 
-def mockd_config(feed_period=FEED_PERIOD):
-    """The config document (JSON-able) of the benchmark's mockd server."""
+def mockd_config(feed_period=FEED_PERIOD, upstream=None):
+    """The config document (JSON-able) of the benchmark's mockd server; with ``upstream`` (a
+    ``ws://`` URL) also ``/proxy``, relaying every frame both ways to it."""
     request = EXACT_REQUEST.decode()
     reply = EXACT_REPLY.decode()
     json_rules = [{"match": {"type": "json", "path": "$.type", "value": f"quote-{number}"},
@@ -49,10 +54,13 @@ def mockd_config(feed_period=FEED_PERIOD):
         {"id": "idle", "websocket": {"path": "/idle", "echoMode": True, "heartbeat": {
             "enabled": True, "interval": IDLE_HEARTBEAT[0], "timeout": IDLE_HEARTBEAT[1]}}},
     ]
+    if upstream:
+        mocks.append({"id": "proxy", "websocket": {"path": PROXY_PATH,
+                                                   "proxy": {"url": upstream, "mode": "passthrough"}}})
     return {"version": "1.0", "mocks": mocks}
 
 
-def write_mockd_config(path, feed_period=FEED_PERIOD):
+def write_mockd_config(path, feed_period=FEED_PERIOD, upstream=None):
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(mockd_config(feed_period), fh, indent=1)
+        json.dump(mockd_config(feed_period, upstream), fh, indent=1)
     return path

@@ -10,10 +10,11 @@ DESCRIPTION = """Every case against every server, one table of ratios (see bench
 Servers run as subprocesses on free 127.0.0.1 ports, started one after another: bare
 gevent-websocket (the floor), ``websockets``, Node ``ws`` (when ``bench/node`` has it
 installed) and mockd itself through ``mockd serve`` (twice: journal on, and
-``--journal-size 0``). Throughput cases run in interleaved rounds (every case once per round)
-so that a burst of load from something else on the machine hits every server alike; the
-figure of a case is its median round. Memory cases (16 MiB echo, idle connections) get fresh
-server processes, so that what earlier cases left in the heap does not blur them.
+``--journal-size 0``; its ``/proxy`` relays to the bare server). Throughput cases run in
+interleaved rounds (every case once per round) so that a burst of load from something else on
+the machine hits every server alike; the figure of a case is its median round. Memory cases
+(16 MiB echo, idle connections) get fresh server processes, so that what earlier cases left in
+the heap does not blur them.
 
 Every ratio is against the bare gevent-websocket figure of the same run: absolute numbers on a
 shared two-core box move by 20-30% between runs, ratios much less.

@@ -29,7 +29,8 @@ def main(argv=None):
         + (f", servers pinned to cpu {pinning.server_cpu}, load generator to cpu {pinning.client_cpu}"
            if pinning else ""))
     with tempfile.TemporaryDirectory(prefix="mockd-bench-") as tmp:
-        config = cases.write_mockd_config(os.path.join(tmp, "bench-mocks.json"), plan.feed_period)
+        # Written by start_servers, once the bare server (the proxy's upstream) has its port.
+        config = os.path.join(tmp, "bench-mocks.json")
         results = run_all(plan, config, pinning)
     rows, verdicts = build_report(plan, results)
     document = {"when": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -55,8 +56,10 @@ def run_all(plan, config, pinning):
 
 def start_servers(plan, config, pinning, servers):
     """Start the servers one after another into ``servers`` (name: Server), so that the caller
-    stops those that started when a later one fails."""
-    servers["gevent-bare"] = gevent_server(plan.feed_period, pinning).start()
+    stops those that started when a later one fails; write mockd's ``config`` once the bare
+    server, the upstream of its ``/proxy``, has told its port."""
+    bare = servers["gevent-bare"] = gevent_server(plan.feed_period, pinning).start()
+    cases.write_mockd_config(config, plan.feed_period, upstream=bare.url(cases.UPSTREAM_PATH))
     for wanted, make in ((plan.websockets, websockets_server), (plan.node, node_server)):
         if wanted:  # references only: a run goes on without them
             try:

@@ -26,7 +26,9 @@ def echo_path(server):
 
 def round_trip_jobs(plan, servers):
     """Every echo at every connection count on every server but the journal-off mockd, its
-    echoes that the targets compare with, and mockd's matcher cases at the middle count."""
+    echoes that the targets compare with, and mockd's matcher and proxy cases at the middle
+    count. The proxied echo goes through mockd's ``/proxy`` to the bare server: the direct
+    echo it is compared with is the bare server's own echo job of the same round."""
     mockd, nojournal = servers["mockd"], servers["mockd-nojournal"]
     jobs = [RoundTripJob(f"echo/{conns}/{name}", server, echo_path(server), conns, {})
             for conns in plan.conns for name, server in servers.items() if server is not nojournal]
@@ -38,6 +40,7 @@ def round_trip_jobs(plan, servers):
                      {"payload": cases.JSON_REQUEST, "any_reply": True}),
         RoundTripJob(f"exact1/{plan.mid}/mockd", mockd, "/exact1", plan.mid, exact),
         RoundTripJob(f"exact200/{plan.mid}/mockd", mockd, "/exact200", plan.mid, exact),
+        RoundTripJob(f"proxy/{plan.mid}/mockd", mockd, cases.PROXY_PATH, plan.mid, {}),
     ]
     return jobs
 

@@ -2,9 +2,13 @@
 manager and registry, the config, the :class:`~mockd.server.MockServer`, its admin app and
 listeners, prints the banner and runs until a signal. ``mockd check`` and ``mockd plugins``
 build their plugins and config with the same :func:`plugins_from_args` and
-:func:`config_from_args`.
-Nothing is imported at module level: ``serve()`` patches gevent before anything else loads.
+:func:`config_from_args`; ``mockd record`` serves a recording proxy the same way (:func:`record`).
+Only the standard library's ``sys`` is imported at module level: ``serve()`` and ``record()``
+patch gevent before anything else loads.
 """
+import sys
+
+RECORD_WIND_DOWN = 5.0  # seconds mockd record waits for closing sessions before it writes the file
 
 
 def plugins_from_args(args):
@@ -65,7 +69,7 @@ def _endpoint_lines(server):
 
 
 def _banner(args, config, server):
-    source = args.config or "the built-in demo config"
+    source = getattr(args, "banner_source", None) or args.config or "the built-in demo config"
     count = len(config.mocks)
     tls = server.options.tls_cert
     lines = [f"mockd server started ({count} mock{'' if count == 1 else 's'} from {source})", "",
@@ -170,24 +174,67 @@ def _reloader(args, server, registry):
 def serve(args):
     """Run ``mockd serve`` with the parsed command line ``args`` until SIGTERM or SIGINT; 0."""
     _patch()
+    from .log import configure_logging
+    from .options import ServerOptions
+
+    options = ServerOptions.from_args(args)
+    configure_logging(options.log_level, options.log_format)
+    pm, registry = plugins_from_args(args)
+    _run(args, options, pm, registry, config_from_args(args, registry))
+    return 0
+
+
+def record(args):
+    """Run ``mockd record``: a recording proxy to ``--upstream`` on the mock port, no config
+    file; on SIGTERM or Ctrl+C every session is written to ``-o FILE`` (HAR for ``.har``)."""
+    _patch()
+    import dataclasses
+    from urllib.parse import urlsplit
+
+    from .config import build_config
+    from .log import configure_logging
+    from .options import ServerOptions
+
+    # Every session is kept: what was recorded is the point (the default cap is for serve).
+    options = dataclasses.replace(ServerOptions.from_args(args), max_recordings=sys.maxsize)
+    configure_logging(options.log_level, options.log_format)
+    pm, registry = plugins_from_args(args)
+    path = args.path or urlsplit(args.upstream).path or "/"
+    config = build_config({"version": "1.0", "mocks": [{"id": "record", "name": f"recording {args.upstream}",
+                                                        "websocket": {"path": path, "proxy": {
+                                                            "url": args.upstream, "mode": "passthrough",
+                                                            "record": True}}}]},
+                          registry, "mockd record")
+    args.config, args.banner_source = None, f"mockd record, to {args.upstream}"
+    server = _run(args, options, pm, registry, config)
+    import gevent
+    with gevent.Timeout(RECORD_WIND_DOWN, False):
+        # A session's recording is kept once its sockets are wound down (the upstream's answer
+        # to the close included), which stop() does not wait for.
+        while server.connections.unfinished():
+            gevent.sleep(0.02)
+    from .proxy.files import write_recordings
+    recordings = list(server.recordings)
+    write_recordings(args.output, recordings)
+    frames = sum(len(recording.frames) for recording in recordings)
+    print(f"mockd record: wrote {len(recordings)} session{'' if len(recordings) == 1 else 's'} "
+          f"({frames} frame{'' if frames == 1 else 's'}) to {args.output}", flush=True)
+    return 0
+
+
+def _run(args, options, pm, registry, config):
+    """Serve ``config`` until SIGTERM or SIGINT; returns the stopped server."""
     import signal
-    import sys
 
     import gevent
 
     from .blocking import warn_blocking
     from .errors import MockdError
     from .listen import ListenError
-    from .log import configure_logging
-    from .options import ServerOptions
     from .rlimit import raise_open_file_limit
     from .server import MockServer
 
-    options = ServerOptions.from_args(args)
-    configure_logging(options.log_level, options.log_format)
     warn_blocking(options.warn_blocking)  # before anything runs the hub, which starts the monitor
-    pm, registry = plugins_from_args(args)
-    config = config_from_args(args, registry)
     server = MockServer(config, pm, registry, options)
     admin_app = None
     if options.admin:
@@ -218,4 +265,4 @@ def serve(args):
         if options.pid_file:
             _remove_pid_file(options.pid_file)
     sys.stdout.flush()
-    return 0
+    return server

@@ -76,13 +76,26 @@ class Build:
         (``None`` for mocks that did not come from a file).
     :param warnings: a list that :meth:`warn` appends to (located :class:`ConfigError`
         objects); ``mockd check`` prints them and ``mockd serve`` logs them.
+    :param allowed_files: see :meth:`file_setting`.
     """
 
-    def __init__(self, registry, plugins=None, source=None, warnings=None):
+    def __init__(self, registry, plugins=None, source=None, warnings=None, allowed_files=None):
         self.registry = registry
         self.plugins = plugins or {}
         self.source = source
         self.warnings = [] if warnings is None else warnings
+        #: For a mock sent to the admin API: the file names its config file's mocks name, the
+        #: only ones it may name too (:meth:`file_setting`); None for a config file.
+        self.allowed_files = allowed_files
+
+    def file_setting(self, name, where):
+        """Check a setting that names a file to read (``replay.recording``, ``proxy.tls.ca``):
+        through the admin API only a file the config file names already, so that whoever can
+        reach the API cannot make the server read (and replay) any file it can read."""
+        if self.allowed_files is not None and name not in self.allowed_files:
+            raise ConfigError(f"{name!r}: a file to read is named in the config file only, not through the admin "
+                              "API; add this mock to the config file and reload it (SIGHUP)", where=where)
+        return name
 
     def plugin_config(self, name):
         """The ``plugins: {name: {...}}`` block, or ``{}`` (as ``MockServer.plugin_config``)."""

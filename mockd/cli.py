@@ -25,6 +25,14 @@ SERVE_EXAMPLES = """examples:
 """
 
 
+CONVERT_EXAMPLES = """examples:
+  mockd convert session.json -o mocks.yaml           one mock per path, replaying the session
+  mockd convert chat.har -o mocks.yaml --as matchers a matcher per client message
+  mockd convert chat.har --timing-scale 0            no pauses between frames, YAML on stdout
+  mockd check -c mocks.yaml && mockd serve -c mocks.yaml
+"""
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
@@ -64,6 +72,15 @@ def _admin_exposure_error(args):
             f"set --admin-token (or MOCKD_ADMIN_TOKEN), or pass --admin-insecure")
 
 
+def _add_server_options(parser):
+    """Every ServerOptions declaration as an option of ``parser``, in its argument group."""
+    groups = {}
+    for name, (default, option) in declarations().items():
+        if option.group not in groups:
+            groups[option.group] = parser.add_argument_group(option.group)
+        _add_server_option(groups[option.group], name, default, option)
+
+
 def get_parser():
     """Build the argument parser. Pure: no imports of gevent or Flask, no I/O."""
     parser = argparse.ArgumentParser(
@@ -84,12 +101,29 @@ def get_parser():
                                 epilog=SERVE_EXAMPLES, formatter_class=_Formatter)
     serve.add_argument("-c", "--config", metavar="FILE",
                        help="YAML or JSON config file (env MOCKD_CONFIG); without it the built-in demo is served")
-    groups = {}
-    for name, (default, option) in declarations().items():
-        if option.group not in groups:
-            groups[option.group] = serve.add_argument_group(option.group)
-        _add_server_option(groups[option.group], name, default, option)
+    _add_server_options(serve)
     _add_plugin_options(serve)
+
+    record = commands.add_parser(
+        "record", help="record a real server's sessions through a proxy, without a config file",
+        description="Serve a recording proxy on the mock port: every client that connects to PATH is "
+                    "connected to the upstream URL and every frame both ways is kept. On SIGTERM or "
+                    "Ctrl+C every session is written to FILE (mockd's JSON recording, or HAR 1.2 when FILE "
+                    "ends in .har), the number of sessions and frames is printed, and the exit status is 0. "
+                    "Handshake secrets (Authorization, Cookie, Set-Cookie, Sec-WebSocket-Key and each "
+                    "--redact-header) are never written.",
+        epilog="examples:\n"
+               "  mockd record --upstream wss://api.example.test/feed -o session.json\n"
+               "  mockd record --upstream ws://127.0.0.1:9000/ws --path /live -o chat.har -p 0\n"
+               "  mockd convert session.json -o mocks.yaml   then serve what was recorded",
+        formatter_class=_Formatter)
+    record.add_argument("--upstream", required=True, metavar="URL", help="the ws:// or wss:// server to record")
+    record.add_argument("--path", metavar="PATH",
+                        help="the path clients connect to (default: the upstream URL's path)")
+    record.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="where the sessions are written at exit (.har: HAR 1.2)")
+    _add_server_options(record)
+    _add_plugin_options(record)
 
     check = commands.add_parser("check", help="validate a config file without serving it",
                                 description="Load and validate a config file and its plugins, then exit: "
@@ -110,8 +144,29 @@ def get_parser():
                                   formatter_class=_Formatter)
     plugins.add_argument("--all", action="store_true", help="include mockd's built-in plugins")
     _add_plugin_options(plugins)
+    _add_convert_parser(commands)
     add_websocket_parser(commands)
     return parser
+
+
+def _add_convert_parser(commands):
+    convert = commands.add_parser(
+        "convert", help="turn a recording or a HAR into mocks (YAML)", epilog=CONVERT_EXAMPLES,
+        formatter_class=_Formatter,
+        description="Write a YAML mock file from recorded WebSocket sessions: a recording of 'mockd record' or "
+                    "GET /recordings/{id} (JSON), or a HAR saved from Chrome DevTools. One mock per WebSocket "
+                    "path; served, it sends a client that sends the recorded client messages the recorded "
+                    "server messages, in order and with the recorded pauses.")
+    convert.add_argument("file", metavar="FILE", help="the recording (.json) or HAR (.har) to convert")
+    convert.add_argument("-o", "--output", metavar="OUT",
+                         help="write the mocks to OUT, replaced at once if it exists (default: standard output)")
+    convert.add_argument("--as", dest="convert_as", choices=("scenario", "matchers"), default="scenario",
+                         help="scenario (default): replay one session step by step, client messages awaited "
+                              "in order; matchers: answer each recorded client message, in any order, with "
+                              "the first server message that followed it")
+    convert.add_argument("--timing-scale", metavar="X", type=float, default=1.0,
+                         help="multiply the recorded pauses by X: 0.5 plays twice as fast, 0 leaves them out "
+                              "(default: 1)")
 
 
 def _check(args):
@@ -157,7 +212,7 @@ def main(argv=None):
         # Read here, not as the option's default: get_parser() stays pure (no environment).
         args.config = os.environ.get("MOCKD_CONFIG") or None
     try:
-        if args.command == "serve":
+        if args.command in ("serve", "record"):
             # Read here, not as the options' defaults: get_parser() must not capture a secret.
             for name, (_default, option) in declarations().items():
                 if option.env and not getattr(args, name):
@@ -165,6 +220,9 @@ def main(argv=None):
             exposure = _admin_exposure_error(args)
             if exposure:
                 raise ConfigError(exposure)
+            if args.command == "record":
+                from .bootstrap import record  # patches gevent first thing
+                return record(args)
             from .bootstrap import serve  # patches gevent first thing
             return serve(args)
         if args.command == "check":
@@ -174,6 +232,9 @@ def main(argv=None):
             return run(args)
         if args.command == "plugins":
             return _plugins(args)
+        if args.command == "convert":
+            from .proxy.convert import run as convert  # PyYAML only; never gevent
+            return convert(args)
     except (ConfigError, PluginError) as exc:
         for line in str(exc).splitlines():  # a config error may report several problems, one a line
             print(f"mockd: error: {line}", file=sys.stderr)

@@ -15,6 +15,8 @@ from .build import Build, Criteria, Response
 from .errors import ConfigError
 from .origins import parse_origin_pattern
 from .protocols.base import protocol_settings_key
+from .proxy.config import build_proxy
+from .proxy.replay import build_replay
 from .schema import Problems, join_where
 from .yamlload import scalar_text
 
@@ -29,7 +31,7 @@ DOCUMENTED_MOCK_KEYS = ("id", "type", "name", "description", "enabled", "websock
 MOCK_KEYS = DOCUMENTED_MOCK_KEYS + ("parentId", "metaSortKey", "workspaceId", "createdAt", "updatedAt")
 WEBSOCKET_KEYS = ("path", "subprotocols", "requireSubprotocol", "maxMessageSize", "maxConnections",
                   "idleTimeout", "echoMode", "heartbeat", "matchers", "defaultResponse", "scenario",
-                  "skipOriginVerify", "allowedOrigins", "protocol")
+                  "skipOriginVerify", "allowedOrigins", "protocol", "proxy", "replay")
 #: What a protocol replaces: it owns the whole conversation.
 _NOT_WITH_PROTOCOL = ("matchers", "defaultResponse", "scenario", "echoMode")
 HEARTBEAT_KEYS = ("enabled", "interval", "timeout")
@@ -77,6 +79,7 @@ class Endpoint:
     skip_origin_verify: bool = True  # False: an Origin must name the Host (upstream's same-origin check)
     allowed_origins: tuple = ()      # normal-form origins; empty: any
     protocol: Optional[object] = None  # a ProtocolType instance: it owns the conversation
+    proxy: Optional[object] = None     # a mockd.proxy.config.ProxySpec: what the rules leave goes upstream
 
 
 @dataclass
@@ -183,12 +186,12 @@ def new_mock_id(prefix):
 
 
 def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False, plugins=None, source=None,
-               warnings=None):
+               warnings=None, allowed_files=None):
     """Validate one mock definition. ``spec`` is not modified.
 
     ``plugins`` and ``source`` are the config's ``plugins:`` block and file (see :class:`Build`);
-    pass the server's for mocks added at run time. ``warnings``, a list, receives what loads
-    but is likely a mistake.
+    pass the server's for mocks added at run time, with ``allowed_files`` (see
+    :meth:`Build.file_setting`). ``warnings``, a list, receives what loads but is likely a mistake.
     """
     spec = schema.mapping(spec, where)
     problems = Problems()
@@ -202,7 +205,8 @@ def build_mock(spec, registry, where="mock", id_prefix="ws_", require_type=False
         if spec.get("websocket") is None:
             problems.add("websocket spec is required for WebSocket mocks", join_where(where, "websocket"))
         else:
-            endpoint = problems.attempt(build_endpoint, spec["websocket"], Build(registry, plugins, source, warnings),
+            endpoint = problems.attempt(build_endpoint, spec["websocket"],
+                                        Build(registry, plugins, source, warnings, allowed_files),
                                         join_where(where, "websocket"))
     problems.check(order=spec, where=where)
     stored = dict(spec, id=mock_id, type=mock_type)
@@ -229,6 +233,7 @@ def build_endpoint(spec, build, where):
     attempt(schema.check_keys, spec, WEBSOCKET_KEYS + ((settings_key,) if settings_key else ()), where)
     path = attempt(_path, spec, where)
     protocol = attempt(_build_protocol, spec, build, where, settings_key)
+    proxy = attempt(build_proxy, spec.get("proxy"), build, join_where(where, "proxy"))
     at = join_where(where, "subprotocols")
     subprotocols = tuple(attempt(_subprotocol, item, join_where(at, i))
                          for i, item in enumerate(attempt(schema.sequence, spec.get("subprotocols"), at) or []))
@@ -248,7 +253,7 @@ def build_endpoint(spec, build, where):
         max_connections=attempt(schema.integer, spec, "maxConnections", where, default=0, minimum=0),
         idle_timeout=attempt(schema.duration, spec, "idleTimeout", where, default=0.0),
         echo=attempt(schema.boolean, spec, "echoMode", where,
-                     default=not rules and scenario is None and protocol is None),
+                     default=not rules and scenario is None and protocol is None and proxy is None),
         heartbeat=attempt(_build_heartbeat, spec.get("heartbeat"), join_where(where, "heartbeat")),
         rules=rules,
         default_response=default_response,
@@ -256,6 +261,7 @@ def build_endpoint(spec, build, where):
         skip_origin_verify=attempt(schema.boolean, spec, "skipOriginVerify", where, default=True),
         allowed_origins=attempt(_allowed_origins, spec.get("allowedOrigins"), join_where(where, "allowedOrigins")),
         protocol=protocol,
+        proxy=proxy,
     )
     problems.check(order=spec, where=where)
     return Endpoint(**endpoint)
@@ -263,13 +269,16 @@ def build_endpoint(spec, build, where):
 
 def _build_protocol(spec, build, where, settings_key):
     name = schema.string(spec, "protocol", where)
-    if not name:
+    replay = spec.get("replay") is not None  # a built-in protocol (mockd.proxy.replay)
+    if not name and not replay:
         return None
-    mixed = [key for key in _NOT_WITH_PROTOCOL if key in spec]
+    mixed = [key for key in _NOT_WITH_PROTOCOL + (("protocol", "proxy") if replay else ()) if key in spec]
     if mixed:
-        raise ConfigError(f"protocol {name!r} answers every message itself: {', '.join(mixed)} cannot be "
-                          "used with it (make a second mock on another path for them)",
+        raise ConfigError(f"{'replay' if replay else f'protocol {name!r}'} answers every message itself: "
+                          f"{', '.join(mixed)} cannot be used with it (make a second mock on another path for them)",
                           where=join_where(where, mixed[0]))
+    if replay:
+        return build_replay(spec["replay"], build, join_where(where, "replay"), spec.get("path"))
     settings_where = join_where(where, settings_key) if settings_key else join_where(where, "protocol")
     return build.protocol(name, spec.get(settings_key) if settings_key else None, where, settings_where)
 

@@ -16,6 +16,7 @@ from .blame import blame
 from .closecodes import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
 from .connections import new_connection_id
 from .greenlets import UNWIND, let_others_run, spawn
+from .keepalive import KeepAliveTimers
 from .message import MatchContext, Message, sendable
 from .pipeline import handle_message
 from .protocols.context import ProtocolContext
@@ -51,7 +52,17 @@ class _PendingWait:
         self.result = AsyncResult()
 
 
-class Connection:
+class _Labelled:
+    """A frame's payload and its journal label, as the socket hands it back once written."""
+
+    __slots__ = ("payload", "label")
+
+    def __init__(self, payload, label):
+        self.payload = payload
+        self.label = label
+
+
+class Connection(KeepAliveTimers):
     """Session handed to the WebSocket handler; lives until the socket is gone."""
 
     def __init__(self, server, route, environ, subprotocol):
@@ -81,21 +92,25 @@ class Connection:
         self.match_context = MatchContext(None, self.path, self, server)
         self._scenario = None
         self._protocol = None         # the ProtocolContext of a mock with a protocol
+        self.link = None              # the UpstreamLink of a proxied mock (set by ws/app.py)
         self._timers = {}
         self._ping_sent_at = None
         self._admitted = True
         # echoMode and nothing else: no matcher or default reply ever looks at a message, so
         # the pipeline may skip building a Message and asking the (empty) rule set.
-        self.plain_echo = (self.endpoint.echo and not route.rules.rules
+        self.plain_echo = (self.endpoint.echo and not route.rules.rules and self.endpoint.proxy is None
                             and self.endpoint.default_response is None)
 
     # ------------------------------------------------------------ session protocol (handler.py)
 
     def cancel(self):
-        """The handshake failed after admission: give the maxConnections slot back."""
+        """The handshake failed after admission (or succeeded: ``run`` calls it too): give the
+        maxConnections slot back, and drop an upstream that no client will use."""
         if self._admitted:
             self._admitted = False
             self.route.pending -= 1
+        if self.ws is None and self.link is not None:
+            self.link.finish()
 
     def run(self, ws):
         self.ws = ws
@@ -106,6 +121,8 @@ class Connection:
         self.cancel()
         self.route.connections.add(self)
         self.server.connections.add(self)
+        if self.link is not None:
+            self.link.start()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("connection %s opened on %s from %s", self.id, self.path, self.remote_addr,
                       extra={"connection_id": self.id, "mock_id": self.mock_id})
@@ -187,26 +204,31 @@ class Connection:
                 return
         self.send(response.render(RenderContext(message, self.path, self, None, captures)))
 
-    def send(self, payload):
+    def send(self, payload, label=None):
         """Send ``str`` as a text frame or ``bytes`` as a binary frame. False once closed.
 
-        The frame is counted and journaled when it reaches the socket: now, or when the writer
-        gets to it (:meth:`_written`); a frame still queued when the connection dies never is."""
+        The frame is counted and journaled (with ``label`` as its ``matched``, as ``proxy``)
+        when it reaches the socket: now, or when the writer gets to it (:meth:`_written`); a
+        frame still queued when the connection dies never is."""
+        token = payload if label is None else _Labelled(payload, label)
         try:
-            written = self.ws.send(payload, payload)
+            written = self.ws.send(payload, token)
         except ConnectionClosed:
             return False
         except UnicodeEncodeError:  # a surrogate (client JSON "\ud800" in a template): U+FFFD, not 1011
-            return self.send(sendable(payload))
+            return self.send(sendable(payload), label)
         self.last_activity = time.monotonic()
         if written:
-            self._written(payload)
+            self._written(token)
         return True
 
-    def _written(self, payload):
+    def _written(self, token):
         """A data frame reached the socket (called by the socket for frames that waited)."""
         self.messages_sent += 1
-        self.server.journal.record(self, "outbound", payload)
+        if token.__class__ is _Labelled:
+            self.server.journal.record(self, "outbound", token.payload, token.label)
+        else:
+            self.server.journal.record(self, "outbound", token)
 
     def pace(self):
         """Wait, in this greenlet only, until the client has taken what was sent (a scenario
@@ -280,58 +302,10 @@ class Connection:
         if not self.closed:
             self.close(CLOSE_NORMAL, "")
 
-    # ------------------------------------------------------------ idle timeout and heartbeat
-
-    def _start_timers(self):
-        endpoint = self.endpoint
-        if endpoint.idle_timeout:
-            self._set_timer("idle", endpoint.idle_timeout, 0.0, self._idle_check)
-        if endpoint.heartbeat is not None:
-            interval = endpoint.heartbeat.interval
-            self._set_timer("heartbeat", interval, interval, self._heartbeat_due)
-
-    def _set_timer(self, slot, after, repeat, callback):
-        old = self._timers.get(slot)
-        if old is not None:
-            old.close()
-        timer = gevent.get_hub().loop.timer(after, repeat)
-        timer.start(callback)
-        self._timers[slot] = timer
-
-    def _idle_check(self):
-        # Runs in the hub: must not block, so the close itself gets a greenlet.
-        remaining = self.endpoint.idle_timeout - (time.monotonic() - self.last_activity)
-        if remaining <= 0:
-            spawn(self.close, CLOSE_GOING_AWAY, "idle timeout")
-        else:
-            self._set_timer("idle", remaining, 0.0, self._idle_check)
-
-    def _heartbeat_due(self):
-        if self._ping_sent_at is not None:
-            return  # still waiting for the previous pong; the pong timer decides
-        self._ping_sent_at = time.monotonic()
-        spawn(self._ping)
-        self._set_timer("pong", self.endpoint.heartbeat.timeout, 0.0, self._pong_check)
-
-    def _ping(self):
-        try:
-            self.ws.ping(b"mockd")
-        except ConnectionClosed:
-            pass
-
-    def _pong_check(self):
-        if self._ping_sent_at is not None:
-            spawn(self.close, CLOSE_GOING_AWAY, "ping timeout")
-
-    def _on_pong(self, payload):
-        self._ping_sent_at = None
-
     # ------------------------------------------------------------ teardown
 
     def _finish(self):
-        for timer in self._timers.values():
-            timer.close()
-        self._timers.clear()
+        self._stop_timers()
         if self._scenario is not None:
             self._scenario.kill(block=False)
         if self._protocol is not None:
@@ -344,6 +318,8 @@ class Connection:
                 ws.close(CLOSE_GOING_AWAY, "")
             self.close_code = ws.close_code
             self.close_reason = ws.close_reason
+        if self.link is not None:
+            self.link.client_closed(self.close_code, self.close_reason)
         self._leave()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("connection %s on %s closed: %s %s", self.id, self.path, self.close_code, self.close_reason,
@@ -364,7 +340,8 @@ class Connection:
         connection and its greenlets into a cycle are dropped, so that reference counting alone
         frees them (a cycle per connection left GC pauses in a long-used server)."""
         self.server.connections.retire(self)
-        self._scenario = self.wait = self._protocol = None  # the socket drops its side (MockdWebSocket._dispose)
+        # The socket drops its side (MockdWebSocket._dispose); these all point back at us.
+        self._scenario = self.wait = self._protocol = self.match_context = self.link = None
 
     def describe(self):
         """The connection object of the admin API (README.rst, "Admin API")."""

@@ -44,6 +44,10 @@ class ConnectionTable:
             self._closed_sent += connection.messages_sent
             self._closed_received += connection.messages_received
 
+    def unfinished(self):
+        """Connections listed, or decided closed but not yet wound down."""
+        return len(self._by_id) + len(self._leaving)
+
     def get(self, connection_id):
         return self._by_id.get(connection_id)
 

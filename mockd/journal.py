@@ -67,7 +67,7 @@ class Entry(tuple):
             "body": base64.b64encode(body).decode("ascii") if self.is_binary else body,
             "truncated": len(stored) < self.size,  # stored is bytes, or an ASCII str
         }
-        if self.direction == "inbound":
+        if self.direction == "inbound" or self.matched is not None:  # outbound: only a proxied frame's
             entry["matched"] = self.matched
         return entry
 

@@ -168,6 +168,13 @@ class ServerOptions:
     journal_body_limit: int = _option(
         10_240, "--journal-body-limit", group=ADMIN, metavar="BYTES", type=non_negative_int,
         help="bodies longer than this are journaled truncated")
+    max_recordings: int = _option(
+        100, "--max-recordings", group=ADMIN, metavar="N", type=non_negative_int,
+        help="proxied sessions kept as recordings (proxy.record), oldest dropped first; 0 keeps none")
+    redact_headers: tuple = _option(
+        (), "--redact-header", group=ADMIN, metavar="NAME", action="append",
+        help="also keep the value of handshake header NAME out of recordings (Authorization, Cookie, "
+             "Set-Cookie and Sec-WebSocket-Key always are; repeatable)")
 
     # ---------------------------------------------------------------- logging
     log_level: str = _option(
@@ -197,7 +204,7 @@ class ServerOptions:
 
     def __post_init__(self):
         # argparse and callers hand lists; a frozen value keeps none that could change later.
-        for name in ("admin_allow_origins", "admin_allow_hosts"):
+        for name in ("admin_allow_origins", "admin_allow_hosts", "redact_headers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @classmethod

@@ -2,7 +2,8 @@
 
 In order: a scenario wait step that is waiting takes the message if its match accepts it;
 otherwise the first rule (``matchers``) that matches answers, with its captures in the reply's
-templates (``{{match.NAME}}``); otherwise ``defaultResponse``; otherwise the echo, if on. Each
+templates (``{{match.NAME}}``); otherwise ``defaultResponse``; otherwise the upstream of a
+proxied mock; otherwise the echo, if on. A ``passthrough`` proxy sends everything upstream. Each
 message is journaled with what took it. Runs in the connection's greenlet, for every message.
 """
 import time
@@ -23,6 +24,15 @@ def handle_message(connection, data):
         connection.messages_received += 1
         connection.last_activity = _monotonic()
         _echo_fast(connection, server, data)
+        return
+    link = connection.link
+    if link is not None and link.spec.passthrough:
+        if server.observers.received:
+            connection.take_inbound(data)
+        else:  # no observer to show a Message to: counting is all take_inbound would do
+            connection.messages_received += 1
+            connection.last_activity = _monotonic()
+        link.forward(data)
         return
     message = connection.take_inbound(data)
     context = connection.match_context  # one per connection: its messages are handled one at a time
@@ -47,6 +57,8 @@ def handle_message(connection, data):
     elif endpoint.default_response is not None:
         server.journal.record(connection, "inbound", data, "defaultResponse")
         connection.send_response(endpoint.default_response, message)
+    elif link is not None:  # fallback: what the rules leave goes upstream (no echo)
+        link.forward(data)
     elif endpoint.echo:
         server.journal.record(connection, "inbound", data, "echo")
         connection.send(data)

@@ -19,6 +19,7 @@ from .journal import Journal
 from .listen import ListenError, address, bound_host, listen, unbracket
 from .connections import ConnectionTable
 from .options import DEFAULTS
+from .proxy.recording import RecordingStore
 from .routes import MockTable
 from .ws.app import MockApp
 from .ws.guard import GuardedWSGIHandler
@@ -79,6 +80,7 @@ class MockServer:
         self.registry = registry
         self.options = options
         self.journal = Journal(options.journal_size, options.journal_body_limit)
+        self.recordings = RecordingStore(options.max_recordings)  # proxied sessions (proxy.record)
         self.started_at = None
         self.observers = _Observers(plugin_manager)
         self.connections = ConnectionTable()

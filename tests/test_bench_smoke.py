@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ("case", "server", "figure", "x bare", "p50 ms", "p99 ms", "conn min/med/max", "srv CPU", "us/msg",
            "RSS MB", "err")
 CASES = ("echo 32 B, 1 conn", "echo 32 B, 4 conn", "json reply, 20 matchers", "exact, 1 matcher",
-         "exact, 200th of 200", "feed 10 conn", "churn at 100/s", "1 MiB binary echo", "50 idle conn")
+         "exact, 200th of 200", "proxied echo to gevent-bare, 4 conn", "feed 10 conn", "churn at 100/s",
+         "1 MiB binary echo", "50 idle conn")
 
 
 # A benchmark run in subprocesses, well over a minute on two cores.
@@ -53,6 +54,8 @@ def test_quick_benchmark_runs_and_reports_every_column(tmp_path):
     assert any("journal on / journal off" in name for name in names)
     assert any("KiB per idle connection" in name for name in names)
     assert any("churn p99 after" in name for name in names)
+    proxied = next(target for target in doc["targets"] if target["target"].startswith("proxied echo / direct echo"))
+    assert "p99" in proxied["detail"], proxied   # both tails, proxied and direct
     assert all(target["achieved"] is not None for target in doc["targets"]), doc["targets"]
     memory = doc["memory"]["mockd"]
     assert memory["idle"]["pings_answered"] > 0  # the heartbeat ran while the connections idled

@@ -276,7 +276,7 @@ def test_allowed_keys_are_the_documented_ones_and_misplaced_keys_are_pointed_hom
         f"type, websocket); did you mean 'websocket.echoMode'?",
         f"mockd: error: {path}: mocks[1].websocket.paht: unknown key 'paht' (allowed: allowedOrigins, "
         f"defaultResponse, echoMode, heartbeat, idleTimeout, matchers, maxConnections, maxMessageSize, path, "
-        f"protocol, requireSubprotocol, scenario, skipOriginVerify, subprotocols); did you mean 'path'?"]
+        f"protocol, proxy, replay, requireSubprotocol, scenario, skipOriginVerify, subprotocols); did you mean 'path'?"]
     # Upstream's bookkeeping fields still load; they are just never advertised.
     exported = write(tmp_path, 'version: "1.0"\nkind: MockCollection\nname: x\nmetadata: {}\nserverConfig: {}\n'
                                'mocks:\n  - {id: a, parentId: p, metaSortKey: 1, workspaceId: w, createdAt: t, '

@@ -41,7 +41,7 @@ from _cli import ADMIN_URL, MOCK_URL, ROOT, end, env, read_until
 from mockd.adminclient import AdminClient
 
 README = ROOT / "README.rst"
-EXPECTED_BLOCKS = 38
+EXPECTED_BLOCKS = 43
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 GENERATED_ID = re.compile(r"conn-[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{8}|websocket_[0-9a-f]{16}")
 PORTS = re.compile(r"localhost:(4280|4290)")
@@ -78,6 +78,11 @@ ELSEWHERE = {
     **{f"Writing a plugin, step by step #{rank}": ("test_plugin_docs.py", "test_writing_a_plugin_walkthrough")
        for rank in (1, 2, 3, 4)},
     "Responses and templates #1": ("test_captures.py", "test_readme_captures_example"),
+    "Record and replay #1": ("test_record_replay_docs.py", "test_readme_proxy_example"),
+    "Record and replay #2": ("test_record_replay_docs.py", "test_readme_record_session"),
+    "Record and replay #3": ("test_record_replay_docs.py", "test_readme_recording_file"),
+    "Record and replay #4": ("test_record_replay_docs.py", "test_readme_converted_chrome_har"),
+    "Record and replay #5": ("test_record_replay_docs.py", "test_readme_replay_example"),
     **{f"{hook} #1": ("test_plugin_docs.py", "test_readme_hook_examples_work_together") for hook in (
         "mockd_register_matchers()", "mockd_register_template_functions()", "mockd_register_step_types()",
         "mockd_register_response_types()", "mockd_register_protocols()", "mockd_configure(server)",

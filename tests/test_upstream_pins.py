@@ -175,7 +175,7 @@ def test_wsgi_handler_headers_report_malformed_lines_as_defects():
 # ---------------------------------------------------------------------------- gevent's socket
 
 def test_gevent_socket_internals_for_the_fast_paths():
-    # mockd/ws/inbound.py InboundReader._recv_waiting: sock._wait(sock._read_event), then one
+    # mockd/ws/inbound.py _recv_waiting: sock._wait(sock._read_event), then one
     # sock._sock.recv_into(); mockd/ws/outbound.py OutboundQueue: sock._sock.send / sendmsg
     # without waiting (BlockingIOError when the kernel takes nothing).
     a, b = gevent.socket.socketpair()
@@ -224,7 +224,7 @@ def test_pywsgi_hands_handlers_a_gevent_socket_and_a_buffered_rfile():
     finally:
         server.stop(timeout=1)
     assert sock_type is gevent.socket.socket, (
-        f"pywsgi gives handlers a {sock_type!r}: mockd/ws/inbound.py _socket_reader and "
+        f"pywsgi gives handlers a {sock_type!r}: mockd/ws/inbound.py socket_reader and "
         "outbound.py _init_outbound would fall back to the slow path")
     assert callable(getattr(rfile, "read1", None)), (
         "pywsgi's rfile has no read1(): mockd/ws/inbound.py _recv_first takes the bytes sent "

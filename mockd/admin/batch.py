@@ -13,7 +13,22 @@ def build(server, spec, where, id_prefix):
     absent), with the server's plugin settings (and its config file, against which they
     resolve relative paths), never settings of the request's own."""
     return build_mock(spec, server.registry, where, id_prefix=id_prefix, plugins=server.config.plugins,
-                      source=server.config.source)
+                      source=server.config.source, allowed_files=_named_files(server.config))
+
+
+def _named_files(config):
+    """The files the config file's mocks name (``replay.recording``, ``proxy.tls.ca``): a mock
+    from the API may name those (a toggle or patch of such a mock rebuilds it), no other."""
+    named = set()
+    for mock in config.mocks:
+        websocket = mock.spec.get("websocket") if isinstance(mock.spec.get("websocket"), dict) else {}
+        replay, proxy = websocket.get("replay"), websocket.get("proxy")
+        if isinstance(replay, dict) and isinstance(replay.get("recording"), str):
+            named.add(replay["recording"])
+        tls = proxy.get("tls") if isinstance(proxy, dict) else None
+        if isinstance(tls, dict) and isinstance(tls.get("ca"), str):
+            named.add(tls["ca"])
+    return frozenset(named)
 
 
 def build_all(server, specs, where, id_prefix):

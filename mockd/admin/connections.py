@@ -13,7 +13,8 @@ from flask import Blueprint
 
 from ..closecodes import CLOSE_NORMAL
 from ..greenlets import spawn
-from .common import ApiError, field, invalid, json_object, not_found, server
+from ..proxy.replay import Replay
+from .common import ApiError, bounded_int, field, invalid, json_object, not_found, server
 
 bp = Blueprint("connections", __name__)
 
@@ -73,6 +74,29 @@ def send_to_connection(connection_id):
     if not connection.send(payload):
         raise not_found("Connection not found")  # it closed while the request was read
     return {"message": "Message sent", "connection": connection_id, "type": frame_type}
+
+
+@bp.post("/websocket/connections/<connection_id>/replay/advance")
+def advance_replay(connection_id):
+    """A triggered replay's next server frames: ``{"count": N}`` (default 1) or ``{"until":
+    text}``, up to and including the first frame whose data contains ``text``."""
+    connection = _connection(connection_id)
+    body = json_object(default={})
+    count, until = body.get("count"), field(body, "until", (str,), "a string")
+    if count is not None and until is not None:
+        raise invalid("give count or until, not both")
+    if count is not None:
+        bounded_int(count, "count", minimum=1)
+    replay = connection.endpoint.protocol
+    if not isinstance(replay, Replay) or replay.mode != "triggered":
+        what = f"replays in {replay.mode} mode" if isinstance(replay, Replay) else "replays no recording"
+        raise ApiError(409, "not_triggered", f"connection {connection_id} {what}: advance drives the clients of a "
+                                             f"mock with 'replay: {{mode: triggered}}'")
+    try:
+        sent, remaining = replay.advance(connection, count, until)
+    except LookupError as exc:
+        raise ApiError(409, "no_match", str(exc)) from None
+    return {"sent": sent, "remaining": remaining}
 
 
 @bp.get("/websocket/stats")

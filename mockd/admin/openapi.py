@@ -44,6 +44,7 @@ def _param(name, where="query", schema=_STR, description="", required=None):
 
 MOCK_ID = _param("mock_id", "path", description="the mock's id")
 CONNECTION_ID = _param("connection_id", "path", description="a live connection's id")
+RECORDING_ID = _param("recording_id", "path", description="a recording's id (GET /recordings)")
 IF_MATCH = _param("If-Match", "header", description="the mock's ETag: answer 412 if it changed since")
 
 
@@ -91,7 +92,16 @@ _WEBSOCKET = _obj({
                       "steps": {"type": "array", "items": _obj({"type": _STR}, ["type"], extra=True)}}),
     "skipOriginVerify": _BOOL,
     "allowedOrigins": {"type": "array", "minItems": 1, "items": _STR},
-}, ["path"])
+    "replay": _obj({"recording": _STR, "mode": {"type": "string", "enum": ["pure", "synchronized", "triggered"]},
+                    "timingScale": {"type": "number", "minimum": 0},
+                    "match": {"type": "string", "enum": ["exact", "any"]}}, ["recording"]),
+    "protocol": _STR,
+    "proxy": _obj({"url": {"type": "string", "pattern": "^wss?://"},
+                   "mode": {"type": "string", "enum": ["fallback", "passthrough"]},
+                   "headers": {"type": "object", "additionalProperties": _STR},
+                   "forwardHeaders": {"type": "array", "items": _STR},
+                   "tls": _obj({"ca": _STR, "insecure": _BOOL}), "record": _BOOL}, ["url"]),
+}, ["path"], extra=True)  # extra: a protocol's settings block (websocket.<its settingsKey>)
 _MOCK_FIELDS = {"id": _STR, "type": {"type": "string", "enum": ["websocket"]}, "name": _STR, "description": _STR,
                 "enabled": _BOOL, "parentId": _STR, "workspaceId": _STR, "metaSortKey": {"type": "number"},
                 "createdAt": _STR, "updatedAt": _STR, "websocket": _ref("WebSocketSpec")}
@@ -201,6 +211,14 @@ def _paths():
             "Send a text or base64 binary frame to a connection (not templated)", "connections",
             {"200": _json(_MESSAGE, "sent")}, body=(_ref("Frame"), False), params=[CONNECTION_ID],
             errors=[400, 404])},
+        "/websocket/connections/{connection_id}/replay/advance": {"post": _op(
+            "Send a triggered replay's next server frames: count of them (default 1), or up to and including "
+            "the first whose data contains until", "connections",
+            {"200": _json(_obj({"sent": _INT, "remaining": _INT}, ["sent", "remaining"]), "how many were sent"),
+             "409": _error("not_triggered (the connection's mock is no triggered replay) or no_match (no server "
+                           "frame left contains until; nothing was sent)")},
+            body=(_obj({"count": {"type": "integer", "minimum": 1}, "until": _STR}), False), params=[CONNECTION_ID],
+            errors=[400, 404])},
         "/websocket/stats": {"get": _op("Connection and message totals", "connections",
                                         {"200": _json(_ref("Stats"), "totals")})},
         "/websocket/broadcast": {"post": _op("Send one frame to every client of a mock or path", "connections",
@@ -230,6 +248,17 @@ def _paths():
             params=[_param("all", schema={"type": "string", "enum": ["true", "false"]},
                            description="also list mockd's built-in plugins")],
             errors=(400,))},
+        "/recordings": {"get": _op("Summaries of the recorded proxied sessions (proxy.record)", "recordings",
+                                   {"200": _json(_obj({"recordings": {"type": "array", "items": _ANY_OBJECT}},
+                                                      ["recordings"]), "summaries")})},
+        "/recordings/{recording_id}": {
+            "get": _op("One recording: mockd's JSON document, or HAR 1.2 with ?format=har", "recordings",
+                       {"200": _json(_ANY_OBJECT, "the recording")},
+                       params=[RECORDING_ID, _param("format", schema={"type": "string", "enum": ["json", "har"]},
+                                                    description="har: HAR 1.2 as Chrome DevTools exports it")],
+                       errors=(400, 404)),
+            "delete": _op("Drop a recording", "recordings", {"204": {"description": "dropped"}},
+                          params=[RECORDING_ID], errors=(404,))},
         "/openapi.json": {"get": _op("This document", "system", {"200": _json(_ANY_OBJECT, "OpenAPI 3.0")})},
     }
 

@@ -6,12 +6,16 @@ path 404, plain GET 400, maxConnections 503, unsatisfied ``requireSubprotocol`` 
 ``Origin`` the mock refuses 403 (``origin.py``), all before the upgrade.
 """
 import json
+import logging
 
 from ..connection import Connection
+from ..proxy.relay import UpstreamLink
+from ..proxy.upstream import UpstreamRefused, open_upstream
 from .handler import Rejection
 from .origin import origin_refusal
 
 JSON = ("Content-Type", "application/json")
+log = logging.getLogger("mockd.proxy")
 
 
 def negotiate_subprotocol(offered_header, supported):
@@ -64,8 +68,23 @@ class MockApp:
         refusal = origin_refusal(endpoint, environ)
         if refusal is not None:
             return Rejection(403, refusal)
+        upstream = None
+        if endpoint.proxy is not None:
+            # Before the 101: the client gets the upstream's subprotocol, or its refusal.
+            try:
+                upstream = open_upstream(endpoint.proxy, environ, self.server.options.handshake_timeout)
+            except UpstreamRefused as exc:
+                # An upstream that cannot be reached is the operator's to fix; a refusal is its answer.
+                log.log(logging.WARNING if exc.rejection.status == 502 else logging.INFO, "proxy %s: %s",
+                        path, exc, extra={"mock_id": route.id})
+                return exc.rejection
+            chosen = upstream.subprotocol or None
         route.pending += 1  # holds a maxConnections slot until run() or cancel()
-        return Connection(self.server, route, environ, chosen)
+        connection = Connection(self.server, route, environ, chosen)
+        if upstream is not None:
+            connection.link = UpstreamLink(endpoint.proxy, upstream, connection, environ,
+                                           self.server.options.redact_headers)
+        return connection
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

@@ -52,6 +52,34 @@ def _grow(store, size):
     store.write(b"\0")
 
 
+def socket_reader(sock):
+    """A ``recv(size)`` for ``sock``: :func:`_recv_waiting` on a plain gevent socket, the
+    socket's own ``recv`` otherwise (TLS). The proxy's upstream reads through it too."""
+    if type(sock) is not _gevent_socket:
+        return sock.recv
+
+    def recv(size):
+        return _recv_waiting(sock, size)
+    return recv
+
+
+def _recv_waiting(sock, size):
+    # Waits for readability *first*, then makes one non-blocking read. In request/reply
+    # traffic the next message is rarely there yet when the reader asks, so gevent's
+    # try-first recv mostly costs a failed syscall and an exception; and a connection
+    # whose client answers within microseconds no longer keeps every other ready
+    # connection waiting (its reader goes back through the hub after each read).
+    # gevent's socket has no public "wait, then read once": this uses its internals
+    # ``_wait``, ``_read_event`` and ``_sock`` (pinned by tests/test_upstream_pins.py).
+    while True:
+        sock._wait(sock._read_event)  # what gevent's recv() does after EAGAIN; raises on shutdown
+        try:
+            got = sock._sock.recv_into(_read_view, size)
+        except BlockingIOError:
+            continue  # woken up without data after all: wait again
+        return bytes(_read_view[:got])
+
+
 class InboundReader:
     """Mixin: buffered reading and the frame parser. The class using it provides ``_sock``,
     ``max_message_size``, ``_close_sent`` and ``handle_ping``/``handle_pong``/``handle_close``
@@ -71,25 +99,7 @@ class InboundReader:
         return self._rfile.read1(size)
 
     def _socket_reader(self):
-        """``_recv_waiting`` on a plain gevent socket; the socket's own ``recv`` otherwise (TLS)."""
-        return self._recv_waiting if type(self._sock) is _gevent_socket else self._sock.recv
-
-    def _recv_waiting(self, size):
-        # Waits for readability *first*, then makes one non-blocking read. In request/reply
-        # traffic the next message is rarely there yet when the reader asks, so gevent's
-        # try-first recv mostly costs a failed syscall and an exception; and a connection
-        # whose client answers within microseconds no longer keeps every other ready
-        # connection waiting (its reader goes back through the hub after each read).
-        # gevent's socket has no public "wait, then read once": this uses its internals
-        # ``_wait``, ``_read_event`` and ``_sock`` (pinned by tests/test_upstream_pins.py).
-        sock = self._sock
-        while True:
-            sock._wait(sock._read_event)  # what gevent's recv() does after EAGAIN; raises on shutdown
-            try:
-                got = sock._sock.recv_into(_read_view, size)
-            except BlockingIOError:
-                continue  # woken up without data after all: wait again
-            return bytes(_read_view[:got])
+        return socket_reader(self._sock)
 
     def _fill(self, need):
         """Make ``self._buf[self._pos:]`` hold at least ``need`` bytes; return (buf, pos)."""

@@ -17,7 +17,7 @@ import pytest
 from _attack import ECHO, served
 from mockd.adminclient import AdminClient
 
-REQUEST = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"  # a 33 KB answer
+REQUEST = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"  # a 40 KB answer
 
 
 def _pipeline(port, requests, rcvbuf=4096):
@@ -61,14 +61,14 @@ def test_clients_that_never_read_their_answers_are_closed(target):
 @pytest.mark.slow
 def test_a_slow_reader_still_gets_every_answer(target):
     # The deadline bounds each stall, not the whole answer: a client that keeps reading, if
-    # slowly (64 KiB every 0.3 s, 660 KB in all), is never cut. (It must take about 64 KiB
+    # slowly (64 KiB every 0.2 s, 800 KB in all), is never cut. (It must take about 64 KiB
     # per --handshake-timeout: the unsent bytes an admin socket may hold.)
     server = target("--handshake-timeout", "1", config=ECHO)
     sock = _pipeline(server.admin_port, 20, rcvbuf=None)
     sock.settimeout(5)
     received = b""
     while received.count(b"HTTP/1.1 200 OK") < 20 or not received.endswith(b"}\n"):
-        gevent.sleep(0.3)
+        gevent.sleep(0.2)
         chunk = sock.recv(65536)
         assert chunk, f"cut after {received.count(b'HTTP/1.1 200 OK')} answers"
         received += chunk
