@@ -3,14 +3,15 @@
 websocket-client makes the handshake (TLS, headers, subprotocols, status errors); for the
 frames that follow it cost about 46 Python calls, a lock and a mask-key syscall per frame, and a
 failed read before each wait, which left a proxied echo at a third of a direct one. Here each
-frame is one ``send`` (header, key and masked payload together), mask keys come from one
-``os.urandom`` per 1,024 frames, and reads wait first and take what is there
+frame is one non-blocking ``send`` (header, key and masked payload together), mask keys come
+from one ``os.urandom`` per 1,024 frames, and reads wait first and take what is there
 (:func:`mockd.ws.inbound.socket_reader`).
 """
 import os
 import struct
 
 from gevent.lock import Semaphore
+from gevent.socket import socket as _gevent_socket
 
 from ..ws.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, unmask
 from ..ws.inbound import READ_SIZE, socket_reader
@@ -31,6 +32,11 @@ class UpstreamWire:
     def __init__(self, sock, max_message):
         self._sock = sock
         self._recv = socket_reader(sock)
+        # gevent's sendall() asks the kernel for the send buffer's size (a getsockopt) and runs
+        # a Python loop on every call: a frame is tried on the non-blocking socket beneath it
+        # first (gevent's ``_sock``, pinned by tests/test_upstream_pins.py), as the mock
+        # listener's writer does; TLS goes through the SSL socket's own sendall.
+        self._raw = sock._sock if type(sock) is _gevent_socket else None
         self._lock = Semaphore()
         self._keys, self._key_pos = os.urandom(_KEY_BATCH), 0
         self._buf, self._pos = b"", 0
@@ -53,7 +59,16 @@ class UpstreamWire:
             header = struct.pack("!BBQ", 0x80 | opcode, 0xFF, length)
         frame = header + key + unmask(payload, key) if length else header + key
         with self._lock:
-            self._sock.sendall(frame)
+            raw = self._raw
+            if raw is None:
+                self._sock.sendall(frame)
+                return
+            try:
+                sent = raw.send(frame)
+            except BlockingIOError:
+                sent = 0
+            if sent < len(frame):  # the kernel's buffer is full: wait for it cooperatively
+                self._sock.sendall(memoryview(frame)[sent:])
 
     def send_data(self, data):
         """A client's message: ``str`` as a text frame, ``bytes`` as a binary one."""
