@@ -194,18 +194,26 @@ def record(args):
     from .config import build_config
     from .log import configure_logging
     from .options import ServerOptions
+    from .proxy.recording import redact_url
 
     # Every session is kept: what was recorded is the point (the default cap is for serve).
     options = dataclasses.replace(ServerOptions.from_args(args), max_recordings=sys.maxsize)
     configure_logging(options.log_level, options.log_format)
     pm, registry = plugins_from_args(args)
+    from .proxy.files import check_writable
+    check_writable(args.output)  # now, not after the sessions it would lose at Ctrl+C
     path = args.path or urlsplit(args.upstream).path or "/"
-    config = build_config({"version": "1.0", "mocks": [{"id": "record", "name": f"recording {args.upstream}",
-                                                        "websocket": {"path": path, "proxy": {
-                                                            "url": args.upstream, "mode": "passthrough",
-                                                            "record": True}}}]},
+    shown = redact_url(args.upstream)  # the banner and the mock's name: no password or token
+    config = build_config({"version": "1.0", "mocks": [{"id": "record", "name": f"recording {shown}",
+                                                        "websocket": {
+                                                            "path": path,
+                                                            # a recording proxy takes what the upstream sends,
+                                                            # up to the server's cap, not 64 KiB
+                                                            "maxMessageSize": options.max_message_size_limit,
+                                                            "proxy": {"url": args.upstream, "mode": "passthrough",
+                                                                      "record": True}}}]},
                           registry, "mockd record")
-    args.config, args.banner_source = None, f"mockd record, to {args.upstream}"
+    args.config, args.banner_source = None, f"mockd record, to {shown}"
     server = _run(args, options, pm, registry, config)
     import gevent
     with gevent.Timeout(RECORD_WIND_DOWN, False):

@@ -157,7 +157,8 @@ def test_wss_upstream_with_a_test_ca(make_mockd_server, tmp_path):
 def test_a_slow_client_holds_the_upstream_back(make_mockd_server, upstream):
     """The upstream floods 200 x 256 KiB; the client reads nothing for a while: mockd reads no
     more of the upstream than its socket buffers hold, then everything arrives in order."""
-    server = proxied(make_mockd_server, f"ws://127.0.0.1:{upstream.port}/echo")
+    server = make_mockd_server({"version": "1.0", "mocks": [{"id": "live", "websocket": {
+        "path": "/live", "maxMessageSize": 1 << 20, "proxy": {"url": f"ws://127.0.0.1:{upstream.port}/echo"}}}]})
     ws = server.connect("/live")
     ws.send("flood 200 262144")
     gevent.sleep(1.0)
@@ -221,3 +222,42 @@ def test_the_admin_api_cannot_name_files_the_config_file_does_not(make_mockd_ser
     answer = server.admin.post("/mocks", {"websocket": {"path": "/again", "replay": {"recording": "session.json"}}})
     assert answer.status == 201, answer.body
     assert server.admin.post("/mocks/r/toggle").status == 200
+
+
+def test_an_upstream_message_over_max_message_size_closes_both_sides_1009(make_mockd_server, upstream):
+    server = proxied(make_mockd_server, f"ws://127.0.0.1:{upstream.port}/echo")  # maxMessageSize 64 KiB
+    ws = server.connect("/live")
+    ws.send("flood 1 70000")
+    assert recv_close(ws) == (1009, "upstream message too big")
+    assert upstream.wait_for("closed 1009") == "closed 1009 message too big"
+
+
+def test_redirects_are_not_followed_and_a_slow_handshake_is_cut(make_mockd_server, upstream):
+    """A 302 is not followed (the configured headers would go to wherever it points); an
+    upstream that answers its handshake a byte at a time is cut at the handshake timeout."""
+    import gevent.server
+
+    def dribble(sock, _address):
+        sock.recv(4096)
+        for byte in b"HTTP/1.1 101 Switching Protocols\r\n":
+            sock.sendall(bytes([byte]))
+            gevent.sleep(0.3)
+
+    slow = gevent.server.StreamServer(("127.0.0.1", 0), dribble)
+    slow.start()
+    try:
+        server = make_mockd_server({"version": "1.0", "mocks": [
+            {"websocket": {"path": "/moved", "proxy": {"url": f"ws://127.0.0.1:{upstream.port}/redirect",
+                                                       "headers": {"Authorization": "Bearer s"}}}},
+            {"websocket": {"path": "/slow", "proxy": {"url": f"ws://127.0.0.1:{slow.server_port}/"}}}]},
+            handshake_timeout=1.0)
+        with pytest.raises(websocket.WebSocketBadStatusException) as moved:
+            server.connect("/moved")
+        assert moved.value.status_code == 502 and b"does not follow redirects" in moved.value.resp_body
+        assert len([line for line in upstream.lines if line.startswith("headers ")]) == 1  # no second request
+        started = time.monotonic()
+        with pytest.raises(websocket.WebSocketBadStatusException) as cut:
+            server.connect("/slow", timeout=10)
+        assert cut.value.status_code == 502 and time.monotonic() - started < 4
+    finally:
+        slow.stop()

@@ -319,3 +319,17 @@ def test_mockd_convert_names_the_file_and_the_place_of_a_bad_input(tmp_path):
                              "(Chrome writes the data of every message but a text one as base64)\n")
     assert not (tmp_path / "mocks.yaml").exists()
     assert path.exists()
+
+
+@pytest.mark.parametrize("document, place", [
+    ('{"frames": [{"t": 1e999, "from": "server", "type": "text", "data": "a"}]}', "frames[0].t"),
+    ('{"frames": [{"t": 1e300, "from": "server", "type": "text", "data": "a"}]}', "frames[0].t"),
+    ('{"subprotocol": 7, "frames": []}', "subprotocol"),
+    ('{"subprotocol": "a\\n: {x}", "frames": []}', "subprotocol"),
+    ('{"upstream": 5, "frames": []}', "upstream"),
+])
+def test_recording_fields_of_the_wrong_kind_are_located_errors(tmp_path, document, place):
+    (tmp_path / "bad.json").write_text(document)
+    with pytest.raises(ConfigError) as error:
+        load_recordings(str(tmp_path / "bad.json"))
+    assert place in str(error.value) and "bad.json" in str(error.value)

@@ -63,6 +63,24 @@ def _commands(console):
     return steps
 
 
+def _record_until(command, cwd, signum, while_serving=None):
+    """Run ``mockd COMMAND`` (a ``record``) until its banner, call ``while_serving(banner
+    lines)``, send ``signum``: ``(process, banner lines, stdout after, stderr)``."""
+    proc = subprocess.Popen([sys.executable, "-m", "mockd", *command], cwd=cwd, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _found, lines = read_until(proc.stdout, "Press Ctrl\\+C to stop")
+        if while_serving is not None:
+            while_serving(lines)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc, lines, out, err
+
+
 def _run(command, cwd):
     return subprocess.run([sys.executable, "-m", "mockd", *command.split()[1:]], cwd=cwd, env=env(),
                           capture_output=True, text=True, timeout=60)
@@ -72,14 +90,12 @@ def _run(command, cwd):
 def test_readme_record_session(upstream, tmp_path, make_mockd_server):
     (record, banner), (convert, converted), (check, checked) = _commands(block(f"{SECTION} #2", "console"))
     command = record.replace("9000", str(upstream.port)).split()[1:] + ["-p", "0", "-a", "0"]
-    proc = subprocess.Popen([sys.executable, "-m", "mockd", *command], cwd=tmp_path, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        found, lines = read_until(proc.stdout, "Press Ctrl\\+C to stop")
+
+    def session(lines):
+        # The client of the text in brackets under the block.
         port = MOCK_URL.search("".join(lines)).group(2)
         normal = re.sub(r"localhost:\d+|127\.0\.0\.1:\d+", "HOST", "".join(lines)).splitlines()
         assert normal == [re.sub(r"localhost:\d+|127\.0\.0\.1:\d+", "HOST", line) for line in banner[:-1]]
-        # The client of the text in brackets under the block.
         ws = websocket.create_connection(f"ws://127.0.0.1:{port}/push", timeout=5)
         assert ws.recv() == "hello"
         ws.send('{"type": "join", "nick": "ada"}')
@@ -87,12 +103,8 @@ def test_readme_record_session(upstream, tmp_path, make_mockd_server):
         ws.send("ping")
         assert ws.recv() == "ping"
         ws.close()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+
+    proc, _lines, out, err = _record_until(command, tmp_path, signal.SIGINT, session)
     assert proc.returncode == 0, err
     assert out.strip().splitlines()[-1] == banner[-1]
     upstream.stop()  # from here on, the real server is gone
@@ -138,3 +150,15 @@ def test_readme_replay_example(tmp_path, make_mockd_server):
     ws.send('{"type": "join"}')
     assert ws.recv() == bytes.fromhex("89504e470d0a1a0a00ff")
     assert recv_close(ws) == (1000, "bye")
+
+
+@pytest.mark.slow
+def test_mockd_record_checks_its_output_first_and_shows_no_secret(tmp_path):
+    upstream = "ws://user:pw5ecret@127.0.0.1:9/feed?token=t0ken"
+    refused = _run(f"mockd record --upstream {upstream} -o {tmp_path}/missing/out.json -p 0 -a 0", tmp_path)
+    assert refused.returncode == 1 and "folder" in refused.stderr and "does not exist" in refused.stderr
+    proc, lines, out, err = _record_until(["record", "--upstream", upstream, "-o", "out.json", "-p", "0", "-a", "0"],
+                                          tmp_path, signal.SIGTERM)
+    text = "".join(lines) + out + err
+    assert "pw5ecret" not in text and "t0ken" not in text and "[redacted]" in text
+    assert proc.returncode == 0 and json.loads((tmp_path / "out.json").read_text()) == {"recordings": []}

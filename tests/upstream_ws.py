@@ -4,7 +4,7 @@
 It prints ``port N`` once listening, then one line per event the tests read: ``headers {...}``
 of each handshake, ``got text|binary <repr>``, ``closed CODE REASON`` as the proxy closed it.
 Paths: ``/echo`` echoes every message; ``/push`` sends ``hello`` first; ``/refuse`` answers the
-handshake 403; ``close CODE REASON`` closes with that code, ``vanish`` drops the TCP connection
+handshake 403, ``/redirect`` 302 to ``/echo``; ``close CODE REASON`` closes with that code, ``vanish`` drops the TCP connection
 without a close frame, ``flood N SIZE`` sends N binary messages of SIZE bytes at once.
 """
 import argparse
@@ -35,6 +35,8 @@ def process_request(connection, request):
     say("headers", json.dumps({name.lower(): value for name, value in request.headers.raw_items()}))
     if request.path.startswith("/refuse"):
         return Response(403, "Forbidden", Headers([("Content-Type", "text/plain")]), b"no entry\n")
+    if request.path.startswith("/redirect"):
+        return Response(302, "Found", Headers([("Location", "/echo")]), b"")
     return None
 
 
@@ -62,7 +64,7 @@ async def handler(websocket):
             await websocket.send(message)
         if closing:
             await websocket.close(*closing)
-        received = websocket.close_rcvd
+        received = websocket.protocol.close_rcvd  # the sans-I/O protocol object keeps it
     except ConnectionClosed as exc:  # the client's close ended the loop with an exception
         received = exc.rcvd
     say("closed", received.code if received else None, received.reason if received else "")

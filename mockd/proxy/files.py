@@ -118,6 +118,19 @@ def write_recordings(path, recordings):
     write_atomically(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+def check_writable(path):
+    """Fail now, naming the file, when ``path`` could not be written later (its folder is
+    missing or read-only, or it is a folder): ``mockd record`` would lose every session."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise MockdError(f"cannot write the recording to {path}: it is a folder")
+    if not os.path.isdir(folder):
+        raise MockdError(f"cannot write the recording to {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise MockdError(f"cannot write the recording to {path}: folder {folder} is not writable")
+
+
 def write_atomically(path, data):
     """Replace the file ``path`` with ``data`` (bytes) at once: a reader, or a crash meanwhile,
     sees the old file or the new one, never half of it. An existing file keeps its mode.

@@ -26,6 +26,7 @@ DEFAULT_REDACTED = ("authorization", "cookie", "set-cookie", "sec-websocket-key"
                     "sec-websocket-accept")
 REDACTED = "[redacted]"
 SENDERS = ("client", "server")
+MAX_T = 1e10  # ms: about 115 days; beyond (or infinite, as JSON's 1e999 reads) is no real session
 FRAME_TYPES = ("text", "binary", "close")
 
 _counter = itertools.count(1)
@@ -35,7 +36,8 @@ def new_recording_id():
     return f"rec-{time.time_ns():016x}-{next(_counter) & 0xFFFF:04x}-{os.urandom(2).hex()}"
 
 
-_SECRET_PARAMETER = re.compile(r"token|key|secret|pass|auth|sig|session|credential", re.IGNORECASE)
+_SECRET_PARAMETER = re.compile(r"token|key|secret|pass|auth|sig|session|credential|jwt|code|bearer", re.IGNORECASE)
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 7230 token: what a subprotocol name is
 
 
 def redact_url(url):
@@ -43,11 +45,11 @@ def redact_url(url):
     parameters named like secrets (``token``, ``api_key``, ``signature``...) replaced."""
     parts = urlsplit(url)
     netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", f":{REDACTED}@", 1)
+    if "@" in netloc:  # user:password@ or a bare key@ (both are credentials)
+        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
     query = urlencode([(name, REDACTED if _SECRET_PARAMETER.search(name) else value)
                        for name, value in parse_qsl(parts.query, keep_blank_values=True)], safe="[]")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, REDACTED if parts.fragment else ""))
 
 
 def redact_headers(headers, extra=()):
@@ -83,7 +85,7 @@ class Frame:
         if not isinstance(entry, dict):
             raise ConfigError("a frame is an object with t, from, type and data", where=where)
         t = entry.get("t", 0)
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= MAX_T:
             raise ConfigError(f"t must be milliseconds since the session opened, not {t!r}", where=f"{where}.t")
         sender = entry.get("from")
         if sender not in SENDERS:
@@ -153,7 +155,14 @@ class Recording:
         except (AttributeError, ValueError):
             raise ConfigError(f"startedAt must be an ISO 8601 time, not {started!r}",
                               where=f"{where}.startedAt") from None
-        recording = cls(document.get("mockId"), path, document.get("upstream"), document.get("subprotocol") or None,
+        for key in ("id", "mockId", "upstream", "subprotocol"):
+            if document.get(key) is not None and not isinstance(document[key], str):
+                raise ConfigError(f"{key} must be a string, not {document[key]!r}", where=f"{where}.{key}")
+        subprotocol = document.get("subprotocol") or None
+        if subprotocol is not None and not _TOKEN.fullmatch(subprotocol):
+            raise ConfigError(f"subprotocol {subprotocol!r} is not a subprotocol name (RFC 6455 token)",
+                              where=f"{where}.subprotocol")
+        recording = cls(document.get("mockId"), path, document.get("upstream"), subprotocol,
                         _headers(document.get("requestHeaders")), _headers(document.get("responseHeaders")),
                         recording_id=document.get("id"), started_at=started_at)
         recording.frames = [Frame.from_json(entry, f"{where}.frames[{index}]")

@@ -13,11 +13,12 @@ the client with 1014 (bad gateway). Frames are journaled with ``matched: proxy``
 import logging
 import struct
 
-from ..closecodes import CLOSE_ABNORMAL, CLOSE_BAD_GATEWAY, CLOSE_GOING_AWAY, CLOSE_NORMAL, valid_close_code
+from ..closecodes import (CLOSE_ABNORMAL, CLOSE_BAD_GATEWAY, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TOO_BIG,
+                          valid_close_code)
 from ..greenlets import UNWIND, spawn
 from ..ws.frames import OP_BINARY, OP_CLOSE
 from .recording import Recording, redact_headers, redact_url
-from .wire import UpstreamClosed, UpstreamWire
+from .wire import MessageTooBig, UpstreamClosed, UpstreamWire
 
 __all__ = ["LABEL", "UpstreamLink"]
 
@@ -38,14 +39,17 @@ class UpstreamLink:
     def __init__(self, spec, upstream, connection, environ, redacted=()):
         self.spec = spec
         # websocket-client made the handshake; the frames go over its socket (wire.py says why).
-        self.wire = UpstreamWire(upstream.sock, connection.server.options.max_message_size_limit)
+        # The mock's maxMessageSize bounds the upstream's messages too: each one is read whole,
+        # so the bound is what a slow client can make mockd hold per connection.
+        self.wire = UpstreamWire(upstream.sock, connection.max_message_size)
         self.connection = connection
         self.recording = None
         self._closing = False  # one side's close has been mirrored to the other
         if spec.record:
             response = list((upstream.getheaders() or {}).items())
             self.recording = Recording(connection.mock_id, connection.path, redact_url(spec.url), upstream.subprotocol,
-                                       redact_headers(_client_headers(environ), redacted),
+                                       # forwarded headers are credentials more often than not
+                                       redact_headers(_client_headers(environ), (*redacted, *spec.forward_headers)),
                                        redact_headers(response, redacted))
         self._reader = None
 
@@ -115,6 +119,8 @@ class UpstreamLink:
                     return
         except UNWIND:
             raise
+        except MessageTooBig as exc:
+            self._too_big(str(exc))
         except (OSError, UpstreamClosed) as exc:
             log.debug("upstream of connection %s lost: %r", connection.id, exc)
             self._upstream_lost()
@@ -131,6 +137,20 @@ class UpstreamLink:
         if not self._closing:
             self._closing = True
             self.connection.close(code if code is not None and valid_close_code(code) else CLOSE_NORMAL, reason)
+
+    def _too_big(self, detail):
+        """An upstream message over the mock's maxMessageSize: 1009 to both sides."""
+        log.warning("proxy %s: %s; closing with 1009 (raise the mock's maxMessageSize)", self.connection.path,
+                    detail, extra={"mock_id": self.connection.mock_id, "connection_id": self.connection.id})
+        if self.recording is not None:
+            self.recording.add("server", "close", "message too big", CLOSE_TOO_BIG)
+        if not self._closing:
+            self._closing = True
+            try:
+                self.wire.send_close(CLOSE_TOO_BIG, b"message too big")
+            except OSError:
+                pass
+            self.connection.close(CLOSE_TOO_BIG, "upstream message too big")
 
     def _upstream_lost(self):
         """The upstream went away without a close frame: the client gets 1014."""

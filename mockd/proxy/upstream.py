@@ -8,6 +8,7 @@ refused with the upstream's own status (502 when there is no answer at all).
 import logging
 import ssl
 
+import gevent
 import websocket
 
 from ..ws.handler import Rejection
@@ -16,6 +17,10 @@ from .recording import redact_url
 __all__ = ["UpstreamRefused", "open_upstream"]
 
 log = logging.getLogger("mockd.proxy")
+
+
+class _HandshakeTooSlow(Exception):
+    """The upstream did not complete its handshake within the client's handshake timeout."""
 
 
 class UpstreamRefused(Exception):
@@ -63,18 +68,32 @@ def open_upstream(spec, environ, timeout):
     url = _url(spec, environ)
     shown = redact_url(url)  # what errors and the log may say: no token from the query string
     try:
-        upstream.connect(url, header=_headers(spec, environ), subprotocols=offered or None, timeout=timeout,
-                         suppress_origin=True)
+        # One deadline for the whole handshake: websocket-client's timeout bounds each read, so
+        # an upstream answering a byte at a time kept the client waiting for minutes.
+        with gevent.Timeout(timeout, _HandshakeTooSlow(f"no handshake answer within {timeout:g} s")):
+            # No redirects: the configured headers (an Authorization) must not follow a
+            # Location to another host, and the client is told what the upstream answered.
+            upstream.connect(url, header=_headers(spec, environ), subprotocols=offered or None, timeout=timeout,
+                             suppress_origin=True, redirect_limit=0)
+        status = getattr(upstream.handshake_response, "status", 101)
+        if status != 101:
+            upstream.shutdown()
+            raise UpstreamRefused(Rejection(502, f"upstream {shown} answered {status} (a redirect: mockd does not "
+                                                 "follow redirects; point proxy.url at the target)\n"),
+                                  f"{shown} answered {status}, a redirect, not followed")
     except websocket.WebSocketBadStatusException as exc:
         status = exc.status_code if 400 <= (exc.status_code or 0) <= 599 else 502
         body = exc.resp_body if isinstance(exc.resp_body, (bytes, str)) and exc.resp_body else \
             f"upstream refused the handshake: {exc.status_code}\n"
         raise UpstreamRefused(Rejection(status, body.decode("utf-8", "replace") if isinstance(body, bytes) else body),
                               f"{shown} answered {exc.status_code}") from None
-    except (OSError, websocket.WebSocketException, ssl.SSLError, ValueError) as exc:
+    except (OSError, websocket.WebSocketException, ssl.SSLError, ValueError, _HandshakeTooSlow) as exc:
         upstream.shutdown()
-        raise UpstreamRefused(Rejection(502, f"upstream {shown} unreachable: {_reason(exc)}\n"),
-                              f"{shown} unreachable: {_reason(exc)}") from None
+        why = _reason(exc)
+        if "redirect" in why.lower():  # websocket-client's words for a 3xx at redirect_limit=0
+            why = "it answered a redirect, and mockd does not follow redirects (point proxy.url at the target)"
+        raise UpstreamRefused(Rejection(502, f"upstream {shown} unreachable: {why}\n"),
+                              f"{shown} unreachable: {why}") from None
     upstream.settimeout(None)  # from now on the relay reads as long as the session lasts
     return upstream
 

@@ -16,9 +16,13 @@ from gevent.socket import socket as _gevent_socket
 from ..ws.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, unmask
 from ..ws.inbound import READ_SIZE, socket_reader
 
-__all__ = ["UpstreamClosed", "UpstreamWire"]
+__all__ = ["MessageTooBig", "UpstreamClosed", "UpstreamWire"]
 
 _KEY_BATCH = 4096  # bytes of mask keys drawn at once: 1,024 frames
+
+
+class MessageTooBig(Exception):
+    """The upstream's message is larger than the mock's ``maxMessageSize``."""
 
 
 class UpstreamClosed(Exception):
@@ -142,12 +146,12 @@ class UpstreamWire:
                 payload = buf[pos + 2:end]
                 size += length
                 if size > self.max_message:  # many small fragments
-                    raise UpstreamClosed(f"the upstream sent a message over {self.max_message} bytes")
+                    raise MessageTooBig(f"the upstream sent a message over {self.max_message} bytes")
             else:
                 b0, op, length, key = self._header()
                 size += length
-                if size > self.max_message:
-                    raise UpstreamClosed(f"the upstream sent a message over {self.max_message} bytes")
+                if size > self.max_message:  # before its payload is read
+                    raise MessageTooBig(f"the upstream sent a message over {self.max_message} bytes")
                 payload = self._take(length) if length else b""
             if key is not None and payload:
                 payload = unmask(payload, key)
