@@ -71,7 +71,7 @@ RUNNERS = {}
 
 ELSEWHERE = {
     "mockd #2": ("test_ci.py", "test_ci_runs_the_readme_test_command_verbatim"),
-    "mockd #3": ("test_ci.py", "test_the_quick_loop_leaves_out_only_slow_tests"),
+    "Working on mockd #1": ("test_ci.py", "test_the_quick_loop_leaves_out_only_slow_tests"),
     "Command line #1": ("test_readme_cli.py", "test_readme_session_is_real"),
     "Testing with mockd.testing #1": ("test_testing.py", "test_readme_example_runs_and_servers_stop_at_teardown"),
     "Testing with mockd.testing #2": ("test_testing.py", "test_readme_example_runs_and_servers_stop_at_teardown"),
@@ -489,11 +489,11 @@ def run_console(tmp_path, text, server, between=None, status=0, order=lambda out
         assert order(normalise(done.stdout.rstrip("\n"), server)) == order(normalise(expected)), command
 
 
-@runs("mockd #4")
+@runs("mockd #3")
 def test_wscat_session(demo, clients):
     """wscat is a Node program the suite does not install: the session is replayed with
     websocket-client, line by line (``>`` is sent, ``<`` must arrive)."""
-    (command, typed), = session(block("mockd #4", "console"))
+    (command, typed), = session(block("mockd #3", "console"))
     assert command == "wscat -c ws://localhost:4280/ws"
     ws = clients(demo.url("/ws"))
     for line in typed.splitlines():
