@@ -62,7 +62,7 @@ class UpstreamLink:
     def forward(self, data):
         """Send a client's message upstream (journaled and recorded); False if it has gone."""
         connection = self.connection
-        connection.record_inbound(data, LABEL)
+        connection.server.journal.record(connection, "inbound", data, LABEL)
         if self.recording is not None:
             self.recording.add("client", "binary" if data.__class__ is bytes else "text", data)
         try:
@@ -106,7 +106,7 @@ class UpstreamLink:
         connection = self.connection
         recording = self.recording
         try:
-            receive, send, pace = self.wire.receive, connection.send, connection.pace
+            receive, send, pace, ws = self.wire.receive, connection.send, connection.pace, connection.ws
             while True:
                 opcode, data = receive()
                 if opcode == OP_CLOSE:
@@ -115,8 +115,8 @@ class UpstreamLink:
                 payload = data if opcode == OP_BINARY else data.decode("utf-8", "replace")
                 if recording is not None:
                     recording.add("server", "binary" if opcode == OP_BINARY else "text", payload)
-                if not send(payload, LABEL) or not pace():
-                    return
+                if not send(payload, LABEL) or (ws.buffered_amount and not pace()):
+                    return  # (pace only when the client's socket did not take it all at once)
         except UNWIND:
             raise
         except MessageTooBig as exc:

@@ -19,6 +19,9 @@ from ..ws.inbound import READ_SIZE, socket_reader
 __all__ = ["MessageTooBig", "UpstreamClosed", "UpstreamWire"]
 
 _KEY_BATCH = 4096  # bytes of mask keys drawn at once: 1,024 frames
+# The 2-byte header of every short masked frame (FIN, opcode; MASK, length), built once.
+_SHORT_HEADERS = {opcode: [bytes((0x80 | opcode, 0x80 | length)) for length in range(126)]
+                  for opcode in (OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG)}
 
 
 class MessageTooBig(Exception):
@@ -56,23 +59,26 @@ class UpstreamWire:
         key = self._keys[pos:pos + 4]
         self._key_pos = pos + 4
         if length < 126:
-            header = bytes((0x80 | opcode, 0x80 | length))
+            header = _SHORT_HEADERS[opcode][length]
         elif length < 65536:
             header = struct.pack("!BBH", 0x80 | opcode, 0xFE, length)
         else:
             header = struct.pack("!BBQ", 0x80 | opcode, 0xFF, length)
         frame = header + key + unmask(payload, key) if length else header + key
-        with self._lock:
-            raw = self._raw
-            if raw is None:
-                self._sock.sendall(frame)
-                return
+        raw = self._raw
+        if raw is not None and not self._lock.locked():
+            # Nothing yields between the check and the send, so no other greenlet's frame can
+            # be half written here; the lock is only taken to finish a partial write.
             try:
                 sent = raw.send(frame)
             except BlockingIOError:
                 sent = 0
             if sent < len(frame):  # the kernel's buffer is full: wait for it cooperatively
-                self._sock.sendall(memoryview(frame)[sent:])
+                with self._lock:
+                    self._sock.sendall(memoryview(frame)[sent:])
+            return
+        with self._lock:  # TLS, or another greenlet is finishing a frame
+            self._sock.sendall(frame)
 
     def send_data(self, data):
         """A client's message: ``str`` as a text frame, ``bytes`` as a binary one."""
