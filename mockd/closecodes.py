@@ -20,3 +20,12 @@ def valid_close_code(code):
     of libraries and applications."""
     return (CLOSE_NORMAL <= code <= CLOSE_UNSUPPORTED_DATA or CLOSE_INVALID_DATA <= code <= CLOSE_BAD_GATEWAY
             or 3000 <= code <= 4999)
+
+
+def sendable_close_code(code, lost):
+    """The code to put in a close frame for one that was recorded or received: ``code`` when a
+    peer may send it, 1000 for none (1005 or None: a close without a code), ``lost`` for one
+    that never goes on the wire (1006) or is out of range."""
+    if code is None or code == CLOSE_NO_STATUS:
+        return CLOSE_NORMAL
+    return code if valid_close_code(code) else lost

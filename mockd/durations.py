@@ -39,12 +39,13 @@ def parse_duration(text):
 
 
 def format_duration(seconds):
-    """Render seconds back in the same grammar (used in messages and exports)."""
+    """Render seconds back in the same grammar (used in messages, exports and the YAML that
+    ``mockd convert`` writes), to the millisecond."""
     if seconds == int(seconds):
         return f"{int(seconds)}s"
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
-    return f"{seconds:g}s"
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def check_seconds(value, what, optional=False):

@@ -190,6 +190,8 @@ class RegexMatcher(MatchType):
             raise ConfigError(f"regular expression {excerpt(pattern)} is nested too deeply to compile",
                               where=join_where(where, "value")) from None
         self.unbudgeted_below = _unbudgeted_below(pattern)
+        self._group_keys = tuple(str(number) for number in range(1, self.regex.groups + 1))
+        self._named_groups = bool(self.regex.groupindex)
         self._warned = False
 
     @classmethod
@@ -217,11 +219,11 @@ class RegexMatcher(MatchType):
         if m is None:
             return None
         # {{match.0}} the whole match, {{match.1}}... the groups, {{match.NAME}} the named ones;
-        # a group that took no part is "" (a template renders None as "" anyway).
-        captures = {str(number): group or "" for number, group in enumerate(m.groups(), 1)}
+        # a group that took no part is "". The keys are made at load (_group_keys).
+        captures = dict(zip(self._group_keys, m.groups("")))
         captures["0"] = m.group(0)
-        for name, group in m.groupdict().items():
-            captures[name] = group or ""
+        if self._named_groups:
+            captures.update(m.groupdict(""))
         return captures
 
 

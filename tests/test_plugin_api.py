@@ -205,3 +205,44 @@ def test_a_match_that_returns_false_is_no_hit_but_a_plugin_error(make_mockd_serv
     code, reason = recv_close(ws)
     assert code == 1011 and reason.endswith(" failed")
     assert not [entry for entry in server.journal if entry["direction"] == "outbound"]
+
+
+def test_registration_hooks_go_through_pluggy_so_hookwrappers_see_them():
+    """README: registration hooks honour pluggy's hookwrappers (and tryfirst/trylast, tracing),
+    because they are called through ``pm.hook``, not one implementation at a time."""
+    from mockd.plugins import Registry, get_plugin_manager
+
+    seen = []
+
+    class Wrapper:
+        @hookimpl(hookwrapper=True)
+        def mockd_register_step_types(self):
+            outcome = yield
+            seen.append([cls.name for result in outcome.get_result() for cls in result])
+
+    registry = Registry.from_plugin_manager(get_plugin_manager(load_entrypoints=False,
+                                                               plugins=[ApiPlugin(), Wrapper()]))
+    assert seen and "send-every-kind" in seen[0] and "send" in seen[0]
+    assert registry.owner("step type", "send-every-kind") != registry.owner("step type", "send")
+
+
+class WhereAmI(StepType):
+    name = "where-am-i"
+    keys = ()
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        return cls()
+
+    def run(self, ctx):
+        ctx.send(f"{ctx.path} {ctx.closed} {ctx.server is ctx.connection.server}")
+        ctx.close(4001, "done")
+        return True
+
+
+def test_step_context_knows_its_path_server_and_whether_it_is_closed(make_mockd_server):
+    server = make_mockd_server({"version": "1.0", "mocks": [{"websocket": {"path": "/here", "scenario": {
+        "steps": [{"type": "where-am-i"}]}}}]}, plugins=[plugin_with(register_step_types=[WhereAmI])])
+    ws = server.connect("/here")
+    assert ws.recv() == "/here False True"
+    assert recv_close(ws) == (4001, "done")

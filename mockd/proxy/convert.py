@@ -39,6 +39,7 @@ import yaml
 from ..configfile import MAX_CONFIG_BYTES
 from ..depth import MAX_NESTING, deeper_than
 from ..errors import ConfigError
+from ..durations import format_duration
 from ..textrender import to_text
 from .files import load_recordings
 
@@ -254,10 +255,8 @@ def _pause(gap_ms, scale):
 
 
 def _duration(ms):
-    ms = round(ms)
-    if ms < 1000:
-        return f"{ms}ms"
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms / 1000:.3f}".rstrip("0") + "s"
+    """Milliseconds, rounded to whole ones, as a Go-style duration."""
+    return format_duration(round(ms) / 1000)
 
 
 # ------------------------------------------------------------------ YAML out

@@ -14,7 +14,7 @@ import logging
 import struct
 
 from ..closecodes import (CLOSE_ABNORMAL, CLOSE_BAD_GATEWAY, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TOO_BIG,
-                          valid_close_code)
+                          sendable_close_code)
 from ..greenlets import UNWIND, spawn
 from ..ws.frames import OP_BINARY, OP_CLOSE
 from .recording import Recording, redact_headers, redact_url
@@ -60,7 +60,7 @@ class UpstreamLink:
     # ------------------------------------------------------------ client -> upstream
 
     def forward(self, data):
-        """Send a client's message upstream (journaled and recorded); False if it has gone."""
+        """Send a client's message upstream (journaled and recorded)."""
         connection = self.connection
         connection.server.journal.record(connection, "inbound", data, LABEL)
         if self.recording is not None:
@@ -69,8 +69,6 @@ class UpstreamLink:
             self.wire.send_data(data)
         except OSError:
             self._upstream_lost()
-            return False
-        return True
 
     def client_closed(self, code, reason):
         """The client's close (or loss): mirror it upstream, unless the upstream started it."""
@@ -78,10 +76,8 @@ class UpstreamLink:
             self.recording.add("client", "close", reason or "", code)
         if not self._closing:
             self._closing = True
-            mirrored = code if code is not None and valid_close_code(code) else \
-                (CLOSE_NORMAL if code in (None, 1005) else CLOSE_GOING_AWAY)
-            try:
-                self.wire.send_close(mirrored, (reason or "").encode("utf-8"))
+            try:  # a client that vanished (1006) is a client gone away
+                self.wire.send_close(sendable_close_code(code, CLOSE_GOING_AWAY), (reason or "").encode("utf-8"))
             except OSError:
                 pass
             else:
@@ -130,13 +126,14 @@ class UpstreamLink:
         reason = payload[2:].decode("utf-8", "replace")
         if self.recording is not None:
             self.recording.add("server", "close", reason, code)
+        mirrored = sendable_close_code(code, CLOSE_NORMAL)
         try:  # the closing handshake's answer, with the upstream's own code (RFC 6455 5.5.1)
-            self.wire.send_close(code if code is not None and valid_close_code(code) else CLOSE_NORMAL)
+            self.wire.send_close(mirrored)
         except OSError:
             pass
         if not self._closing:
             self._closing = True
-            self.connection.close(code if code is not None and valid_close_code(code) else CLOSE_NORMAL, reason)
+            self.connection.close(mirrored, reason)
 
     def _too_big(self, detail):
         """An upstream message over the mock's maxMessageSize: 1009 to both sides."""

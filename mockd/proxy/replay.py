@@ -34,7 +34,7 @@ import os
 import time
 
 from .. import schema
-from ..closecodes import CLOSE_BAD_GATEWAY, CLOSE_NORMAL, valid_close_code
+from ..closecodes import CLOSE_BAD_GATEWAY, sendable_close_code
 from ..errors import ConfigError
 from ..message import NOT_JSON
 from ..protocols.base import ProtocolType
@@ -59,7 +59,8 @@ class _Step:
         self.sender = frame.sender
         self.kind = frame.type
         self.data = frame.data
-        self.code = _sendable_close_code(frame.code) if frame.type == "close" else None
+        # No code is sent as 1000; 1006 (the upstream vanished) as the proxy closed the client then.
+        self.code = sendable_close_code(frame.code, CLOSE_BAD_GATEWAY) if frame.type == "close" else None
         self.canonical = _canonical(frame.data) if frame.type == "text" else None
 
     def contains(self, text):
@@ -69,14 +70,6 @@ class _Step:
 
     def describe(self):
         return "binary frame" if self.kind == "binary" else schema.excerpt(self.data)
-
-
-def _sendable_close_code(code):
-    # No code (1005) is closed as a plain 1000; one that never goes on the wire (1006: the
-    # upstream vanished) as the proxy closed the client then, 1014.
-    if code is None or code == 1005:
-        return CLOSE_NORMAL
-    return code if valid_close_code(code) else CLOSE_BAD_GATEWAY
 
 
 def _canonical(text):
