@@ -31,7 +31,7 @@ from .plugins import DEFAULT_PLUGINS
 __all__ = ["blame"]
 
 _KINDS = (("matcher", "match_types"), ("response type", "response_types"), ("step type", "step_types"),
-          ("protocol", "protocols"))
+          ("protocol", "protocols"), ("fault type", "fault_types"))
 
 
 def _code(func):

@@ -232,17 +232,26 @@ def record(args):
 
 def _run(args, options, pm, registry, config):
     """Serve ``config`` until SIGTERM or SIGINT; returns the stopped server."""
+    import dataclasses
+    import logging
     import signal
 
     import gevent
 
     from .blocking import warn_blocking
-    from .errors import MockdError
+    from .errors import ConfigError, MockdError
     from .listen import ListenError
+    from .randomness import install, resolve_seed
     from .rlimit import raise_open_file_limit
     from .server import MockServer
 
     warn_blocking(options.warn_blocking)  # before anything runs the hub, which starts the monitor
+    try:
+        # Resolved once, before the server: whatever reads options.seed sees the logged one.
+        options = dataclasses.replace(options, seed=resolve_seed(options.seed))
+    except ValueError as exc:  # MOCKD_SEED arrives as unchecked text; argparse checked --seed
+        raise ConfigError(f"MOCKD_SEED: {exc}") from None
+    install(options.seed)
     server = MockServer(config, pm, registry, options)
     admin_app = None
     if options.admin:
@@ -252,6 +261,8 @@ def _run(args, options, pm, registry, config):
         server.start(admin_app)
     except ListenError as exc:
         raise _listen_failure(exc) from None
+    # Next to start()'s "listening" line, and logged without --seed too: a failing run can be repeated.
+    logging.getLogger("mockd.server").info("seed %d", options.seed)
     raise_open_file_limit()  # one descriptor per client; nothing was accepted yet (no yield so far)
     # Before the pid file and the banner, which tell supervisors (and tests) we are ready:
     # a SIGTERM right after them must already mean a clean shutdown, not the default death.

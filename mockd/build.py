@@ -23,8 +23,9 @@ RESPONSE_COMMON_KEYS = ("type", "delay")
 MESSAGE_TYPES = ("text", "binary")
 _KINDS = {"matcher": ("match_types", "matcher"), "response": ("response_types", "response type"),
           "step": ("step_types", "step type"),
-          "protocol": ("protocols", "protocol")}  # kind -> (Registry table, Registry.owner kind)
-_METHODS = {"matcher": "match", "response": "render", "step": "run", "protocol": "run"}
+          "protocol": ("protocols", "protocol"),
+          "fault": ("fault_types", "fault type")}  # kind -> (Registry table, Registry.owner kind)
+_METHODS = {"matcher": "match", "response": "render", "step": "run", "protocol": "run", "fault": "apply"}
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,11 @@ class Build:
         its settings block (``settings``, a mapping or ``None``; at ``settings_where``)."""
         settings = {} if settings is None else schema.mapping(settings, settings_where)
         return self._instance("protocol", name, settings, join_where(where, "protocol"), settings_where, ())
+
+    def fault(self, spec, where):
+        """One ``websocket.faults`` entry as a :class:`~mockd.faults.types.Fault`."""
+        from .faults.types import build_fault
+        return build_fault(spec, where, self)
 
     def _typed(self, spec, where, kind, common_keys):
         """``(spec, instance)``: ``spec`` as a mapping and the object its ``type`` builds from

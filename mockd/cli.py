@@ -215,8 +215,15 @@ def main(argv=None):
         if args.command in ("serve", "record"):
             # Read here, not as the options' defaults: get_parser() must not capture a secret.
             for name, (_default, option) in declarations().items():
-                if option.env and not getattr(args, name):
-                    setattr(args, name, os.environ.get(option.env) or None)
+                given = getattr(args, name)
+                if option.env and (given is None or given is False or given == ""):  # --seed 0 is given
+                    text = os.environ.get(option.env) or None
+                    if text is not None and option.type is not None:
+                        try:  # the variable's text is checked like the flag's
+                            text = option.type(text)
+                        except (argparse.ArgumentTypeError, ValueError) as exc:
+                            raise ConfigError(f"{option.env}: {exc}") from None
+                    setattr(args, name, text)
             exposure = _admin_exposure_error(args)
             if exposure:
                 raise ConfigError(exposure)

@@ -13,6 +13,7 @@ from typing import Optional
 from . import schema
 from .build import Build, Criteria, Response
 from .errors import ConfigError
+from .faults.types import build_faults
 from .origins import parse_origin_pattern
 from .protocols.base import protocol_settings_key
 from .proxy.config import build_proxy
@@ -31,7 +32,7 @@ DOCUMENTED_MOCK_KEYS = ("id", "type", "name", "description", "enabled", "websock
 MOCK_KEYS = DOCUMENTED_MOCK_KEYS + ("parentId", "metaSortKey", "workspaceId", "createdAt", "updatedAt")
 WEBSOCKET_KEYS = ("path", "subprotocols", "requireSubprotocol", "maxMessageSize", "maxConnections",
                   "idleTimeout", "echoMode", "heartbeat", "matchers", "defaultResponse", "scenario",
-                  "skipOriginVerify", "allowedOrigins", "protocol", "proxy", "replay")
+                  "skipOriginVerify", "allowedOrigins", "protocol", "proxy", "replay", "faults")
 #: What a protocol replaces: it owns the whole conversation.
 _NOT_WITH_PROTOCOL = ("matchers", "defaultResponse", "scenario", "echoMode")
 HEARTBEAT_KEYS = ("enabled", "interval", "timeout")
@@ -80,6 +81,7 @@ class Endpoint:
     allowed_origins: tuple = ()      # normal-form origins; empty: any
     protocol: Optional[object] = None  # a ProtocolType instance: it owns the conversation
     proxy: Optional[object] = None     # a mockd.proxy.config.ProxySpec: what the rules leave goes upstream
+    faults: tuple = ()                 # mockd.faults.types.Fault entries, applied to every connection
 
 
 @dataclass
@@ -262,6 +264,7 @@ def build_endpoint(spec, build, where):
         allowed_origins=attempt(_allowed_origins, spec.get("allowedOrigins"), join_where(where, "allowedOrigins")),
         protocol=protocol,
         proxy=proxy,
+        faults=attempt(build_faults, spec.get("faults"), build, join_where(where, "faults")) or (),
     )
     problems.check(order=spec, where=where)
     return Endpoint(**endpoint)

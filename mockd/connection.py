@@ -96,6 +96,10 @@ class Connection(KeepAliveTimers):
         self._timers = {}
         self._ping_sent_at = None
         self._admitted = True
+        self.opened_at = None          # time.monotonic() of the upgrade (duration-triggered faults)
+        self.faults = None             # ConnectionFaults, once a fault waits for a trigger
+        self.fault_watch = None        # the message count at which the next fault applies, or None
+        self.fault_random = None       # this connection's seeded generator (fault draws, jitter)
         # echoMode and nothing else: no matcher or default reply ever looks at a message, so
         # the pipeline may skip building a Message and asking the (empty) rule set.
         self.plain_echo = (self.endpoint.echo and not route.rules.rules and self.endpoint.proxy is None
@@ -119,6 +123,10 @@ class Connection(KeepAliveTimers):
         ws.on_written = self._written
         ws.on_closed = self._leave
         self.cancel()
+        self.opened_at = time.monotonic()
+        # Made for every connection, in the order they are accepted: a --seed then repeats each
+        # connection's draws whatever faults are added later, and from where.
+        self.fault_random = self.server.fault_random_for_connection()
         self.route.connections.add(self)
         self.server.connections.add(self)
         if self.link is not None:
@@ -131,6 +139,8 @@ class Connection(KeepAliveTimers):
             if hooks.opened:
                 self.server.plugin_manager.hook.mockd_connection_opened(server=self.server, connection=self)
             self._start_timers()
+            if self.route.faults:
+                self.route.faults.attach(self)
             if self.endpoint.scenario is not None and self.endpoint.scenario.steps:
                 self._scenario = spawn(self._play_scenario)
             if self.endpoint.protocol is not None:
@@ -156,6 +166,8 @@ class Connection(KeepAliveTimers):
                     if busy > _FAIR_SLICE:
                         busy = 0.0
                         let_others_run()
+                if self.fault_watch is not None:
+                    self.faults.on_message()
                 del data  # not held while the next message arrives: one large message in memory, not two
         except _UNWIND:
             raise
@@ -304,8 +316,14 @@ class Connection(KeepAliveTimers):
 
     # ------------------------------------------------------------ teardown
 
+    def stop_timers(self):
+        """Stop idleTimeout and heartbeat (a silenced connection is left to its client)."""
+        self._stop_timers()
+
     def _finish(self):
         self._stop_timers()
+        if self.faults is not None:
+            self.faults.cancel()
         if self._scenario is not None:
             self._scenario.kill(block=False)
         if self._protocol is not None:
@@ -341,7 +359,7 @@ class Connection(KeepAliveTimers):
         frees them (a cycle per connection left GC pauses in a long-used server)."""
         self.server.connections.retire(self)
         # The socket drops its side (MockdWebSocket._dispose); these all point back at us.
-        self._scenario = self.wait = self._protocol = self.match_context = self.link = None
+        self._scenario = self.wait = self._protocol = self.match_context = self.link = self.faults = None
 
     def describe(self):
         """The connection object of the admin API (README.rst, "Admin API")."""

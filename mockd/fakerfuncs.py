@@ -8,6 +8,9 @@ import threading
 
 _lock = threading.Lock()
 _faker = None
+# The seed of mockd.randomness.install() (--seed), applied to the Faker when it is built if
+# that comes later; None: Faker draws from its own unseeded generator.
+_seed = None
 
 # faker has no commerce provider; build product names the way upstream mockd does.
 _PRODUCT_ADJECTIVES = ("Small", "Ergonomic", "Rustic", "Intelligent", "Gorgeous", "Sleek",
@@ -26,8 +29,21 @@ def get_faker():
             if _faker is None:
                 from faker import Faker  # lazy: importing faker costs ~0.15 s
 
-                _faker = Faker("en_US")
+                fake = Faker("en_US")
+                if _seed is not None:
+                    fake.seed_instance(_seed)
+                _faker = fake  # published seeded: another thread may use it at once
     return _faker
+
+
+def reseed(seed):
+    """Seed the shared Faker with the int ``seed``: now if it is built, else when it is.
+    Called by :func:`mockd.randomness.install`; faker is not imported for it."""
+    global _seed
+    with _lock:  # not between get_faker()'s build and its check of _seed
+        _seed = seed
+        if _faker is not None:
+            _faker.seed_instance(seed)
 
 
 def _provider(method, convert=None):

@@ -88,6 +88,24 @@ def mockd_register_protocols():
     """
 
 
+@hookspec
+def mockd_register_fault_types():
+    """Register fault types, usable in ``websocket.faults`` and the faults admin API
+    (``{type: NAME, ...}``): what a misbehaving network or server does to a client.
+
+    Called once, in the main greenlet, when the registry is built.
+
+    :return: an iterable of :class:`mockd.plugin.FaultType` subclasses; each class's ``name``
+        is the ``type`` value, ``keys`` the entry keys of its own, ``stage`` ``"connection"``
+        or ``"handshake"``. ``apply(ctx)`` is called with a :class:`mockd.plugin.FaultContext`
+        (connection stage: in the greenlet that triggered it, the connection's own, a timer's
+        or an admin request's) or a :class:`mockd.plugin.HandshakeContext` (in the
+        handshake's greenlet, before the mock answers); it must not block.
+
+    .. versionadded:: 1.1
+    """
+
+
 # ---------------------------------------------------------------- lifecycle
 
 

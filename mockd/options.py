@@ -201,6 +201,12 @@ class ServerOptions:
         None, "--pid-file", group=PROCESS, metavar="FILE",
         help="write the process id to FILE once listening; removed on exit. SIGHUP reloads --config: "
              "changed mocks close their clients with 1012")
+    # None until mockd.bootstrap resolves it: a run without --seed picks one (mockd/randomness.py).
+    seed: int | None = _option(
+        None, "--seed", group=PROCESS, metavar="N", type=non_negative_int, env="MOCKD_SEED",
+        help="seed the template functions random.*, uuid, uuid.short and faker.* with N, so that "
+             "they repeat from run to run; without it a seed is picked at random. The seed in use is "
+             "logged at start as 'seed N'")
 
     def __post_init__(self):
         # argparse and callers hand lists; a frozen value keeps none that could change later.

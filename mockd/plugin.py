@@ -13,6 +13,8 @@ from .build import Build, Criteria, Response
 from .closecodes import (CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, CLOSE_POLICY_VIOLATION,
                          CLOSE_SERVICE_RESTART)
 from .errors import ConfigError, MockdError, PluginError
+from .faults.context import FaultContext, HandshakeContext
+from .faults.types import FaultType
 from .hookspecs import hookimpl
 from .jsonpaths import JsonPath
 from .jsontext import dumps_json
@@ -32,10 +34,10 @@ __all__ = [
     # hooks
     "hookimpl",
     # base classes of what plugins register
-    "MatchType", "ResponseType", "StepType", "ProtocolType",
+    "MatchType", "ResponseType", "StepType", "ProtocolType", "FaultType",
     # what their methods are given
     "Build", "Criteria", "Response", "Message", "MatchContext", "RenderContext", "StepContext",
-    "ProtocolContext", "pass_context",
+    "ProtocolContext", "FaultContext", "HandshakeContext", "pass_context",
     # errors
     "ConfigError", "MockdError", "PluginError",
     # reading a config block: values located at ``where``, errors with a did-you-mean

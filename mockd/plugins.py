@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = (
     "mockd.templatefuncs",
     "mockd.responses",
     "mockd.scenario",
+    "mockd.faults.builtin",
 )
 #: Registration hook -> (the Registry table it fills, the word errors use, the result's shape).
 REGISTRATION_HOOKS = (
@@ -29,6 +30,7 @@ REGISTRATION_HOOKS = (
     ("mockd_register_step_types", "step_types", "step type", "classes"),
     ("mockd_register_response_types", "response_types", "response type", "classes"),
     ("mockd_register_protocols", "protocols", "protocol", "classes"),
+    ("mockd_register_fault_types", "fault_types", "fault type", "classes"),
 )
 ENTRYPOINT_GROUP = "mockd"
 
@@ -113,6 +115,7 @@ class Registry:
         self.step_types = {}
         self.response_types = {}
         self.protocols = {}
+        self.fault_types = {}
         self._owners = {}
         #: Names of blocked plugins (``--disable-plugin``), for errors about what they provide.
         self.disabled = frozenset()
@@ -209,7 +212,8 @@ def _settings_names(pm):
 #: The method each kind of registered class must have (the base classes live in modules that
 #: import this one, so the check is by method, not by issubclass).
 _REQUIRED_METHOD = {"matcher": ("match", "MatchType"), "step type": ("run", "StepType"),
-                    "response type": ("render", "ResponseType"), "protocol": ("run", "ProtocolType")}
+                    "response type": ("render", "ResponseType"), "protocol": ("run", "ProtocolType"),
+                    "fault type": ("apply", "FaultType")}
 
 
 def _named_classes(result, kind, plugin_name):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from .closecodes import CLOSE_SERVICE_RESTART
 from .errors import ConfigError, MockConflict, UnknownMock
+from .faults.live import MockFaults
 from .greenlets import spawn
 from .rules import RuleIndex
 
@@ -19,10 +20,11 @@ class ServedRoute:
     """An enabled mock as the listener serves it: its compiled endpoint, its rule index, and
     its live connections."""
 
-    __slots__ = ("mock", "endpoint", "rules", "connections", "pending")
+    __slots__ = ("mock", "endpoint", "rules", "connections", "pending", "faults")
 
-    def __init__(self, mock):
+    def __init__(self, mock, faults):
         self.mock = mock
+        self.faults = faults      # the mock's MockFaults (its config's and the admin API's)
         self.endpoint = mock.endpoint
         self.rules = RuleIndex(mock.endpoint.rules)
         self.connections = set()  # accepted connections (past the 101)
@@ -51,6 +53,7 @@ class MockTable(Mapping):
     def __init__(self, mocks=()):
         self._mocks = {}
         self.routes = {}
+        self._faults = {}  # mock id -> MockFaults; kept while the mock's config names the same faults
         for mock in mocks:
             self._install(mock)
 
@@ -71,8 +74,11 @@ class MockTable(Mapping):
                 raise ConfigError(f"path {mock.endpoint.path!r} is already served by mock {other.id!r}",
                                   where="websocket.path")
         self._mocks[mock.id] = mock
+        faults = self._faults.get(mock.id)
+        if faults is None or faults.config_specs != [fault.spec for fault in mock.endpoint.faults]:
+            faults = self._faults[mock.id] = MockFaults(mock.endpoint.faults)
         if mock.enabled:
-            self.routes[mock.endpoint.path] = ServedRoute(mock)
+            self.routes[mock.endpoint.path] = ServedRoute(mock, faults)
 
     def _uninstall(self, mock_id):
         """Stop serving a mock; its live clients get 1012 ``mock updated``. Returns the close count."""
@@ -102,6 +108,11 @@ class MockTable(Mapping):
             raise UnknownMock(f"mock {mock_id!r} not found")
         return mock
 
+    def faults_of(self, mock_id):
+        """The :class:`~mockd.faults.live.MockFaults` of mock ``mock_id`` (:class:`UnknownMock`)."""
+        self.get_mock(mock_id)
+        return self._faults[mock_id]
+
     def add(self, mock):
         """Serve a new mock at once. Raises :class:`MockConflict` for a taken id or path."""
         if mock.id in self._mocks:
@@ -122,6 +133,7 @@ class MockTable(Mapping):
     def remove(self, mock_id):
         self.get_mock(mock_id)
         self._uninstall(mock_id)
+        self._faults.pop(mock_id, None)
         return self._mocks.pop(mock_id)
 
     def clear(self, mock_type=None):
@@ -165,6 +177,7 @@ class MockTable(Mapping):
                 self._mocks[mock.id] = old[mock.id]
             else:
                 self._install(mock)
+        self._faults = {mock_id: faults for mock_id, faults in self._faults.items() if mock_id in self._mocks}
         return report
 
 

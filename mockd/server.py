@@ -5,6 +5,7 @@ It is built by a composition root (:mod:`mockd.bootstrap` for ``mockd serve``,
 :meth:`MockServer.start`: nothing here imports :mod:`mockd.admin`.
 """
 import logging
+import random
 import time
 
 import gevent
@@ -15,11 +16,13 @@ from .blame import blame
 from .closecodes import CLOSE_GOING_AWAY
 from .greenlets import spawn
 from .errors import ConfigError, PluginError
+from .handshakes import HandshakeJournal
 from .journal import Journal
 from .listen import ListenError, address, bound_host, listen, unbracket
 from .connections import ConnectionTable
 from .options import DEFAULTS
 from .proxy.recording import RecordingStore
+from .randomness import resolve_seed, stream
 from .routes import MockTable
 from .ws.app import MockApp
 from .ws.guard import GuardedWSGIHandler
@@ -81,6 +84,12 @@ class MockServer:
         self.options = options
         self.journal = Journal(options.journal_size, options.journal_body_limit)
         self.recordings = RecordingStore(options.max_recordings)  # proxied sessions (proxy.record)
+        self.handshakes = HandshakeJournal(options.journal_size)  # every upgrade attempt
+        #: The seed of this server's random draws (``--seed``; ``mockd serve`` resolves and logs it).
+        self.seed = resolve_seed(options.seed)
+        self._connection_seeds = stream(self.seed, "faults")
+        #: Draws of handshake faults (probability), in the order handshakes come.
+        self.handshake_random = stream(self.seed, "handshakes")
         self.started_at = None
         self.observers = _Observers(plugin_manager)
         self.connections = ConnectionTable()
@@ -102,6 +111,11 @@ class MockServer:
             log.warning("the plugins: settings changed; plugins read them at start only: restart mockd to apply")
         self.config = config
         return report
+
+    def fault_random_for_connection(self):
+        """A generator of its own for a connection being accepted (its fault draws, its
+        jitter): seeded from the server's seed, in the order connections are accepted."""
+        return random.Random(self._connection_seeds.getrandbits(64))
 
     def plugin_config(self, name):
         """The ``plugins: {name: {...}}`` block of the config, or ``{}``."""

@@ -11,7 +11,18 @@ from .fakerfuncs import FAKER_FUNCTIONS
 from .hookspecs import hookimpl
 from .textrender import to_text
 
-__all__ = ["MAX_SEQUENCES", "MAX_SEQUENCE_NAME", "reset_sequences"]
+__all__ = ["MAX_SEQUENCES", "MAX_SEQUENCE_NAME", "reseed", "reset_sequences"]
+
+# What random.*, uuid, uuid.short and random draw from: one generator of their own (not the
+# random module's, which plugins and libraries share) that mockd.randomness.install() reseeds
+# for --seed. Seeded from os.urandom until then. Its methods are bound once: they stay valid
+# across reseeds (setstate changes the generator in place) and cost no attribute lookup.
+_rng = random.Random()
+_getrandbits, _randint, _uniform, _choices, _choice = (
+    _rng.getrandbits, _rng.randint, _rng.uniform, _rng.choices, _rng.choice)
+# As the random module does for its own: a forked child (a plugin's worker, say) that kept the
+# parent's state would hand out the parent's next uuids again.
+os.register_at_fork(after_in_child=_rng.seed)
 
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -30,9 +41,15 @@ _sequences = collections.OrderedDict()
 _KEEP_ORDER_ABOVE = MAX_SEQUENCES // 2
 
 
+def reseed(source):
+    """Make the template functions draw what the :class:`random.Random` ``source`` would draw
+    next (its state is copied). Called by :func:`mockd.randomness.install`."""
+    _rng.setstate(source.getstate())
+
+
 def _uuid():
-    # Same bits as str(uuid.uuid4()) from os.urandom, at less than half the cost.
-    h = os.urandom(16).hex()
+    # The format of str(uuid.uuid4()): its version and variant bits are set below.
+    h = f"{_getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
@@ -65,7 +82,7 @@ def _random_int(low=0, high=100):
     low, high = _number(low, int), _number(high, int)
     if low is None or high is None or low > high:
         return ""  # REAL renders an empty range as ""
-    return random.randint(low, high)
+    return _randint(low, high)
 
 
 def _random_float(low=0.0, high=1.0, precision=6):
@@ -74,14 +91,14 @@ def _random_float(low=0.0, high=1.0, precision=6):
         return ""
     if low >= high:
         high = low + 1  # as REAL does
-    return f"{random.uniform(low, high):.{max(0, min(precision, 17))}f}"
+    return f"{_uniform(low, high):.{max(0, min(precision, 17))}f}"
 
 
 def _random_string(length=10):
     n = _number(length, int)
     if not n or n <= 0:
         n = 10
-    return "".join(random.choices(_ALNUM, k=min(n, 65536)))  # capped: n may come from a message
+    return "".join(_choices(_ALNUM, k=min(n, 65536)))  # capped: n may come from a message
 
 
 def _sequence(name, start=1):
@@ -121,7 +138,7 @@ def _default(value, fallback=""):
 
 
 def _random_element(*items):
-    return random.choice(items) if items else ""
+    return _choice(items) if items else ""
 
 
 def _timestamp():
@@ -130,13 +147,13 @@ def _timestamp():
 
 _BUILTINS = {
     "uuid": _uuid,
-    "uuid.short": lambda: os.urandom(4).hex(),  # the first 8 characters of a v4 UUID are random
+    "uuid.short": lambda: f"{_getrandbits(32):08x}",  # the first 8 characters of a v4 UUID
     "now": _now,
     "timestamp": _timestamp,
     "timestamp.unix": _timestamp,
     "timestamp.unix_ms": lambda: str(time.time_ns() // 1_000_000),
     "timestamp.iso": _timestamp_iso,
-    "random": lambda: os.urandom(4).hex(),
+    "random": lambda: f"{_getrandbits(32):08x}",
     "random.int": _random_int, "randomInt": _random_int,
     "random.float": _random_float, "randomFloat": _random_float,
     "random.string": _random_string, "randomString": _random_string,

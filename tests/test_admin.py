@@ -742,7 +742,7 @@ def test_readme_admin_examples_use_real_routes(srv):
         path = re.search(r"localhost:4290(/[^\s'\"?]*)", command).group(1)
         endpoint, _ = adapter.match(path, method=method)  # raises NotFound / MethodNotAllowed
         groups.add(endpoint.split(".")[0])
-    assert groups == {"mocks", "config", "connections", "journal", "system", "openapi"}
+    assert groups == {"mocks", "config", "connections", "faults", "journal", "system", "openapi"}
 
 
 def _readme_admin_section():
@@ -796,7 +796,7 @@ def test_every_answer_with_a_body_is_json_and_the_bodiless_ones_are_documented(s
                 if "204" in op["responses"]}
     assert bodiless == {(path.replace("/mocks/{id}", "/mocks/{mock_id}").replace("/recordings/{id}",
                                                                                   "/recordings/{recording_id}"),
-                         "delete") for path in named} and len(named) == 4
+                         "delete") for path in named} and len(named) == 5
     for path in ("/websocket/messages", "/mocks/echo", "/mocks"):
         reply = srv.admin.delete(path)
         assert (reply.status, reply.body, reply.headers.get("Content-Type")) == (204, b"", None), path

@@ -2,6 +2,7 @@
 the "Plugin hooks" examples work together as one plugin, and the "Writing a plugin" walkthrough
 works as written."""
 import hashlib
+import json
 import inspect
 import logging
 import pathlib
@@ -16,6 +17,7 @@ import websocket
 
 from _cli import MOCK_URL, end, env, read_until
 from mockd import hookspecs
+from mockd.testing import recv_close
 from test_plugins import HOOK_NAMES, ask
 from test_readme_examples import block
 
@@ -82,6 +84,8 @@ def test_readme_hook_examples_work_together(make_mockd_server, tmp_path, caplog)
                        "defaultResponse": {"type": "text", "value": "{{ acme.digest('md5') }}"}}},
         {"websocket": {"path": "/tick", "scenario": {"steps": [{"type": "repeat", "text": "tick", "times": 2}]}}},
         {"websocket": {"path": "/shout", "protocol": "shout", "shout": {"suffix": "!!"}}},
+        {"websocket": {"path": "/bye", "echoMode": True,
+                       "faults": [{"type": "goodbye", "text": "maintenance", "after": {"messages": 1}}]}},
     ]}, plugins_dir=plugin_dir)
     with caplog.at_level(logging.INFO, logger="acme"):
         ws = server.connect("/ws")
@@ -93,12 +97,17 @@ def test_readme_hook_examples_work_together(make_mockd_server, tmp_path, caplog)
         assert [ticker.recv(), ticker.recv()] == ["tick", "tick"]
         shouter = server.connect("/shout")
         assert ask(shouter, "hey") == "HEY!!"
+        leaving = server.connect("/bye")
+        assert ask(leaving, "hi") == "hi"
+        assert json.loads(leaving.recv()) == {"type": "goodbye", "text": "maintenance"}
+        assert recv_close(leaving) == (1001, "maintenance")
     assert "opened /ws" in caplog.text and "opened /tick" in caplog.text
     ws.close()
     ticker.close()
     shouter.close()
     server.server.stop()
-    assert sorted(audit.read_text().splitlines()) == ["/shout closed 1000 after 1 messages",
+    assert sorted(audit.read_text().splitlines()) == ["/bye closed 1001 after 1 messages",
+                                                      "/shout closed 1000 after 1 messages",
                                                       "/tick closed 1000 after 0 messages",
                                                       "/ws closed 1000 after 3 messages"]
 

@@ -134,6 +134,33 @@ def test_hook_mockd_register_protocols(serve):
     assert recv_close(faulty) == (1011, "plugin example_plugin failed")
 
 
+def test_hook_mockd_register_fault_types(serve):
+    """The example fault type applies through the same list as the built-ins: in a config
+    (after the first message, journaled as an event), through the admin API on a live
+    connection, located errors for its own keys, and a raising apply() ends only that
+    connection with 1011 naming the plugin."""
+    server = serve(mock("/burst", echoMode=True, faults=[
+        {"type": "example-burst", "text": "flood", "times": 2, "code": 4002, "after": {"messages": 1}}]))
+    ws = server.connect("/burst")
+    assert ask(ws, "hi") == "hi"  # the first message is answered, then the fault applies
+    assert [ws.recv(), ws.recv()] == ["flood 0", "flood 1"]
+    assert recv_close(ws) == (4002, "burst of 2")
+    assert any(entry["direction"] == "event" and entry["body"].startswith('fault {"type":"example-burst"')
+               for entry in server.journal)
+    other = serve(mock("/live", echoMode=True))
+    live = other.connect("/live")
+    connection = other.admin.get("/websocket/connections").json["connections"][0]["id"]
+    answer = other.admin.post(f"/websocket/connections/{connection}/faults", {"type": "example-burst", "times": 1})
+    assert answer.status == 200 and answer.json["connections"] == 1
+    assert live.recv() == "burst 0" and recv_close(live) == (4001, "burst of 1")
+    bad = other.admin.post("/mocks/m0/faults", {"type": "example-burst", "times": 0, "colour": "red"})
+    assert bad.status == 400 and "colour" in bad.json["message"] and "times" in bad.json["message"]
+    faulty = other.connect("/live")
+    connection = next(c["id"] for c in other.admin.get("/websocket/connections").json["connections"])
+    other.admin.post(f"/websocket/connections/{connection}/faults", {"type": "example-burst", "text": "raise in fault"})
+    assert recv_close(faulty) == (1011, "plugin example_plugin failed")
+
+
 def test_a_protocol_and_rules_do_not_mix(serve):
     with pytest.raises(ConfigError) as error:
         build_config(config(mock(protocol="example-counter", matchers=[{"match": {"type": "exact", "value": "x"}}]),

@@ -41,7 +41,7 @@ from _cli import ADMIN_URL, MOCK_URL, ROOT, end, env, read_until
 from mockd.adminclient import AdminClient
 
 README = ROOT / "README.rst"
-EXPECTED_BLOCKS = 43
+EXPECTED_BLOCKS = 45
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 GENERATED_ID = re.compile(r"conn-[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{8}|websocket_[0-9a-f]{16}")
 PORTS = re.compile(r"localhost:(4280|4290)")
@@ -85,7 +85,8 @@ ELSEWHERE = {
     "Record and replay #5": ("test_record_replay_docs.py", "test_readme_replay_example"),
     **{f"{hook} #1": ("test_plugin_docs.py", "test_readme_hook_examples_work_together") for hook in (
         "mockd_register_matchers()", "mockd_register_template_functions()", "mockd_register_step_types()",
-        "mockd_register_response_types()", "mockd_register_protocols()", "mockd_configure(server)",
+        "mockd_register_response_types()", "mockd_register_protocols()", "mockd_register_fault_types()",
+        "mockd_configure(server)",
         "mockd_unconfigure(server)",
         "mockd_connection_opened(server, connection)", "mockd_message_received(server, connection, message)",
         "mockd_connection_closed(server, connection)")},
@@ -401,8 +402,24 @@ def test_admin_journal(demo, clients, tmp_path):
 
 @pytest.mark.slow
 @runs("Admin API #6")
-def test_admin_health_and_status(demo, tmp_path):
+def test_admin_faults(demo, clients, tmp_path):
+    chat = clients(demo.url("/ws/chat"))
     results = run_block(tmp_path, block("Admin API #6", "sh"), demo)
+    assert [statuses for _, _, statuses in results] == [[201], [200], [200], [200], [200], [200]]
+    assert answer(results, 0) == {"applied": {"type": "latency", "fixed": "200ms", "jitter": "50ms"},
+                                  "mockId": "chat-room", "connections": 1}
+    assert answer(results, 1)["faults"] == [{"type": "latency", "fixed": "200ms", "jitter": "50ms"}]
+    assert answer(results, 3)["applied"] == {"type": "drop"} and answer(results, 3)["connections"] == 1
+    assert answer(results, 4) == {"cleared": 1, "mockId": "chat-room", "connections": 0}
+    assert [(h["status"], h["refusedBy"]) for h in answer(results, 5)["handshakes"]] == [(101, None)]
+    with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
+        chat.recv()  # reset: no close frame
+
+
+@pytest.mark.slow
+@runs("Admin API #7")
+def test_admin_health_and_status(demo, tmp_path):
+    results = run_block(tmp_path, block("Admin API #7", "sh"), demo)
     assert answer(results, 0)["status"] == "ok"
     assert answer(results, 1)["mocks"] == {"total": 3, "enabled": 3}
 
@@ -427,12 +444,12 @@ def test_curl_stand_in_speaks_the_readme(demo, tmp_path):
 
 
 @pytest.mark.slow
-@runs("Admin API #7")
+@runs("Admin API #8")
 def test_admin_token(tmp_path):
     """The block starts its own server (``-p 0 -a 0`` appended), then asks it with the token."""
     shell = Shell(tmp_path, tools(tmp_path))
     try:
-        (serve, _), *asks = commands(block("Admin API #7", "sh"))
+        (serve, _), *asks = commands(block("Admin API #8", "sh"))
         assert serve == "MOCKD_ADMIN_TOKEN=s3cret mockd serve --admin-host 0.0.0.0 &"
         assert shell.run(serve.replace(" &", " -p 0 -a 0 &"))[0] == 0
         admin_port = int(re.search(ADMIN_URL, shell.read_until(ADMIN_URL.pattern)).group(2))

@@ -13,10 +13,10 @@ def build(server, spec, where, id_prefix):
     absent), with the server's plugin settings (and its config file, against which they
     resolve relative paths), never settings of the request's own."""
     return build_mock(spec, server.registry, where, id_prefix=id_prefix, plugins=server.config.plugins,
-                      source=server.config.source, allowed_files=_named_files(server.config))
+                      source=server.config.source, allowed_files=named_files(server.config))
 
 
-def _named_files(config):
+def named_files(config):
     """The files the config file's mocks name (``replay.recording``, ``proxy.tls.ca``): a mock
     from the API may name those (a toggle or patch of such a mock rebuilds it), no other."""
     named = set()

@@ -23,7 +23,7 @@ CLOSED_BY_API = "closed by API"
 BROADCAST_TIMEOUT = 10.0  # a client that stops reading must not hold the request forever
 
 
-def _connection(connection_id):
+def connection_or_404(connection_id):
     connection = server().connections.get(connection_id)
     if connection is None or connection.closed:
         raise not_found("Connection not found")
@@ -57,19 +57,19 @@ def list_connections():
 
 
 @bp.get("/websocket/connections/<connection_id>")
-def get_connection(connection_id):
-    return _connection(connection_id).describe()
+def getconnection_or_404(connection_id):
+    return connection_or_404(connection_id).describe()
 
 
 @bp.delete("/websocket/connections/<connection_id>")
-def close_connection(connection_id):
-    _connection(connection_id).close(CLOSE_NORMAL, CLOSED_BY_API)
+def closeconnection_or_404(connection_id):
+    connection_or_404(connection_id).close(CLOSE_NORMAL, CLOSED_BY_API)
     return {"message": "Connection closed", "connection": connection_id}
 
 
 @bp.post("/websocket/connections/<connection_id>/send")
-def send_to_connection(connection_id):
-    connection = _connection(connection_id)
+def send_toconnection_or_404(connection_id):
+    connection = connection_or_404(connection_id)
     frame_type, payload = frame_payload(json_object(default={}))
     if not connection.send(payload):
         raise not_found("Connection not found")  # it closed while the request was read
@@ -80,7 +80,7 @@ def send_to_connection(connection_id):
 def advance_replay(connection_id):
     """A triggered replay's next server frames: ``{"count": N}`` (default 1) or ``{"until":
     text}``, up to and including the first frame whose data contains ``text``."""
-    connection = _connection(connection_id)
+    connection = connection_or_404(connection_id)
     body = json_object(default={})
     count, until = body.get("count"), field(body, "until", (str,), "a string")
     if count is not None and until is not None:

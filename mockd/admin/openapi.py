@@ -260,6 +260,41 @@ def _paths():
             "delete": _op("Drop a recording", "recordings", {"204": {"description": "dropped"}},
                           params=[RECORDING_ID], errors=(404,))},
         "/openapi.json": {"get": _op("This document", "system", {"200": _json(_ANY_OBJECT, "OpenAPI 3.0")})},
+        **_fault_paths(),
+    }
+
+
+_FAULT = {"type": "object", "required": ["type"], "additionalProperties": True, "properties": {
+    "type": {"type": "string", "description": "close, drop, silence, stopPongs, latency, throttle, fragment, "
+                                              "badFrame, refuse, or a plugin's"},
+    "probability": {"type": "number", "minimum": 0, "maximum": 1},
+    "after": _obj({"messages": {"type": "integer", "minimum": 1}, "duration": _DURATION})}}
+_APPLIED = _json(_obj({"applied": _ANY_OBJECT, "connections": _INT, "mockId": _STR, "connection": _STR},
+                      ["applied", "connections"]), "the fault, and how many connections it was applied to")
+
+
+def _fault_paths():
+    return {
+        "/mocks/{mock_id}/faults": {
+            "get": _op("The mock's faults in force (config and API)", "faults", {"200": _json(_obj(
+                {"mockId": _STR, "faults": {"type": "array", "items": _ANY_OBJECT}}), "them")},
+                params=[MOCK_ID], errors=[404]),
+            "post": _op("Add a fault: live and new connections of the mock (no 1012)", "faults", {"201": _APPLIED},
+                        body=(_FAULT, True), params=[MOCK_ID], errors=[400, 404]),
+            "delete": _op("Remove the mock's faults; lift latency, throttle, fragment, stopPongs", "faults",
+                          {"200": _json(_obj({"cleared": _INT, "mockId": _STR, "connections": _INT}), "cleared")},
+                          params=[MOCK_ID], errors=[404]),
+        },
+        "/websocket/connections/{connection_id}/faults": {"post": _op(
+            "Apply one fault to one live connection, now (or at its after trigger)", "faults", {"200": _APPLIED},
+            body=(_FAULT, True), params=[CONNECTION_ID], errors=[400, 404])},
+        "/websocket/handshakes": {
+            "get": _op("The handshake journal: every upgrade attempt, oldest first", "faults", {"200": _json(_obj(
+                {"handshakes": {"type": "array", "items": _ANY_OBJECT}, "count": _INT}), "entries")},
+                params=[_param("mockId"), _param("path"), _param("limit", schema=_INT, description="only the newest N")],
+                errors=[400]),
+            "delete": _op("Clear the handshake journal", "faults", {"204": _NO_CONTENT}),
+        },
     }
 
 

@@ -70,6 +70,9 @@ class ProtocolContext:
         """The next :class:`mockd.message.Message` from the client, or ``None`` once the
         connection has ended or after ``timeout`` seconds (``None``: no limit)."""
         check_seconds(timeout, "ctx.receive(timeout=...)", optional=True)
+        connection = self.connection
+        if connection.fault_watch is not None:  # the message before this one has been handled
+            connection.faults.on_message()
         if self._ended:
             return None
         try:

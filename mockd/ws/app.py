@@ -57,17 +57,21 @@ class MockApp:
         path = environ.get("PATH_INFO", "")
         route = self.server.mocks.routes.get(path)
         if route is None:
-            return Rejection(404, not_found(path), [JSON])
+            return Rejection(404, not_found(path), [JSON], refused_by="notFound")
+        if route.faults:
+            stopped = route.faults.check_handshake(environ, route.id, self.server.handshake_random)
+            if stopped is not None:
+                return stopped
         endpoint = route.endpoint
         if endpoint.max_connections and route.occupied() >= endpoint.max_connections:
-            return Rejection(503, "max connections reached\n")
+            return Rejection(503, "max connections reached\n", refused_by="maxConnections", mock_id=route.id)
         chosen = negotiate_subprotocol(environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", ""), endpoint.subprotocols)
         if endpoint.require_subprotocol and chosen is None:
             reason = "subprotocol not supported" if endpoint.subprotocols else "subprotocol required"
-            return Rejection(400, reason + "\n")
+            return Rejection(400, reason + "\n", refused_by="subprotocol", mock_id=route.id)
         refusal = origin_refusal(endpoint, environ)
         if refusal is not None:
-            return Rejection(403, refusal)
+            return Rejection(403, refusal, refused_by="origin", mock_id=route.id)
         upstream = None
         if endpoint.proxy is not None:
             # Before the 101: the client gets the upstream's subprotocol, or its refusal.
@@ -77,7 +81,9 @@ class MockApp:
                 # An upstream that cannot be reached is the operator's to fix; a refusal is its answer.
                 log.log(logging.WARNING if exc.rejection.status == 502 else logging.INFO, "proxy %s: %s",
                         path, exc, extra={"mock_id": route.id})
-                return exc.rejection
+                rejection = exc.rejection
+                rejection.refused_by, rejection.mock_id = "upstream", route.id
+                return rejection
             chosen = upstream.subprotocol or None
         route.pending += 1  # holds a maxConnections slot until run() or cancel()
         connection = Connection(self.server, route, environ, chosen)
@@ -85,6 +91,11 @@ class MockApp:
             connection.link = UpstreamLink(endpoint.proxy, upstream, connection, environ,
                                            self.server.options.redact_headers)
         return connection
+
+    def note_handshake(self, environ, status, refused_by, mock_id, connection=None):
+        """Called by the handler once an upgrade attempt is answered: the handshake journal."""
+        self.server.handshakes.record(environ, status, refused_by, mock_id,
+                                      connection.id if connection is not None else None)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

@@ -27,11 +27,13 @@ import logging
 import socket
 from http import HTTPStatus
 
+from gevent import Timeout
 from gevent.pywsgi import WSGIHandler
 
 from ..closecodes import CLOSE_INTERNAL_ERROR, CLOSE_NORMAL
 from ..options import DEFAULTS
 from .guard import RequestDeadline
+from .impair import close_now
 from .protocol import ConnectionClosed, MockdWebSocket
 
 log = logging.getLogger("mockd.ws")
@@ -44,17 +46,37 @@ class Rejection:
 
     The body is sent as ``text/plain; charset=utf-8`` with ``Connection: close``; ``headers``
     (name, value) pairs are added (a ``Content-Type`` among them replaces the default).
+    ``refused_by`` and ``mock_id`` are for the handshake journal (what refused, for which mock).
     """
 
-    __slots__ = ("status", "body", "headers")
+    __slots__ = ("status", "body", "headers", "refused_by", "mock_id")
 
-    def __init__(self, status, body, headers=()):
+    def __init__(self, status, body, headers=(), refused_by=None, mock_id=None):
         self.status = int(status)
         self.body = body
         self.headers = tuple(headers)
+        self.refused_by = refused_by
+        self.mock_id = mock_id
 
     def __repr__(self):
         return f"Rejection({self.status}, {self.body!r})"
+
+
+class Unanswered:
+    """No answer at all instead of the upgrade (a handshake fault): ``reset`` the TCP connection
+    at once, or ``hang`` for that many seconds (or until the client gives up), then close it."""
+
+    __slots__ = ("reset", "hang", "mock_id")
+    status = None
+    refused_by = "fault"
+
+    def __init__(self, reset=False, hang=0.0, mock_id=None):
+        self.reset = reset
+        self.hang = hang
+        self.mock_id = mock_id
+
+    def __repr__(self):
+        return f"Unanswered(reset={self.reset}, hang={self.hang})"
 
 
 def looks_like_upgrade(environ):
@@ -115,6 +137,11 @@ class MockdWebSocketHandler(RequestDeadline, WSGIHandler):
             return None
         if isinstance(outcome, Rejection):
             self._reject(outcome)
+            self._note(outcome.status, outcome.refused_by, outcome.mock_id)
+            return None
+        if isinstance(outcome, Unanswered):
+            self._leave_unanswered(outcome)
+            self._note(None, outcome.refused_by, outcome.mock_id)
             return None
         session = outcome
         ws = None
@@ -122,14 +149,37 @@ class MockdWebSocketHandler(RequestDeadline, WSGIHandler):
             refusal = self._check_handshake()
             if refusal is not None:
                 self._reject(refusal)
+                self._note(refusal.status, "handshake", getattr(session, "mock_id", None))
                 return None
             ws = self.upgrade_connection(session)
+            self._note(101, None, getattr(session, "mock_id", None), session)
         except OSError:  # the client vanished while we answered
             self.close_connection = True
         finally:
             if ws is None:
                 session.cancel()
         return (ws, session) if ws is not None else None
+
+    def _note(self, status, refused_by, mock_id, session=None):
+        """Tell the app how an upgrade attempt was answered (its handshake journal), if it asks."""
+        note = getattr(self.application, "note_handshake", None)
+        if note is not None:
+            note(self.environ, status, refused_by, mock_id, session)
+
+    def _leave_unanswered(self, outcome):
+        """Reset the TCP connection, or read and ignore the client until it gives up or
+        ``outcome.hang`` seconds pass, then close it: no HTTP answer either way."""
+        self.close_connection = True
+        self.response_length = 0
+        sock = self.socket
+        if outcome.hang:
+            with Timeout(outcome.hang, False):
+                try:
+                    while sock.recv(4096):
+                        pass
+                except OSError:
+                    pass
+        close_now(sock, reset=outcome.reset)
 
     def _check_handshake(self):
         """RFC 6455 §4.2.1 checks, in upstream's order; a Rejection, or None when valid."""

@@ -27,6 +27,7 @@ from gevent.socket import socket as _plain_socket
 from ..closecodes import CLOSE_POLICY_VIOLATION
 from ..greenlets import spawn
 from .frames import OP_CLOSE, header
+from .impair import Impairments
 
 log = logging.getLogger("mockd.ws")
 
@@ -70,6 +71,7 @@ class OutboundQueue:
         self._written = 0      # bytes the writer handed to the kernel (progress, for drain())
         self._drained = None   # Event set once the writer has emptied ``_out`` or given up
         self._shut_pending = False
+        self._impair = None    # Impairments (faults), once any were applied
 
     @property
     def buffered_amount(self):
@@ -113,18 +115,52 @@ class OutboundQueue:
         return True
 
     def _enqueue(self, opcode, payload, length, token=None):
-        """Queue a whole frame. A data frame that would pass ``max_outbound`` while something
+        """Queue a whole frame (after the impairments, when there are any: ``impair.py``)."""
+        impair = self._impair
+        if impair is not None and impair.hold(opcode, payload, token):
+            return
+        self._frame_queued(opcode, payload, length, token)
+
+    def _emit(self, opcode, payload, token=None):
+        """Queue a frame that the delay line held (``impair.py``): closing or not, it goes.
+        False when it would pass the outbound limit (the connection is then closing)."""
+        if opcode == OP_CLOSE:
+            frame = header(OP_CLOSE, len(payload)) + payload
+            self._queue((frame,), len(frame))
+            return True
+        try:
+            self._frame_queued(opcode, payload, len(payload), token)
+        except ConnectionClosed:
+            return False
+        return True
+
+    def _frame_queued(self, opcode, payload, length, token):
+        """Frame and queue. A data frame that would pass ``max_outbound`` while something
         waits fails the connection; control frames are small and bounded elsewhere (one ping
         in flight, and the reader, which answers pings, pauses while anything waits)."""
         waiting = self._out_bytes
         if opcode < 8 and waiting and waiting + length > self.max_outbound:
             self._overflow(f"{waiting} bytes waiting for the client and {length} more sent, "
                            f"over the {self.max_outbound}-byte outbound limit")
+        impair = self._impair
+        if impair is not None and impair.fragment and opcode < 8 and length > impair.fragment:
+            data = impair.frames(opcode, payload)
+            self._queue((data,) + _marker(token), len(data))
+            return
         head = header(opcode, length)
         if length <= LARGE_SEND:
             self._queue((head + payload,) + _marker(token), len(head) + length)
         else:
             self._queue((head, _owned(payload)) + _marker(token), len(head) + length)
+
+    def impairments(self, rng):
+        """This socket's :class:`~mockd.ws.impair.Impairments`, made on first use. From then on
+        every frame goes through the writer greenlet (no direct write), so that no frame
+        overtakes one that is held or paced, also after the impairments are lifted."""
+        if self._impair is None:
+            self._impair = Impairments(self, rng)
+            self._raw_send = None
+        return self._impair
 
     def _overflow(self, detail):
         """Close with 1008 ``outbound buffer full`` and raise :class:`ConnectionClosed`."""
@@ -150,6 +186,8 @@ class OutboundQueue:
         """The writer greenlet: drains ``_out`` in order, blocking only itself."""
         out = self._out
         send = self._sock.send  # gevent's: waits for the socket to be writable, then one send
+        if self._impair is not None and self._impair.rate:
+            send = self._impair.throttled(send)
         ok = False
         try:
             while out:
@@ -202,7 +240,9 @@ class OutboundQueue:
             raise ConnectionClosed(f"connection closed ({self.close_code})")
 
     def _wait_drained(self):
-        """Block until nothing waits for the writer (or the connection is lost)."""
+        """Block until nothing is held or waits for the writer (or the connection is lost)."""
+        if self._impair is not None:
+            self._impair.join()
         drained = self._drained
         if drained is not None:
             drained.wait()
@@ -210,19 +250,26 @@ class OutboundQueue:
     def _write_close(self, payload):
         """Write (or queue behind waiting frames) a close frame; never blocks. True unless the
         socket is already dead (it is then shut down)."""
-        frame = header(OP_CLOSE, len(payload)) + payload
+        impair = self._impair
+        if impair is not None and impair.hold(OP_CLOSE, payload, None):
+            return True
+        return self._write_raw(header(OP_CLOSE, len(payload)) + payload)
+
+    def _write_raw(self, data):
+        """Write ready-made frame bytes after whatever waits; never blocks. False when the
+        socket is dead (it is then shut down)."""
         if self._out is not None or self._raw_send is None:
-            self._queue((frame,), len(frame))
+            self._queue((data,), len(data))
             return True
         try:
-            sent = self._raw_send(frame)
+            sent = self._raw_send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
             self._lost()
             return False
-        if sent < len(frame):
-            self._queue((frame[sent:],), len(frame) - sent)
+        if sent < len(data):
+            self._queue((data[sent:],), len(data) - sent)
         return True
 
 

@@ -90,8 +90,8 @@ class MockdWebSocket(InboundReader, OutboundQueue):
     def handle_ping(self, payload):
         # Library fault 7: the automatic pong went out without the write lock. No pong once
         # we have sent our close frame.
-        if self.closed:
-            return
+        if self.closed or (self._impair is not None and self._impair.no_pongs):
+            return  # (no_pongs: the stopPongs fault)
         if self._out is not None:
             # Something still waits for this client, an earlier pong maybe: the next pong is
             # not queued behind it until the client has taken it (flow control, as for the
@@ -142,6 +142,8 @@ class MockdWebSocket(InboundReader, OutboundQueue):
         None once the connection has ended for any reason. Never raises for the network."""
         if self._done_reading:
             return None
+        if self._impair is not None and self._impair.silent:
+            return self._ignore_peer()
         if self._out is not None and not self._close_sent:
             # Flow control for request/reply: no next request while the replies to the last
             # ones still wait for the client to read (so echo to a non-reading client stalls
@@ -153,13 +155,27 @@ class MockdWebSocket(InboundReader, OutboundQueue):
             if self._done_reading:
                 return None
         try:
-            return self._read_message()
+            message = self._read_message()
+            if self._impair is not None and self._impair.silent:  # silenced while this one came in
+                return self._ignore_peer()
+            return message
         except UnicodeDecodeError:
             self._fail(CLOSE_INVALID_DATA, "invalid UTF-8")
         except _Fail as failure:
             self._fail(*failure.args)
         except (PeerClosed, OSError, ConnectionClosed):  # ConnectionClosed: an automatic pong failed
             self._lost()
+        return None
+
+    def _ignore_peer(self):
+        """Silence (the ``silence`` fault): read and throw away until the client closes TCP or
+        the socket is cut, so that a client that gives up still leaves the listings."""
+        try:
+            while self._recv(READ_SIZE):
+                pass
+        except OSError:
+            pass
+        self._lost()
         return None
 
     def send_text(self, text):
@@ -234,6 +250,9 @@ class MockdWebSocket(InboundReader, OutboundQueue):
         a cycle per connection made GC pauses in a long-used server."""
         self._done_reading = True  # receive_message() answers None without reading
         self._recv = None
+        if self._impair is not None:
+            self._impair.stop()
+            self._impair.ws = None
         self.on_pong = self.on_overflow = self.on_written = self.on_closed = None
         self.handler = self.environ = None
 
@@ -258,7 +277,8 @@ class MockdWebSocket(InboundReader, OutboundQueue):
             self._stop_close_timer()
         elif self._shut_wr:
             return
-        elif self._out is not None:  # our close frame still waits: the writer shuts down after it
+        elif self._out is not None or (self._impair is not None and self._impair.holding):
+            # our close frame still waits (or is held): the writer, or the delay line, shuts down after it
             self._shut_pending = True
             return
         self._shut_wr = True

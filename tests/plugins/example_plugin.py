@@ -11,6 +11,8 @@ real socket:
   what the observer hooks saw on this server, as JSON;
 - step type ``repeat``: sends ``text`` (a template) ``times`` times;
 - protocol ``example-counter``: owns its connections' conversation (see ``CounterProtocol``);
+- fault type ``example-burst``: sends ``text`` ``times`` times at once, then closes with ``code``
+  (a server that floods its client before it goes);
 - ``mockd_configure`` reads ``plugins: {example_plugin: {greeting, journal}}``, rejects a
   greeting that is not a string, and opens the ``journal`` file; the observers append a line
   to it per event; ``mockd_unconfigure`` writes its last line and closes it.
@@ -21,8 +23,8 @@ and so do the paths ``/raise-on-open`` and ``/raise-on-close`` for those observe
 import json
 import weakref
 
-from mockd.plugin import (MATCHED, ConfigError, MatchType, ProtocolType, ResponseType, StepType, hookimpl,
-                          integer, join_where, pass_context, string)
+from mockd.plugin import (MATCHED, ConfigError, FaultType, MatchType, ProtocolType, ResponseType, StepType,
+                          hookimpl, integer, join_where, pass_context, string)
 
 NAME = "example_plugin"  # the file's name: the plugin's name under plugins_dir
 
@@ -212,6 +214,31 @@ def mockd_register_response_types():
 @hookimpl
 def mockd_register_protocols():
     return [CounterProtocol]
+
+
+class BurstFault(FaultType):
+    """``{type: example-burst, text: "x", times: 3, code: 4001}``."""
+    name = "example-burst"
+    keys = ("text", "times", "code")
+
+    def __init__(self, text, times, code):
+        self.text, self.times, self.code = text, times, code
+
+    @classmethod
+    def from_config(cls, spec, where, build):
+        return cls(string(spec, "text", where, default="burst"), integer(spec, "times", where, default=3, minimum=1),
+                   integer(spec, "code", where, default=4001, minimum=3000))
+
+    def apply(self, ctx):
+        _fault(self.text, "fault")
+        for index in range(self.times):
+            ctx.send(f"{self.text} {index}")
+        ctx.close(self.code, f"burst of {self.times}")
+
+
+@hookimpl
+def mockd_register_fault_types():
+    return [BurstFault]
 
 
 # ---------------------------------------------------------------- lifecycle hooks

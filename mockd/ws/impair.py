@@ -1,0 +1,216 @@
+"""Impairments of one WebSocket's transport, for the fault types (``mockd/faults/``).
+
+What a network or a broken server does to a connection, done to one :class:`MockdWebSocket`:
+
+- ``latency``: a delay line in front of the framing. Each outbound frame (data, ping, pong,
+  close) is held until ``fixed + jitter`` seconds after it was sent, and never before the
+  frame sent before it, so order is kept. Held frames do not count as unwritten for ``drain``
+  (a scenario ticking every 100 ms with 200 ms of latency still ticks every 100 ms: latency
+  shifts the stream, it does not slow it down); they count against ``max_outbound``.
+- ``fragment``: data messages framed as continuation frames of at most N payload bytes.
+- ``throttle``: the socket's writer hands at most N bytes a second to the kernel, in slices of
+  at most a twentieth of a second's worth, so the client sees a steady trickle.
+- ``silent``: nothing is written any more (frames, pongs, close frames are dropped) and what the
+  client sends is read and thrown away, so that a client closing TCP is still noticed.
+- ``no_pongs``: the client's pings get no pong.
+
+While a connection is impaired every frame goes through the socket's writer greenlet (the
+direct, non-blocking write is off), so that a held or fragmented frame is never overtaken.
+:func:`drop` and :func:`bad_frame` are one-off actions.
+"""
+import collections
+import socket
+import struct
+import time
+
+import gevent
+
+from ..closecodes import CLOSE_ABNORMAL
+from ..greenlets import spawn
+from .frames import OP_CONT, OP_PING, OP_TEXT, header
+
+__all__ = ["BAD_FRAMES", "Impairments", "bad_frame", "close_now", "drop"]
+
+_SLICES_PER_SECOND = 20
+
+
+class Impairments:
+    """The impairments in force on one socket (``ws._impair``); set through :meth:`update`."""
+
+    def __init__(self, ws, rng):
+        self.ws = ws
+        self.rng = rng            # jitter draws (the connection's seeded generator)
+        self.fixed = 0.0
+        self.jitter = 0.0
+        self.fragment = 0         # payload bytes a frame, 0: off
+        self.rate = 0             # bytes a second, 0: off
+        self.silent = False
+        self.no_pongs = False
+        self.line = collections.deque()  # held frames: (due, opcode, payload, token)
+        self.line_bytes = 0
+        self._last_due = 0.0
+        self._runner = None
+
+    @property
+    def active(self):
+        return bool(self.fixed or self.jitter or self.fragment or self.rate or self.silent or self.no_pongs)
+
+    @property
+    def holding(self):
+        """Frames wait in the delay line (a shutdown after the close frame must wait too)."""
+        return bool(self.line)
+
+    def update(self, **changes):
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def lift(self):
+        """End every impairment but silence (a silenced client has already seen nothing)."""
+        self.fixed = self.jitter = 0.0
+        self.fragment = self.rate = 0
+        self.no_pongs = False
+
+    # ------------------------------------------------------------ the delay line
+
+    def hold(self, opcode, payload, token):
+        """Called by the socket for each frame before it is framed: True when the frame is
+        taken here (dropped in silence, or held by the delay line), False to write it now."""
+        if self.silent:
+            return True
+        if not (self.fixed or self.jitter) and not self.line:
+            return False
+        ws = self.ws
+        length = len(payload)
+        if opcode < 8 and self.line_bytes + ws._out_bytes + length > ws.max_outbound and (self.line or ws._out_bytes):
+            ws._overflow(f"{self.line_bytes + ws._out_bytes} bytes held or waiting for the client and {length} "
+                         f"more sent, over the {ws.max_outbound}-byte outbound limit")
+        delay = self.fixed + (self.rng.uniform(0.0, self.jitter) if self.jitter else 0.0)
+        due = max(time.monotonic() + delay, self._last_due)
+        self._last_due = due
+        self.line.append((due, opcode, payload if payload.__class__ is bytes else bytes(payload), token))
+        self.line_bytes += length
+        if self._runner is None:
+            self._runner = spawn(self._run_line)
+        return True
+
+    def _run_line(self):
+        """The delay line's greenlet: each frame goes to the socket's writer when it is due."""
+        line, ws = self.line, self.ws
+        try:
+            while line:
+                due, opcode, payload, token = line[0]
+                wait = due - time.monotonic()
+                if wait > 0 and (self.fixed or self.jitter):  # lifted: what is held goes now
+                    gevent.sleep(wait)
+                    continue  # due now, unless lifted meanwhile: look again
+                line.popleft()
+                self.line_bytes -= len(payload)
+                if self.silent:
+                    continue
+                if not ws._emit(opcode, payload, token):
+                    return  # over the outbound limit: the connection is closing with 1008
+        finally:
+            self._runner = None
+            line.clear()
+            self.line_bytes = 0
+            if ws._shut_pending and ws._out is None:
+                ws._shutdown(socket.SHUT_WR)
+
+    def join(self):
+        """Wait until the delay line has handed every frame on."""
+        runner = self._runner
+        if runner is not None:
+            runner.join()
+
+    def stop(self):
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.kill(block=False)
+
+    # ------------------------------------------------------------ framing and pacing
+
+    def frames(self, opcode, payload):
+        """``payload`` as a text/binary frame followed by continuation frames of at most
+        ``fragment`` payload bytes, as one bytes object."""
+        size = self.fragment
+        view = memoryview(payload)
+        parts = []
+        for start in range(0, len(view), size):
+            chunk = view[start:start + size]
+            last = start + size >= len(view)
+            first_byte = (0x80 if last else 0) | (opcode if start == 0 else OP_CONT)
+            parts.append(_header_bits(first_byte, len(chunk)))
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def throttled(self, send):
+        """``send`` (one socket write) that hands the kernel ``rate`` bytes a second at most."""
+        rate = self.rate
+        piece = max(1, rate // _SLICES_PER_SECOND)
+        clock = [time.monotonic()]
+
+        def throttled_send(data):
+            sent = send(data[:piece])
+            clock[0] = max(clock[0], time.monotonic() - 1.0 / _SLICES_PER_SECOND) + sent / rate
+            wait = clock[0] - time.monotonic()
+            if wait > 0:
+                gevent.sleep(wait)
+            return sent
+        return throttled_send
+
+
+def _header_bits(first_byte, length):
+    """A frame header with its first byte (FIN, RSV, opcode) given whole."""
+    opcode = first_byte & 0x0F
+    head = header(opcode, length)
+    return bytes((first_byte,)) + head[1:]
+
+
+def drop(ws):
+    """Reset the TCP connection (``SO_LINGER`` 0, then close): no close frame, the client sees
+    1006. The reader and writer waiting on the socket are woken by gevent with an error."""
+    ws._done_reading = True
+    if ws.close_code is None:
+        ws.close_code = CLOSE_ABNORMAL
+    ws._mark_closed()
+    ws._stop_close_timer()
+    if ws._impair is not None:
+        ws._impair.stop()
+    close_now(ws._sock, reset=True)
+
+
+def close_now(sock, reset=False):
+    """Close ``sock``'s file descriptor now, with an RST when ``reset`` (``SO_LINGER`` 0), else
+    a FIN. ``close()`` would not: pywsgi's ``rfile`` (a ``makefile``) holds a reference that
+    keeps the descriptor open until the handler ends. ``_real_close`` is what ``close()`` calls
+    once no such reference is left; in gevent it also wakes the greenlets waiting on the
+    socket with an error (pinned by tests/test_upstream_pins.py)."""
+    if reset:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    try:
+        sock._real_close()
+    except OSError:
+        pass
+
+
+# Frames a correct client must reject (RFC 6455 sections 5.2, 5.5 and 8.1), and the close code it should fail with.
+BAD_FRAMES = {
+    "invalidUtf8": (header(OP_TEXT, 4) + b"ok\xff\xfe", 1007),
+    "reservedBit": (_header_bits(0x80 | 0x40 | OP_TEXT, 3) + b"rsv", 1002),
+    # a masked server frame: mask bit set, key 0x01020304, payload "mask" masked with it
+    "maskedFrame": (bytes((0x80 | OP_TEXT, 0x80 | 4)) + b"\x01\x02\x03\x04"
+                    + bytes(a ^ b for a, b in zip(b"mask", b"\x01\x02\x03\x04")), 1002),
+    "badOpcode": (_header_bits(0x80 | 0x3, 3) + b"op3", 1002),
+    "oversizeControl": (header(OP_PING, 126) + b"p" * 126, 1002),
+}
+
+
+def bad_frame(ws, kind):
+    """Write the frame ``BAD_FRAMES[kind]``, after whatever waits; False once closed."""
+    if ws.closed:
+        return False
+    ws._write_raw(BAD_FRAMES[kind][0])
+    return True
