@@ -204,9 +204,9 @@ class ServerOptions:
     # None until mockd.bootstrap resolves it: a run without --seed picks one (mockd/randomness.py).
     seed: int | None = _option(
         None, "--seed", group=PROCESS, metavar="N", type=non_negative_int, env="MOCKD_SEED",
-        help="seed the template functions random.*, uuid, uuid.short and faker.* with N, so that "
-             "they repeat from run to run; without it a seed is picked at random. The seed in use is "
-             "logged at start as 'seed N'")
+        help="seed every random draw with N: the template functions random.*, uuid, uuid.short and "
+             "faker.*, and the faults' probabilities and jitter, so that they repeat from run to run; "
+             "without it a seed is picked at random. The seed in use is logged at start as 'seed N'")
 
     def __post_init__(self):
         # argparse and callers hand lists; a frozen value keeps none that could change later.

@@ -41,7 +41,7 @@ from _cli import ADMIN_URL, MOCK_URL, ROOT, end, env, read_until
 from mockd.adminclient import AdminClient
 
 README = ROOT / "README.rst"
-EXPECTED_BLOCKS = 45
+EXPECTED_BLOCKS = 52
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 GENERATED_ID = re.compile(r"conn-[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{8}|websocket_[0-9a-f]{16}")
 PORTS = re.compile(r"localhost:(4280|4290)")
@@ -83,6 +83,13 @@ ELSEWHERE = {
     "Record and replay #3": ("test_record_replay_docs.py", "test_readme_recording_file"),
     "Record and replay #4": ("test_record_replay_docs.py", "test_readme_converted_chrome_har"),
     "Record and replay #5": ("test_record_replay_docs.py", "test_readme_replay_example"),
+    "Faults and reconnection testing #1": ("test_fault_docs.py", "test_readme_overview_config"),
+    "Faults and reconnection testing #2": ("test_fault_docs.py", "test_readme_deploy_restart"),
+    "Faults and reconnection testing #3": ("test_fault_docs.py", "test_readme_deploy_restart"),
+    "Faults and reconnection testing #4": ("test_fault_docs.py", "test_readme_dead_connection_detection"),
+    "Faults and reconnection testing #5": ("test_fault_docs.py", "test_readme_backoff"),
+    "Faults and reconnection testing #6": ("test_fault_docs.py", "test_readme_backoff"),
+    "Faults and reconnection testing #7": ("test_fault_docs.py", "test_readme_backoff"),
     **{f"{hook} #1": ("test_plugin_docs.py", "test_readme_hook_examples_work_together") for hook in (
         "mockd_register_matchers()", "mockd_register_template_functions()", "mockd_register_step_types()",
         "mockd_register_response_types()", "mockd_register_protocols()", "mockd_register_fault_types()",
