@@ -7,6 +7,7 @@ libev timers, not greenlets, so an idle connection costs no greenlet stack of it
 """
 import datetime
 import logging
+import random
 import time
 
 import gevent
@@ -99,7 +100,8 @@ class Connection(KeepAliveTimers):
         self.opened_at = None          # time.monotonic() of the upgrade (duration-triggered faults)
         self.faults = None             # ConnectionFaults, once a fault waits for a trigger
         self.fault_watch = None        # the message count at which the next fault applies, or None
-        self.fault_random = None       # this connection's seeded generator (fault draws, jitter)
+        self._fault_seed = None        # seeds fault_random, made on first use
+        self._fault_random = None
         # echoMode and nothing else: no matcher or default reply ever looks at a message, so
         # the pipeline may skip building a Message and asking the (empty) rule set.
         self.plain_echo = (self.endpoint.echo and not route.rules.rules and self.endpoint.proxy is None
@@ -124,9 +126,9 @@ class Connection(KeepAliveTimers):
         ws.on_closed = self._leave
         self.cancel()
         self.opened_at = time.monotonic()
-        # Made for every connection, in the order they are accepted: a --seed then repeats each
+        # Drawn for every connection, in the order they are accepted: a --seed then repeats each
         # connection's draws whatever faults are added later, and from where.
-        self.fault_random = self.server.fault_random_for_connection()
+        self._fault_seed = self.server.next_connection_seed()
         self.route.connections.add(self)
         self.server.connections.add(self)
         if self.link is not None:
@@ -272,6 +274,14 @@ class Connection(KeepAliveTimers):
         idempotent)."""
         self.route.connections.discard(self)
         self.server.connections.remove(self)
+
+    @property
+    def fault_random(self):
+        """This connection's generator for fault draws and jitter, seeded from the server's
+        seed (made on first use: a generator costs 4 us, most connections never draw)."""
+        if self._fault_random is None:
+            self._fault_random = random.Random(self._fault_seed)
+        return self._fault_random
 
     @property
     def closed(self):

@@ -9,6 +9,7 @@ oldest dropped first. A client's back-off can be read from the ``at`` times alon
 """
 import collections
 import datetime
+import time
 
 __all__ = ["HandshakeJournal"]
 
@@ -17,12 +18,13 @@ class HandshakeJournal:
     def __init__(self, capacity):
         self._ring = collections.deque(maxlen=capacity)
 
-    def record(self, environ, status, refused_by, mock_id, connection_id=None):
+    def record(self, environ, status, refused_by, mock_id, connection_id=None, at=None):
+        """One attempt; ``at`` (seconds since the epoch) is when it came, now by default."""
         if not self._ring.maxlen:
             return
+        when = datetime.datetime.fromtimestamp(time.time() if at is None else at, datetime.timezone.utc)
         entry = {
-            "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "at": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "path": environ.get("PATH_INFO", ""),
             "mockId": mock_id,
             "remoteAddr": environ.get("REMOTE_ADDR", ""),

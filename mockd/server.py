@@ -5,7 +5,6 @@ It is built by a composition root (:mod:`mockd.bootstrap` for ``mockd serve``,
 :meth:`MockServer.start`: nothing here imports :mod:`mockd.admin`.
 """
 import logging
-import random
 import time
 
 import gevent
@@ -112,10 +111,10 @@ class MockServer:
         self.config = config
         return report
 
-    def fault_random_for_connection(self):
-        """A generator of its own for a connection being accepted (its fault draws, its
-        jitter): seeded from the server's seed, in the order connections are accepted."""
-        return random.Random(self._connection_seeds.getrandbits(64))
+    def next_connection_seed(self):
+        """The seed of a connection being accepted (its fault draws, its jitter): drawn from
+        the server's seed, in the order connections are accepted."""
+        return self._connection_seeds.getrandbits(64)
 
     def plugin_config(self, name):
         """The ``plugins: {name: {...}}`` block of the config, or ``{}``."""

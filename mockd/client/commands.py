@@ -1,15 +1,18 @@
-"""``mockd websocket add|status|connections|stats|messages``: admin API calls and their output
-(README.rst, "Command line"). Text goes to standard output; ``--json`` prints the
-API's answer (or the documented object) indented, and ``messages --json`` one object a line.
+"""``mockd websocket add|status|connections|stats|messages|fault|faults|handshakes``: admin API
+calls and their output (README.rst, "Command line"). Text goes to standard output; ``--json``
+prints the API's answer (or the documented object) indented, and ``messages --json`` one object
+a line. What the fault commands make of their arguments is in ``faults``.
 """
 import base64
 import binascii
 import datetime
 import json
 import time
+import urllib.parse
 
 from ..adminclient import AdminAPIError, AdminClient, connection_path
 from .common import ClientError, UsageError, admin_settings, option
+from .faults import connection_fault, describe, handshake_line, parse_entry
 from .terminal import printable, printable_json
 
 #: Seconds an admin API call may take.
@@ -273,8 +276,60 @@ def messages(args):
         return 0
 
 
+# ---------------------------------------------------------------- faults and the handshake journal
+
+
+def fault(args):
+    entry = connection_fault(args)
+    answer = _client(args).call("POST", connection_path(args.connection_id, "/faults"), entry) or {}
+    if option(args, "json"):
+        _print_json(answer)
+    elif answer.get("connections"):
+        print(f"Applied {describe(answer.get('applied', entry))} to {_shown(args.connection_id)}")
+    else:
+        why = "probability" if "probability" in entry else "the connection is closing"
+        print(f"{describe(answer.get('applied', entry))} not applied to {_shown(args.connection_id)} ({why})")
+    return 0
+
+
+def faults(args):
+    client = _client(args)
+    path = "/mocks/" + urllib.parse.quote(args.mock_id, safe="") + "/faults"
+    mock = _shown(args.mock_id)
+    if args.add is not None:
+        answer = client.call("POST", path, parse_entry(args.add, "--add")) or {}
+        line = f"Added {describe(answer.get('applied'))} to mock {mock}"
+        if answer.get("connections"):
+            line += f" (applied to {answer['connections']} live connection(s))"
+    elif args.clear:
+        answer = client.call("DELETE", path) or {}
+        line = (f"Cleared {_shown(answer.get('cleared', 0))} fault(s) from mock {mock}; lifted on "
+                f"{_shown(answer.get('connections', 0))} connection(s)")
+    else:
+        answer = client.call("GET", path) or {}
+        entries = answer.get("faults") or []
+        line = "\n".join(describe(entry) for entry in entries) or f"No faults on mock {mock}"
+    if option(args, "json"):
+        _print_json(answer)
+    else:
+        print(line)
+    return 0
+
+
+def handshakes(args):
+    query = {"mockId": args.mock, "path": args.path, "limit": args.limit}
+    answer = _client(args).call("GET", "/websocket/handshakes", query=query) or {}
+    if option(args, "json"):
+        _print_json(answer)
+        return 0
+    for entry in answer.get("handshakes") or []:
+        print(handshake_line(entry))
+    return 0
+
+
 def run(command, args):
-    handlers = {"add": add, "status": status, "stats": stats, "connections": connections, "messages": messages}
+    handlers = {"add": add, "status": status, "stats": stats, "connections": connections, "messages": messages,
+                "fault": fault, "faults": faults, "handshakes": handshakes}
     try:
         return handlers[command](args)
     except AdminAPIError as exc:

@@ -91,9 +91,9 @@ def _wrap(text):
     return textwrap.fill(text, 79)
 
 
-def _sub(subparsers, name, help_, description, examples, aliases=()):
+def _sub(subparsers, name, help_, description, examples, aliases=(), before=""):
     return subparsers.add_parser(name, aliases=list(aliases), help=help_, description=_wrap(description),
-                                 epilog="examples:\n" + examples, formatter_class=_Formatter)
+                                 epilog=before + "examples:\n" + examples, formatter_class=_Formatter)
 
 
 CONNECT_EXAMPLES = """\
@@ -236,18 +236,158 @@ def _add_admin_commands(sub):
     _raw_option(messages, "bodies", newlines=False)
 
 
+#: ``mockd websocket fault`` kinds: (type, ((METAVAR, key, convert, optional), ...), help). The
+#: arguments are positional; ``int`` ones are converted (mockd.client.faults), the rest sent as written.
+FAULT_KINDS = (
+    ("drop", (), "reset the TCP connection: no close frame, the client sees 1006"),
+    ("close", (("CODE", "code", int, True), ("REASON", "reason", str, True)),
+     "close cleanly with CODE (default 1000) and REASON"),
+    ("silence", (), "read and write nothing more; the socket stays open"),
+    ("stopPongs", (), "answer no more pings (also: stop-pongs)"),
+    ("latency", (("FIXED", "fixed", str, False), ("JITTER", "jitter", str, True)),
+     "delay each outbound frame by FIXED plus up to JITTER, order kept (200ms, 1s)"),
+    ("throttle", (("BYTES_PER_SECOND", "bytesPerSecond", int, False),), "send at most that many bytes a second"),
+    ("fragment", (("SIZE", "size", int, False),), "split outbound messages into frames of at most SIZE bytes"),
+    ("badFrame", (("KIND", "kind", str, False),),
+     "send one frame a client must reject (also: bad-frame); KIND: invalidUtf8, reservedBit, maskedFrame, "
+     "badOpcode or oversizeControl"),
+)
+
+
+def fault_usage(params):
+    """``[CODE [REASON]]``, ``FIXED [JITTER]``: a kind's arguments as its usage shows them."""
+    text = ""
+    for metavar, _key, _convert, optional in reversed(params):
+        text = f"{metavar} {text}".strip()
+        if optional:
+            text = f"[{text}]"
+    return text
+
+
+def _fault_kinds_help():
+    lines = ["fault kinds (KIND [ARG...]):"]
+    for kind, params, help_ in FAULT_KINDS:
+        lines.append(textwrap.fill(help_, 79, initial_indent=f"  {kind} {fault_usage(params)}".ljust(29),
+                                   subsequent_indent=" " * 29, break_on_hyphens=False))
+    lines.append("\n" + textwrap.fill(
+        "KIND may also be a whole fault entry as a YAML flow mapping or JSON (a plugin's fault type, or keys "
+        "the arguments do not cover; see the last example). A handshake fault (refuse) applies to "
+        "a mock, not to a connection: see 'mockd ws faults --help'.", 79, initial_indent="  ",
+        subsequent_indent="  ", break_on_hyphens=False))
+    return "\n".join(lines) + "\n\n"
+
+
+def _probability(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1 (got {text})")
+    return int(value) if value in (0, 1) else value
+
+
+def _duration_text(text):
+    """A duration such as ``5s``, checked here and sent as written."""
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _positive_int(text):
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
+
+
+def _add_fault_commands(sub):
+    fault = _sub(sub, "fault", "inject a fault into one live connection",
+                 "Apply one fault to a live connection, now or at its trigger (POST "
+                 "/websocket/connections/ID/faults), and print what was applied. KIND and its "
+                 "arguments are listed below; the server checks the values and says what is "
+                 "wrong. With --probability the fault applies only if a draw says so, and the "
+                 "command says when it did not. Faults that last (latency, throttle, fragment, "
+                 "stopPongs) are lifted by 'mockd ws faults MOCK_ID --clear'.",
+                 "  mockd ws fault conn-... drop\n"
+                 "  mockd ws fault conn-... close 4000 deploy\n"
+                 "  mockd ws fault conn-... latency 200ms 50ms\n"
+                 "  mockd ws fault conn-... throttle 50000\n"
+                 "  mockd ws fault conn-... badFrame invalidUtf8\n"
+                 "  mockd ws fault --after-messages 3 conn-... close 1012\n"
+                 "  mockd ws fault --probability 0.5 conn-... drop\n"
+                 "  mockd ws fault conn-... '{type: latency, jitter: 50ms}'\n",
+                 before=_fault_kinds_help())
+    fault.add_argument("connection_id", metavar="ID", help="the connection id (conn-...; see 'mockd ws connections')")
+    fault.add_argument("kind", metavar="KIND", help="the fault, one of the kinds below")
+    fault.add_argument("values", metavar="ARG", nargs="*", help="the kind's arguments")
+    when = fault.add_mutually_exclusive_group()
+    when.add_argument("--after-messages", metavar="N", type=_positive_int,
+                      help="apply once the connection has received N messages since its upgrade (at once "
+                           "if it already has)")
+    when.add_argument("--after", metavar="DURATION", type=_duration_text,
+                      help="apply DURATION after the connection's upgrade (5s, 500ms; at once if that is past)")
+    fault.add_argument("--probability", metavar="P", type=_probability,
+                       help="apply only with probability P, from 0 to 1 (drawn once, from the server's seed)")
+    _admin_options(fault)
+    _json_option(fault, "print the API's answer")
+
+    faults = _sub(sub, "faults", "list, add or clear a mock's faults",
+                  "List the faults in force on a mock (GET /mocks/MOCK_ID/faults): its config's and "
+                  "those added at run time, one a line, with their 'after' and 'probability' and, for "
+                  "a handshake fault given a count, the handshakes it has 'remaining'. --add adds one "
+                  "entry, written as in a config file's websocket.faults: it applies to the mock's "
+                  "live connections at once (each drawing its probability) and to every new one; a "
+                  "refuse fault applies to the next handshakes. --clear removes them all and lifts "
+                  "latency, throttle, fragment and stopPongs on the live connections. Neither changes "
+                  "the mock's definition: no client is closed.",
+                  "  mockd ws faults chat\n"
+                  "  mockd ws faults chat --add '{type: refuse, status: 503, retryAfter: 2, count: 2}'\n"
+                  "  mockd ws faults chat --add '{type: refuse, reset: true}'\n"
+                  "  mockd ws faults chat --add '{type: latency, fixed: 200ms, jitter: 50ms}'\n"
+                  "  mockd ws faults chat --add '{type: close, code: 1012, after: {duration: 5s}}'\n"
+                  "  mockd ws faults chat --clear\n")
+    faults.add_argument("mock_id", metavar="MOCK_ID", help="the mock's id (see 'mockd ws status')")
+    action = faults.add_mutually_exclusive_group()
+    action.add_argument("--add", metavar="ENTRY",
+                        help="add one fault: a YAML flow mapping or JSON object such as "
+                             "'{type: drop, probability: 0.1}'")
+    action.add_argument("--clear", action="store_true", help="remove every fault of the mock")
+    _admin_options(faults)
+    _json_option(faults, "print the API's answer")
+
+    handshakes = _sub(sub, "handshakes", "show the handshake journal",
+                      "Print the upgrade attempts the server saw (GET /websocket/handshakes), oldest first, "
+                      "one a line: time, path, mock ('-' for none), HTTP status ('-' for a reset or a hang), "
+                      "and what refused it (fault, maxConnections, subprotocol, origin, notFound, upstream, "
+                      "handshake) or 'accepted' and the connection id. The times show a client's back-off.",
+                      "  mockd ws handshakes\n"
+                      "  mockd ws handshakes --mock chat --limit 10\n"
+                      "  mockd ws handshakes --path /ws/chat --json\n")
+    handshakes.add_argument("--mock", metavar="ID", help="only attempts routed to this mock")
+    handshakes.add_argument("--path", metavar="PATH", help="only attempts at this path")
+    handshakes.add_argument("--limit", metavar="N", type=non_negative_int, help="only the last N attempts")
+    _admin_options(handshakes)
+    _json_option(handshakes, "print the API's answer")
+
+
 def add_websocket_parser(subparsers):
     """Add ``websocket`` (alias ``ws``) and its subcommands to ``mockd``'s subparsers."""
     ws = subparsers.add_parser(
         "websocket", aliases=["ws"], help="talk to WebSocket endpoints and to a running server's admin API",
         description=_wrap("A WebSocket client (connect, send, listen) and admin API commands (add, status, "
-                          "connections, stats, messages) for a running mockd."),
+                          "connections, stats, messages, fault, faults, handshakes) for a running mockd."),
         epilog="examples:\n  mockd ws connect ws://localhost:4280/ws\n"
                "  mockd ws send --wait ws://localhost:4280/ws/chat ping\n"
                "  mockd ws add --path /ws/echo --echo\n"
-               "  mockd ws status\n\nRun 'mockd websocket COMMAND --help' for the options of one command.",
+               "  mockd ws status\n"
+               "  mockd ws fault conn-... close 4000 deploy\n"
+               "\nRun 'mockd websocket COMMAND --help' for the options of one command.",
         formatter_class=_Formatter)
     sub = ws.add_subparsers(dest="ws_command", required=True, metavar="COMMAND")
     _add_client_commands(sub)
     _add_admin_commands(sub)
+    _add_fault_commands(sub)
     return ws

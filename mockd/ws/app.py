@@ -92,10 +92,11 @@ class MockApp:
                                            self.server.options.redact_headers)
         return connection
 
-    def note_handshake(self, environ, status, refused_by, mock_id, connection=None):
-        """Called by the handler once an upgrade attempt is answered: the handshake journal."""
+    def note_handshake(self, environ, status, refused_by, mock_id, connection=None, at=None):
+        """Called by the handler once an upgrade attempt is answered (``at``: when it came, in
+        seconds since the epoch): the handshake journal."""
         self.server.handshakes.record(environ, status, refused_by, mock_id,
-                                      connection.id if connection is not None else None)
+                                      connection.id if connection is not None else None, at)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

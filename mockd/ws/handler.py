@@ -25,6 +25,7 @@ import binascii
 import hashlib
 import logging
 import socket
+import time
 from http import HTTPStatus
 
 from gevent import Timeout
@@ -129,6 +130,7 @@ class MockdWebSocketHandler(RequestDeadline, WSGIHandler):
         # TypeError after the status line), HTTP/1.0 got "402 Bad Request", a key that is not
         # base64 raised a 500 with a traceback. Every refusal is now a complete text/plain
         # answer. Returns (ws, session) after the 101, or None after an HTTP answer.
+        self._attempted_at = time.time()  # the handshake journal's time: when it came, not when answered
         try:
             outcome = self.application.open_websocket(self.environ)
         except Exception:
@@ -164,7 +166,7 @@ class MockdWebSocketHandler(RequestDeadline, WSGIHandler):
         """Tell the app how an upgrade attempt was answered (its handshake journal), if it asks."""
         note = getattr(self.application, "note_handshake", None)
         if note is not None:
-            note(self.environ, status, refused_by, mock_id, session)
+            note(self.environ, status, refused_by, mock_id, session, self._attempted_at)
 
     def _leave_unanswered(self, outcome):
         """Reset the TCP connection, or read and ignore the client until it gives up or
