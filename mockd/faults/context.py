@@ -7,7 +7,7 @@ surface that built-in and plugin fault types call, so that neither reaches into 
 from ..closecodes import CLOSE_NORMAL
 from ..message import as_frame
 from ..ws.handler import Rejection, Unanswered
-from ..ws.impair import BAD_FRAMES, bad_frame, drop
+from ..ws.impair import BAD_FRAMES, bad_frame, drop, write_raw
 
 __all__ = ["FaultContext", "HandshakeContext"]
 
@@ -86,9 +86,8 @@ class FaultContext:
 
     def send_raw(self, data):
         """Write ``data`` (whole frames, as bytes) to the socket as it is, after what waits."""
-        ws = self._connection.ws
-        if not ws.closed:
-            ws._write_raw(bytes(data))
+        # write_raw, not ws._write_raw: after the frames latency holds too (see impair.write_raw)
+        write_raw(self._connection.ws, bytes(data))
 
 
 class HandshakeContext:

@@ -10,16 +10,27 @@ by every upgrade attempt of its mock; ``count`` of them at most, counted from wh
 """
 import json
 import logging
+import socket
+import struct
 import time
 
 import gevent
 
 from ..greenlets import UNWIND, spawn
+from ..ws.protocol import ConnectionClosed
 from .context import FaultContext, HandshakeContext
 
 __all__ = ["ConnectionFaults", "MockFaults", "apply_fault"]
 
 log = logging.getLogger("mockd.faults")
+
+try:
+    import fcntl
+    import termios
+    _SIOCOUTQ = getattr(termios, "TIOCOUTQ", None) if hasattr(socket, "TCP_INFO") else None  # SIOCOUTQ (Linux)
+except ImportError:
+    fcntl = _SIOCOUTQ = None
+_OPEN_STATES = (1, 8)  # TCP_ESTABLISHED, TCP_CLOSE_WAIT (the peer sent its FIN, may still read)
 
 
 class ActiveFault:
@@ -79,9 +90,9 @@ class MockFaults:
             if entry.fault.stage == "connection":
                 arm(connection, entry.fault)
 
-    def check_handshake(self, environ, mock_id, rng):
+    def check_handshake(self, environ, mock_id, rng, journal):
         """Ask the handshake-stage faults about one upgrade attempt: the first that stops it
-        wins (a Rejection or an Unanswered), or None."""
+        wins (a Rejection or an Unanswered, journaled as an event with no connection id), or None."""
         for entry in self.entries:
             fault = entry.fault
             if fault.stage != "handshake" or entry.remaining == 0:
@@ -92,10 +103,22 @@ class MockFaults:
             if outcome is not None:
                 if entry.remaining is not None:
                     entry.remaining -= 1
-                log.info("handshake on %s refused by fault %s", environ.get("PATH_INFO", ""), _text(fault),
-                         extra={"mock_id": mock_id})
+                path, text = environ.get("PATH_INFO", ""), _text(fault)
+                log.info("handshake on %s refused by fault %s", path, text, extra={"mock_id": mock_id})
+                journal.record(_Handshake(mock_id, path), "event",
+                               f"fault {text} refused a handshake from {environ.get('REMOTE_ADDR', '')}")
                 return outcome
         return None
+
+
+class _Handshake:
+    """What the journal reads of a connection, for an upgrade attempt that never became one."""
+
+    __slots__ = ("mock_id", "path")
+    id = None
+
+    def __init__(self, mock_id, path):
+        self.mock_id, self.path = mock_id, path
 
 
 def arm(connection, fault):
@@ -139,6 +162,8 @@ class ConnectionFaults:
         """Called by the connection after each handled message while ``fault_watch`` is set."""
         connection = self.connection
         count = connection.messages_received
+        if self.by_message and self.by_message[0][0] <= count:
+            _wait_sent(connection)
         while self.by_message and self.by_message[0][0] <= count:
             _, fault = self.by_message.pop(0)
             apply_fault(connection, fault)
@@ -164,6 +189,47 @@ class ConnectionFaults:
         for timer in timers:
             if timer is not gevent.getcurrent():
                 timer.kill(block=False)
+
+
+def _wait_sent(connection):
+    """Block the connection's reader until what it sent so far has left: the frames latency
+    holds, those queued for the socket, and the bytes in the kernel's send queue.
+
+    Fix: ``after: {messages: N}`` promises that the N-th message's reply goes out before the
+    fault applies, but the fault applied as soon as the reply was handed to the socket: a drop
+    (whose RST makes the kernel discard what it has not sent) cut a reply larger than the
+    socket buffers and killed one held by latency, a silence swallowed a held one, and a bad
+    frame overtook it. Each wait is bounded: by the latency, by ``send_timeout`` (``drain``
+    closes a client that takes nothing with 1008) and by the close timeout."""
+    ws = connection.ws
+    if ws is None or ws.closed:
+        return
+    impair = ws._impair
+    if impair is not None and impair.line:
+        last_due = impair._last_due  # frames held now are due by then; later ones are not waited for
+        while impair.line and impair.line[0][0] <= last_due and not ws.closed:
+            gevent.sleep(max(0.001, impair.line[0][0] - time.monotonic()))
+    try:
+        ws.drain()
+    except ConnectionClosed:
+        return
+    deadline = time.monotonic() + ws.close_timeout
+    while _kernel_unsent(ws._sock) and time.monotonic() < deadline and not ws.closed:
+        gevent.sleep(0.002)
+
+
+def _kernel_unsent(sock):
+    """Bytes in ``sock``'s kernel send queue not yet acknowledged by the peer (Linux
+    ``SIOCOUTQ``); 0 where that cannot be asked, and once the connection is no longer
+    established (reset by the peer, say: what is left will never be acknowledged)."""
+    if _SIOCOUTQ is None:
+        return 0
+    try:
+        if sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] not in _OPEN_STATES:  # tcpi_state
+            return 0
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError):
+        return 0
 
 
 def _text(fault):

@@ -59,7 +59,8 @@ class MockApp:
         if route is None:
             return Rejection(404, not_found(path), [JSON], refused_by="notFound")
         if route.faults:
-            stopped = route.faults.check_handshake(environ, route.id, self.server.handshake_random)
+            stopped = route.faults.check_handshake(environ, route.id, self.server.handshake_random,
+                                                   self.server.journal)
             if stopped is not None:
                 return stopped
         endpoint = route.endpoint
