@@ -6,6 +6,7 @@ located there, naming the allowed values when there is a closed set.
 import base64
 import binascii
 import difflib
+import math
 import re
 
 from .durations import parse_duration
@@ -201,6 +202,8 @@ def duration(spec, key, where, default=None, positive=False):
     if not isinstance(value, str):
         if value == 0:
             return 0.0
+        if isinstance(value, float) and not math.isfinite(value):  # JSON's NaN, Infinity
+            raise ConfigError(f"expected a duration string like '500ms' or '30s', got {value!r}", where=at)
         raise ConfigError(
             f"a duration needs a unit: write '{scalar_text(value)}s' or '{scalar_text(value)}ms', "
             f"not a bare number", where=at)

@@ -559,6 +559,31 @@ def test_delete_lifts_latency_stop_pongs_and_fragment_on_a_live_connection(serve
     assert impaired.close() == 1000
 
 
+@pytest.mark.slow
+def test_delete_releases_frames_latency_holds_and_a_throttled_backlog_at_once(serve, client):
+    """Found by a review: a lift left held frames to their due time (fixed: 6s: 5.5 s after the
+    DELETE), and a writer kept pacing a backlog at the old rate (at 1 byte a second, forever)."""
+    running = serve(maxMessageSize=200000)
+    held = client(running)
+    assert echo(held, "warm") == "warm"
+    running.admin.post(f"/mocks/{MOCK}/faults", {"type": "latency", "fixed": "6s"})
+    held.send_text("held")
+    time.sleep(0.2)
+    started = time.monotonic()
+    running.admin.delete(f"/mocks/{MOCK}/faults")
+    held.send_text("after the lift")
+    assert [held.recv_data(), held.recv_data()] == ["held", "after the lift"]
+    assert time.monotonic() - started < 1.0
+    running.admin.post(f"/mocks/{MOCK}/faults", {"type": "throttle", "bytesPerSecond": 1000})
+    slow = client(running)
+    slow.send_text("x" * 100000)  # 100 s at the throttled rate
+    time.sleep(0.3)
+    started = time.monotonic()
+    running.admin.delete(f"/mocks/{MOCK}/faults")
+    assert slow.recv_data() == "x" * 100000
+    assert time.monotonic() - started < 2.0
+
+
 def test_a_fault_posted_to_one_connection_applies_now(serve, client):
     running = serve()
     target, bystander = client(running), client(running)
@@ -724,6 +749,16 @@ BAD_FAULTS = [
     ({"type": "refuse", "count": 0}, "count", "must be at least 1, got 0"),
     ({"type": "refuse", "after": {"messages": 1}}, "after", "has no 'after'"),
     ({"type": "refuse", "reset": True, "hang": "1s"}, "hang", "exclude each other"),
+    # found by a review: a 400-digit probability was a 500 (OverflowError), huge values were taken
+    ({"type": "drop", "probability": 10 ** 400}, "probability", "must be from 0 to 1"),
+    ({"type": "drop", "after": {"messages": None}}, "after", "give one of 'messages'"),
+    ({"type": "latency", "fixed": "100000h"}, "fixed", "at most 24h"),
+    ({"type": "latency", "fixed": float("nan")}, "fixed", "expected a duration string"),
+    ({"type": "close", "after": {"duration": "25h"}}, "after.duration", "at most 24h"),
+    ({"type": "refuse", "hang": "100000000000000000000h"}, "hang", "at most 24h"),
+    ({"type": "refuse", "retryAfter": 10 ** 100}, "retryAfter", "must be 0 to 86400 seconds"),
+    ({"type": "throttle", "bytesPerSecond": 10 ** 400}, "bytesPerSecond", "a number of 401 digits"),
+    ({"type": "fragment", "size": 10 ** 30}, "size", "at most 1099511627776"),
 ]
 
 

@@ -9,8 +9,8 @@ from .. import schema
 from ..closecodes import valid_close_code
 from ..errors import ConfigError
 from ..hookspecs import hookimpl
-from ..schema import join_where
-from .types import FaultType
+from ..schema import excerpt, join_where
+from .types import MAX_SECONDS, FaultType, bounded_seconds
 
 __all__ = ["BAD_FRAME_KINDS", "BUILTIN_FAULT_TYPES"]
 
@@ -83,8 +83,8 @@ class LatencyFault(FaultType):
 
     @classmethod
     def from_config(cls, spec, where, build):
-        fixed = schema.duration(spec, "fixed", where, default=0.0)
-        jitter = schema.duration(spec, "jitter", where, default=0.0)
+        fixed = bounded_seconds(spec, "fixed", where, default=0.0)
+        jitter = bounded_seconds(spec, "jitter", where, default=0.0)
         if not fixed and not jitter:
             raise ConfigError("give 'fixed' (and/or 'jitter'), e.g. {type: latency, fixed: 200ms, jitter: 50ms}",
                               where=where)
@@ -163,7 +163,7 @@ class RefuseFault(FaultType):
                               where=join_where(where, "status"))
         retry_after = _retry_after(spec, where)
         reset = schema.boolean(spec, "reset", where, default=False)
-        hang = schema.duration(spec, "hang", where, default=0.0)
+        hang = bounded_seconds(spec, "hang", where, default=0.0)
         chosen = [key for key in ("reset", "hang") if spec.get(key)] + (["status"] if "status" in spec else [])
         if len(chosen) > 1:
             raise ConfigError(f"{' and '.join(repr(key) for key in chosen)} exclude each other: a handshake is "
@@ -179,11 +179,17 @@ class RefuseFault(FaultType):
         return ctx.refuse(self.status, headers)
 
 
+_MAX_COUNT = 1 << 40  # bytes a second, or a fragment's size: a terabyte is no limit already
+
+
 def _required_count(spec, key, where, example):
-    """A whole number 1 or more that the entry must give."""
+    """A whole number from 1 to 2**40 that the entry must give."""
     value = schema.integer(spec, key, where, minimum=1)
     if value is None:
         raise ConfigError(f"{key!r} is required, e.g. {example}", where=where)
+    if value > _MAX_COUNT:
+        raise ConfigError(f"at most {_MAX_COUNT}, got a number of {len(str(value))} digits",
+                          where=join_where(where, key))
     return value
 
 
@@ -193,10 +199,11 @@ def _retry_after(spec, where):
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise ConfigError(f"must be 0 or more seconds, got {value}", where=join_where(where, "retryAfter"))
+        if not 0 <= value <= MAX_SECONDS:
+            raise ConfigError(f"must be 0 to {MAX_SECONDS:.0f} seconds (a day), got {excerpt(str(value))}",
+                              where=join_where(where, "retryAfter"))
         return value
-    return math.ceil(schema.duration(spec, "retryAfter", where))
+    return math.ceil(bounded_seconds(spec, "retryAfter", where))
 
 
 BUILTIN_FAULT_TYPES = (CloseFault, DropFault, SilenceFault, StopPongsFault, LatencyFault, ThrottleFault,

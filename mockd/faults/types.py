@@ -10,7 +10,7 @@ import math
 
 from .. import schema
 from ..errors import ConfigError
-from ..schema import join_where
+from ..schema import excerpt, join_where
 
 __all__ = ["COMMON_KEYS", "Fault", "FaultType", "build_fault", "build_faults"]
 
@@ -73,10 +73,12 @@ def _probability(spec, where):
     if value is None:
         return None
     at = join_where(where, "probability")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"expected a number from 0 to 1, got {value!r}", where=at)
+    # (isfinite of a 400-digit int raises OverflowError: ints are compared, never converted)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        raise ConfigError(f"expected a number from 0 to 1, got {excerpt(repr(value))}", where=at)
     if not 0 <= value <= 1:
-        raise ConfigError(f"must be from 0 to 1 (a share of connections), got {value!r}", where=at)
+        raise ConfigError(f"must be from 0 to 1 (a share of connections), got {excerpt(repr(value))}", where=at)
     return float(value)
 
 
@@ -89,12 +91,26 @@ def _after(spec, where, stage):
         raise ConfigError("a handshake fault applies to the next upgrades, it has no 'after' (use 'count')", where=at)
     value = schema.mapping(value, at, "a mapping like {messages: 3} or {duration: 5s}")
     schema.check_keys(value, _AFTER_KEYS, at)
-    if len(value) != 1:
+    given = [key for key in _AFTER_KEYS if value.get(key) is not None]
+    if len(given) != 1:
         raise ConfigError("give one of 'messages' (after the N-th message) or 'duration' (after that long "
                           "since the upgrade)", where=at)
     messages = schema.integer(value, "messages", at, minimum=1)
-    seconds = schema.duration(value, "duration", at)
+    seconds = bounded_seconds(value, "duration", at)
     return messages, seconds
+
+
+#: The longest duration a fault takes (latency, after, hang): longer is a typo, and a frame
+#: held for 100,000 hours is a connection wedged for good.
+MAX_SECONDS = 86400.0
+
+
+def bounded_seconds(spec, key, where, default=None):
+    """A duration of at most :data:`MAX_SECONDS` (a day)."""
+    seconds = schema.duration(spec, key, where, default=default)
+    if seconds is not None and seconds > MAX_SECONDS:
+        raise ConfigError(f"at most 24h, got {excerpt(str(spec.get(key)))}", where=join_where(where, key))
+    return seconds
 
 
 def build_fault(spec, where, build):

@@ -23,7 +23,7 @@ import socket
 import struct
 import time
 
-import gevent
+from gevent.event import Event
 
 from ..closecodes import CLOSE_ABNORMAL
 from ..greenlets import spawn
@@ -53,6 +53,8 @@ class Impairments:
         self.line_bytes = 0
         self._last_due = 0.0
         self._runner = None
+        self._lifted = Event()     # wakes the delay line when latency is lifted: what it holds goes now
+        self._clock = 0.0          # the throttle's: when the bytes written so far may have left
 
     @property
     def active(self):
@@ -68,10 +70,13 @@ class Impairments:
             setattr(self, name, value)
 
     def lift(self):
-        """End every impairment but silence (a silenced client has already seen nothing)."""
+        """End every impairment but silence (a silenced client has already seen nothing): what
+        the delay line holds goes at once, and the writer stops pacing at its next write."""
         self.fixed = self.jitter = 0.0
         self.fragment = self.rate = 0
         self.no_pongs = False
+        self._last_due = 0.0
+        self._lifted.set()
 
     # ------------------------------------------------------------ the delay line
 
@@ -104,8 +109,9 @@ class Impairments:
                 due, opcode, payload, token = line[0]
                 wait = due - time.monotonic()
                 if wait > 0 and (self.fixed or self.jitter):  # lifted: what is held goes now
-                    gevent.sleep(wait)
-                    continue  # due now, unless lifted meanwhile: look again
+                    self._lifted.clear()
+                    self._lifted.wait(wait)
+                    continue  # due now, or lifted meanwhile: look again
                 line.popleft()
                 self.line_bytes -= len(payload)
                 if self.silent:
@@ -150,20 +156,23 @@ class Impairments:
             out += chunk
         return out
 
-    def throttled(self, send):
-        """``send`` (one socket write) that hands the kernel ``rate`` bytes a second at most."""
-        rate = self.rate
-        piece = max(1, rate // _SLICES_PER_SECOND)
-        clock = [time.monotonic()]
-
-        def throttled_send(data):
-            sent = send(data[:piece])
-            clock[0] = max(clock[0], time.monotonic() - 1.0 / _SLICES_PER_SECOND) + sent / rate
-            wait = clock[0] - time.monotonic()
-            if wait > 0:
-                gevent.sleep(wait)
+    def paced(self, send):
+        """``send`` (one socket write, the writer greenlet's) that hands the kernel ``rate``
+        bytes a second at most, in slices of a twentieth of a second's worth. The rate is read
+        at every write, so that a throttle applied or lifted while a backlog drains takes
+        effect at once (not after the backlog: at 1 byte a second, never)."""
+        def paced_send(data):
+            rate = self.rate
+            if not rate:
+                return send(data)
+            sent = send(data[:max(1, rate // _SLICES_PER_SECOND)])
+            now = time.monotonic()
+            self._clock = max(self._clock, now - 1.0 / _SLICES_PER_SECOND) + sent / rate
+            if self._clock > now:
+                self._lifted.clear()
+                self._lifted.wait(self._clock - now)  # lift() ends the wait
             return sent
-        return throttled_send
+        return paced_send
 
 
 def _header_bits(first_byte, length):

@@ -186,8 +186,8 @@ class OutboundQueue:
         """The writer greenlet: drains ``_out`` in order, blocking only itself."""
         out = self._out
         send = self._sock.send  # gevent's: waits for the socket to be writable, then one send
-        if self._impair is not None and self._impair.rate:
-            send = self._impair.throttled(send)
+        if self._impair is not None:  # a throttle may come or go while this writer runs
+            send = self._impair.paced(send)
         ok = False
         try:
             while out:
