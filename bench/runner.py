@@ -12,7 +12,7 @@ from pathlib import Path
 from . import cases, loadgen, procstat
 from .plan import Plan, parse_args
 from .report import build_report, render_table, render_targets
-from .servers import Pinning, gevent_server, mockd_server, node_server, websockets_server
+from .servers import Pinning, gevent_server, mockd_server, node_server, upstream_server, websockets_server
 from .suite import log, round_trip_jobs, run_aged_churn, run_churn, run_feed, run_memory, run_round_trips
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,9 +57,10 @@ def run_all(plan, config, pinning):
 def start_servers(plan, config, pinning, servers):
     """Start the servers one after another into ``servers`` (name: Server), so that the caller
     stops those that started when a later one fails; write mockd's ``config`` once the bare
-    server, the upstream of its ``/proxy``, has told its port."""
-    bare = servers["gevent-bare"] = gevent_server(plan.feed_period, pinning).start()
-    cases.write_mockd_config(config, plan.feed_period, upstream=bare.url(cases.UPSTREAM_PATH))
+    server that is the upstream of its ``/proxy`` has told its port."""
+    servers["gevent-bare"] = gevent_server(plan.feed_period, pinning).start()
+    upstream = servers["gevent-upstream"] = upstream_server(plan.feed_period, pinning).start()
+    cases.write_mockd_config(config, plan.feed_period, upstream=upstream.url(cases.UPSTREAM_PATH))
     for wanted, make in ((plan.websockets, websockets_server), (plan.node, node_server)):
         if wanted:  # references only: a run goes on without them
             try:

@@ -27,11 +27,12 @@ def echo_path(server):
 def round_trip_jobs(plan, servers):
     """Every echo at every connection count on every server but the journal-off mockd, its
     echoes that the targets compare with, and mockd's matcher and proxy cases at the middle
-    count. The proxied echo goes through mockd's ``/proxy`` to the bare server: the direct
-    echo it is compared with is the bare server's own echo job of the same round."""
-    mockd, nojournal = servers["mockd"], servers["mockd-nojournal"]
+    count. The proxied echo goes through mockd's ``/proxy`` to the upstream (a second bare
+    server, see ``servers.upstream_server``); the direct echo it is compared with is that
+    upstream's own, in the same round."""
+    mockd, nojournal, upstream = servers["mockd"], servers["mockd-nojournal"], servers["gevent-upstream"]
     jobs = [RoundTripJob(f"echo/{conns}/{name}", server, echo_path(server), conns, {})
-            for conns in plan.conns for name, server in servers.items() if server is not nojournal]
+            for conns in plan.conns for name, server in servers.items() if server not in (nojournal, upstream)]
     jobs += [RoundTripJob(f"echo/{conns}/{nojournal.name}", nojournal, "/echo", conns, {})
              for conns in sorted({plan.mid, plan.top})]
     exact = {"payload": cases.EXACT_REQUEST, "reply": cases.EXACT_REPLY}
@@ -41,6 +42,7 @@ def round_trip_jobs(plan, servers):
         RoundTripJob(f"exact1/{plan.mid}/mockd", mockd, "/exact1", plan.mid, exact),
         RoundTripJob(f"exact200/{plan.mid}/mockd", mockd, "/exact200", plan.mid, exact),
         RoundTripJob(f"proxy/{plan.mid}/mockd", mockd, cases.PROXY_PATH, plan.mid, {}),
+        RoundTripJob(f"direct/{plan.mid}/gevent-upstream", upstream, "/", plan.mid, {}),
     ]
     return jobs
 

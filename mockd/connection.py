@@ -66,6 +66,20 @@ class _Labelled:
 class Connection(KeepAliveTimers):
     """Session handed to the WebSocket handler; lives until the socket is gone."""
 
+    # Defaults in the class, set on a connection only when it has faults: a Python instance
+    # keeps up to 29 attributes in a shared-key dict (296 bytes); one more and it takes a
+    # dict of its own (1,584 bytes): 1.3 KiB per idle connection, the bench's idle figure.
+    faults = None             # ConnectionFaults, once a fault waits for a trigger
+    fault_watch = None        # the message count at which the next fault applies, or None
+
+    @property
+    def max_outbound(self):  # read by handler.py for the socket
+        return self.server.options.max_outbound_buffer
+
+    @property
+    def send_timeout(self):
+        return self.server.options.send_timeout
+
     def __init__(self, server, route, environ, subprotocol):
         self.server = server
         self.route = route
@@ -74,8 +88,6 @@ class Connection(KeepAliveTimers):
         self.path = self.endpoint.path
         self.subprotocol = subprotocol
         self.max_message_size = self.endpoint.max_message_size
-        self.max_outbound = server.options.max_outbound_buffer  # read by handler.py for the socket
-        self.send_timeout = server.options.send_timeout
         self.id = new_connection_id()
         self.connected_at = datetime.datetime.now(datetime.timezone.utc)
         self.remote_addr = environ.get("REMOTE_ADDR", "")
@@ -97,11 +109,6 @@ class Connection(KeepAliveTimers):
         self._timers = {}
         self._ping_sent_at = None
         self._admitted = True
-        self.opened_at = None          # time.monotonic() of the upgrade (duration-triggered faults)
-        self.faults = None             # ConnectionFaults, once a fault waits for a trigger
-        self.fault_watch = None        # the message count at which the next fault applies, or None
-        self._fault_seed = None        # seeds fault_random, made on first use
-        self._fault_random = None
         # echoMode and nothing else: no matcher or default reply ever looks at a message, so
         # the pipeline may skip building a Message and asking the (empty) rule set.
         self.plain_echo = (self.endpoint.echo and not route.rules.rules and self.endpoint.proxy is None
@@ -125,10 +132,10 @@ class Connection(KeepAliveTimers):
         ws.on_written = self._written
         ws.on_closed = self._leave
         self.cancel()
-        self.opened_at = time.monotonic()
         # Drawn for every connection, in the order they are accepted: a --seed then repeats each
-        # connection's draws whatever faults are added later, and from where.
-        self._fault_seed = self.server.next_connection_seed()
+        # connection's draws whatever faults are added later, and from where. The seed stands
+        # in for the generator until one is needed (fault_random).
+        self._fault_random = self.server.next_connection_seed()
         self.route.connections.add(self)
         self.server.connections.add(self)
         if self.link is not None:
@@ -279,8 +286,8 @@ class Connection(KeepAliveTimers):
     def fault_random(self):
         """This connection's generator for fault draws and jitter, seeded from the server's
         seed (made on first use: a generator costs 4 us, most connections never draw)."""
-        if self._fault_random is None:
-            self._fault_random = random.Random(self._fault_seed)
+        if self._fault_random.__class__ is int:
+            self._fault_random = random.Random(self._fault_random)
         return self._fault_random
 
     @property

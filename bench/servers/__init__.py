@@ -55,8 +55,10 @@ class Pinning:
 class Server:
     """One server subprocess; ``start()`` waits for the line that tells its port."""
 
-    def __init__(self, name, argv, pinning=None):
+    def __init__(self, name, argv, pinning=None, cpu=None):
         self.name, self.argv, self.pinning = name, argv, pinning
+        # The CPU of a pinned run: the servers' one unless told (the proxy's upstream).
+        self.cpu = None if pinning is None else pinning.server_cpu if cpu is None else cpu
         self.proc = None
         self.port = None
         self._stderr = None
@@ -73,11 +75,11 @@ class Server:
         argv = self.argv
         taskset = self.pinning is not None and shutil.which("taskset")
         if taskset:  # from exec on, so that every thread the server starts inherits it
-            argv = ["taskset", "-c", str(self.pinning.server_cpu)] + argv
+            argv = ["taskset", "-c", str(self.cpu)] + argv
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=self._stderr)
         if self.pinning is not None and not taskset:
-            os.sched_setaffinity(self.proc.pid, {self.pinning.server_cpu})
+            os.sched_setaffinity(self.proc.pid, {self.cpu})
         found = []
         threading.Thread(target=_read_port, args=(self.proc.stdout, found), daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -119,9 +121,18 @@ def _read_port(stdout, found):
                 found.append(int(match.group(1) or match.group(2)))
 
 
-def gevent_server(feed_period, pinning=None):
-    return Server("gevent-bare", [sys.executable, str(HERE / "gevent_bare.py"), "--feed-period", str(feed_period)],
-                  pinning)
+def gevent_server(feed_period, pinning=None, name="gevent-bare", cpu=None):
+    return Server(name, [sys.executable, str(HERE / "gevent_bare.py"), "--feed-period", str(feed_period)],
+                  pinning, cpu)
+
+
+def upstream_server(feed_period, pinning=None):
+    """The upstream of mockd's ``/proxy``: a second bare server, on the load generator's CPU when
+    pinned, so that the proxy has a core of its own, as a proxy and the backend behind it do when
+    deployed. (On one core the pair can never pass half the upstream's throughput: each round
+    trip costs both servers' CPU; the report gives mockd's CPU per round trip as well.)"""
+    return gevent_server(feed_period, pinning, name="gevent-upstream",
+                         cpu=None if pinning is None else pinning.client_cpu)
 
 
 def websockets_server(pinning=None):

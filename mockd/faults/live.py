@@ -150,7 +150,7 @@ class ConnectionFaults:
             self.by_message.sort(key=lambda pending: pending[0])
             connection.fault_watch = self.by_message[0][0]
         elif fault.after_seconds is not None:
-            wait = connection.opened_at + fault.after_seconds - time.monotonic()
+            wait = connection.connected_at.timestamp() + fault.after_seconds - time.time()
             if wait > 0:
                 self.timers.append(spawn(self._after, wait, fault))
                 return
