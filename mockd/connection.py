@@ -283,6 +283,11 @@ class Connection(KeepAliveTimers):
         self.server.connections.remove(self)
 
     @property
+    def protocol_context(self):
+        """The :class:`~mockd.protocols.context.ProtocolContext` of a mock with a protocol, or None."""
+        return self._protocol
+
+    @property
     def fault_random(self):
         """This connection's generator for fault draws and jitter, seeded from the server's
         seed (made on first use: a generator costs 4 us, most connections never draw)."""

@@ -111,6 +111,19 @@ class MockServer:
         self.config = config
         return report
 
+    def protocol_contexts(self, protocol=None, path=None):
+        """The :class:`~mockd.protocols.context.ProtocolContext` of every live connection whose
+        mock has a protocol (named ``protocol``, on ``path``, when given): what a protocol's
+        admin route (``admin_routes``) reaches its connections through."""
+        found = []
+        for connection in self.connections:
+            context = connection.protocol_context
+            if context is None or connection.closed:
+                continue
+            if (protocol is None or context.protocol.name == protocol) and (path is None or connection.path == path):
+                found.append(context)
+        return found
+
     def next_connection_seed(self):
         """The seed of a connection being accepted (its fault draws, its jitter): drawn from
         the server's seed, in the order connections are accepted."""

@@ -161,6 +161,27 @@ def test_hook_mockd_register_fault_types(serve):
     assert recv_close(faulty) == (1011, "plugin example_plugin failed")
 
 
+def test_a_protocols_admin_routes_and_decoded_journal_labels(serve):
+    """A protocol adds admin routes (admin_routes), behind the API's checks and in its OpenAPI
+    document; they reach its live connections through server.protocol_contexts(); what it
+    sends with decoded= is journaled with that beside the raw frame."""
+    server = serve(mock("/count", protocol="example-counter", counter={"idle": 30}))
+    first, second = (server.connect("/count", subprotocols=["counter.v1"]) for _ in range(2))
+    for ws in (first, second):
+        assert json.loads(ws.recv()) == {"hello": "counter.v1"}
+    answer = server.admin.post("/example/counter/announce", {"text": "maintenance", "path": "/count"})
+    assert (answer.status, answer.json) == (200, {"sent": 2})
+    assert [json.loads(ws.recv()) for ws in (first, second)] == [{"announce": "maintenance"}] * 2
+    assert server.admin.post("/example/counter/announce", {"text": 5}).json == {
+        "error": "invalid_request", "message": "text: a string is required"}
+    assert server.admin.post("/example/counter/announce", {"text": "x", "path": "/none"}).status == 404
+    assert server.admin.get("/openapi.json").json["paths"]["/example/counter/announce"]["post"]["summary"].startswith(
+        "Send {\"announce\": text}")
+    assert ask(first, "inc") == "1"
+    outbound = [entry for entry in server.journal if entry["direction"] == "outbound" and entry["body"] == "1"]
+    assert [entry["matched"] for entry in outbound] == ["example-counter: count 1"]
+
+
 def test_a_protocol_and_rules_do_not_mix(serve):
     with pytest.raises(ConfigError) as error:
         build_config(config(mock(protocol="example-counter", matchers=[{"match": {"type": "exact", "value": "x"}}]),

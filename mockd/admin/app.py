@@ -24,7 +24,7 @@ from ..blame import blame
 from ..errors import ConfigError
 from ..greenlets import UNWIND
 from ..errors import MockConflict, UnknownMock
-from . import configio, connections, faults, guard, journal, mocks, openapi, recordings, system
+from . import configio, connections, faults, guard, journal, mocks, openapi, protocols, recordings, system
 from ..ws.guard import RequestTimeout
 from .common import MAX_BODY, SERVER_KEY, ApiError
 
@@ -76,6 +76,7 @@ def create_app(server):
     app.extensions[SERVER_KEY] = server
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    protocols.install(app, server)
     guard.install(app, server)
     app.before_request(guard.check_request)  # first: a preflight carries no token
     app.before_request(_authorize)

@@ -6,6 +6,7 @@ rule has no entry here, and a schemathesis run fuzzes the API from this document
 from flask import Blueprint
 
 from ..version import __version__
+from . import protocols
 from .common import server
 
 bp = Blueprint("openapi", __name__)
@@ -298,14 +299,15 @@ def _fault_paths():
     }
 
 
-def document(with_token):
-    """The OpenAPI document; ``with_token`` adds the security requirement."""
+def document(with_token, extra_paths=None):
+    """The OpenAPI document; ``with_token`` adds the security requirement; ``extra_paths``
+    (the protocols' routes, ``protocols.openapi_paths``) join the core's."""
     doc = {
         "openapi": "3.0.3",
         "info": {"title": "mockd admin API", "version": __version__,
                  "description": "Manage WebSocket mocks and drive live connections; README.rst, \"Admin API\", "
                                 "documents every route."},
-        "paths": _paths(),
+        "paths": {**_paths(), **(extra_paths or {})},
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
@@ -317,4 +319,4 @@ def document(with_token):
 
 @bp.get("/openapi.json")
 def openapi_json():
-    return document(bool(server().options.admin_token))
+    return document(bool(server().options.admin_token), protocols.openapi_paths(server()))

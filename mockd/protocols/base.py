@@ -42,6 +42,17 @@ class ProtocolType:
         Runs in the connection's greenlet; may block gevent-style through ``ctx``."""
         raise NotImplementedError
 
+    @classmethod
+    def admin_routes(cls):
+        """Admin API routes of the protocol: ``{"/graphql/publish": function}``, each a ``POST``
+        whose JSON object body is handed to ``function(server, body)``, which returns the
+        answer (a dict) and may raise ``ValueError`` (400) or ``LookupError`` (404). The live
+        connections of a protocol are ``server.protocol_contexts(protocol=NAME, path=...)``.
+
+        .. versionadded:: 1.1
+        """
+        return {}
+
 
 def protocol_settings_key(spec, registry):
     """The settings key of the protocol a websocket block names, or ``None`` (also for an

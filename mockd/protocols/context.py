@@ -26,6 +26,8 @@ class ProtocolContext:
         ``subprotocol``, ``remote_addr``...).
     :ivar protocol: the protocol instance (its settings, as ``from_config`` built them).
     :ivar server: the :class:`mockd.server.MockServer`.
+    :ivar state: anything the protocol keeps for this connection (its subscriptions, say), for
+        the protocol's admin routes to find through ``server.protocol_contexts()``.
 
     .. versionadded:: 1.0
     """
@@ -34,6 +36,7 @@ class ProtocolContext:
         self.connection = connection
         self.protocol = protocol
         self.server = connection.server
+        self.state = None
         self._label = protocol.name  # the journal's "matched" for what the protocol took
         self._inbox = Queue(maxsize=1)
         self._ended = False
@@ -66,9 +69,10 @@ class ProtocolContext:
         finally:
             self._inbox.put(_CLOSED)
 
-    def receive(self, timeout=None):
+    def receive(self, timeout=None, journal=True):
         """The next :class:`mockd.message.Message` from the client, or ``None`` once the
-        connection has ended or after ``timeout`` seconds (``None``: no limit)."""
+        connection has ended or after ``timeout`` seconds (``None``: no limit). With
+        ``journal=False`` the protocol journals it itself, once decoded (:meth:`journal`)."""
         check_seconds(timeout, "ctx.receive(timeout=...)", optional=True)
         connection = self.connection
         if connection.fault_watch is not None:  # the message before this one has been handled
@@ -82,13 +86,24 @@ class ProtocolContext:
         if message is _CLOSED:
             self._ended = True
             return None
-        self.connection.record_inbound(message.data, self._label)
+        if journal:
+            self.connection.record_inbound(message.data, self._label)
         return message
 
-    def send(self, payload):
+    def journal(self, message, decoded=None):
+        """Journal a message taken with ``receive(journal=False)``, its ``matched`` the
+        protocol's name and what it decoded (``"graphql-transport-ws: subscribe OnMessage"``)."""
+        self.connection.record_inbound(message.data, self._labelled(decoded))
+
+    def send(self, payload, decoded=None):
         """Send ``str`` (text frame), ``bytes`` (binary frame) or a ``dict``/``list`` (JSON
-        text); journaled as it reaches the socket. ``False`` once the connection is closed."""
-        return self.connection.send(as_frame(payload, "ctx.send()"))
+        text); journaled as it reaches the socket, with ``decoded`` (what the frame is, in the
+        protocol's terms: ``"next OnMessage"``) beside it as its ``matched``. ``False`` once
+        the connection is closed."""
+        return self.connection.send(as_frame(payload, "ctx.send()"), self._labelled(decoded) if decoded else None)
+
+    def _labelled(self, decoded):
+        return f"{self._label}: {decoded}" if decoded else self._label
 
     def close(self, code=CLOSE_NORMAL, reason=""):
         """Close the connection (``receive`` then returns ``None``)."""

@@ -128,6 +128,18 @@ class RepeatStep(StepType):
         return True
 
 
+def announce(server, body):
+    """Send {"announce": text} to every example-counter connection (on path, when given)."""
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise ValueError("text: a string is required")
+    contexts = server.protocol_contexts(protocol="example-counter", path=body.get("path"))
+    if body.get("path") is not None and not contexts:
+        raise LookupError(f"no example-counter connection on {body['path']}")
+    sent = sum(1 for ctx in contexts if ctx.state == "counting" and ctx.send({"announce": text}))
+    return {"sent": sent}
+
+
 class CounterProtocol(ProtocolType):
     """``protocol: example-counter`` with ``counter: {start: N, idle: 0.2}``: a greeting
     ``{"hello": subprotocol}``, then ``inc`` answers the count, ``tick N`` streams N ticks
@@ -150,8 +162,13 @@ class CounterProtocol(ProtocolType):
             raise ConfigError("idle must be a number of seconds above 0", where=join_where(where, "idle"))
         return cls(integer(spec, "start", where, default=0), float(idle))
 
+    @classmethod
+    def admin_routes(cls):
+        return {"/example/counter/announce": announce}
+
     def run(self, ctx):
         count = self.start
+        ctx.state = "counting"
         ctx.send({"hello": ctx.subprotocol})
         asked = False
         while True:
@@ -166,7 +183,7 @@ class CounterProtocol(ProtocolType):
             _fault(text, "protocol")
             if text == "inc":
                 count += 1
-                ctx.send(str(count))
+                ctx.send(str(count), decoded=f"count {count}")
             elif text.startswith("tick "):
                 ctx.spawn(self._ticks, ctx, int(text.split()[1]))
             elif text == "bye":
