@@ -42,6 +42,14 @@ class ProtocolType:
         Runs in the connection's greenlet; may block gevent-style through ``ctx``."""
         raise NotImplementedError
 
+    #: A protocol that also answers plain HTTP requests on its mock's path (Engine.IO's
+    #: long-polling transport) defines ``handle_http(self, environ, start_response, server,
+    #: mock_id)``, a WSGI application called for every request to that path that is not a
+    #: WebSocket upgrade (otherwise answered 400). It runs in the request's greenlet, within
+    #: the listener's request deadline (``--handshake-timeout``): a long poll must answer
+    #: before it. ``ctx.query`` gives a WebSocket connection its handshake's query string.
+    handle_http = None
+
     @classmethod
     def admin_routes(cls):
         """Admin API routes of the protocol: ``{"/graphql/publish": function}``, each a ``POST``

@@ -6,6 +6,8 @@ losing a half-read frame, so ``receive(timeout=...)`` waits on the queue instead
 keeps the reader from running ahead of the protocol (backpressure reaches the client's TCP
 window, as on a mock without a protocol).
 """
+from urllib.parse import parse_qs
+
 import gevent
 from gevent.queue import Empty, Queue
 
@@ -46,6 +48,12 @@ class ProtocolContext:
     @property
     def path(self):
         return self.connection.path
+
+    @property
+    def query(self):
+        """The handshake's query string as ``{name: [values]}`` (``?sid=...`` of Engine.IO)."""
+        environ = self.connection.ws.environ if self.connection.ws is not None else None
+        return parse_qs((environ or {}).get("QUERY_STRING", ""), keep_blank_values=True)
 
     @property
     def subprotocol(self):

@@ -103,7 +103,12 @@ class MockApp:
         path = environ.get("PATH_INFO", "")
         if path in ("/__mockd/health", "/__mockd/ready"):
             return _text(start_response, "200 OK", "ok\n")
-        if path in self.server.mocks.routes:
+        route = self.server.mocks.routes.get(path)
+        if route is not None:
+            protocol = route.endpoint.protocol
+            answer_http = getattr(protocol, "handle_http", None) if protocol is not None else None
+            if answer_http is not None:  # a protocol with an HTTP side (Engine.IO's long-polling)
+                return answer_http(environ, start_response, self.server, route.id)
             return _text(start_response, "400 Bad Request", "WebSocket upgrade required\n",
                          [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")])
         return _text(start_response, "404 Not Found", not_found(path), [JSON])
