@@ -275,7 +275,7 @@ def test_allowed_keys_are_the_documented_ones_and_misplaced_keys_are_pointed_hom
         f"mockd: error: {path}: mocks[0].echoMode: unknown key 'echoMode' (allowed: description, enabled, id, name, "
         f"type, websocket); did you mean 'websocket.echoMode'?",
         f"mockd: error: {path}: mocks[1].websocket.paht: unknown key 'paht' (allowed: allowedOrigins, "
-        f"defaultResponse, echoMode, heartbeat, idleTimeout, matchers, maxConnections, maxMessageSize, path, "
+        f"defaultResponse, echoMode, faults, heartbeat, idleTimeout, matchers, maxConnections, maxMessageSize, path, "
         f"protocol, proxy, replay, requireSubprotocol, scenario, skipOriginVerify, subprotocols); did you mean 'path'?"]
     # Upstream's bookkeeping fields still load; they are just never advertised.
     exported = write(tmp_path, 'version: "1.0"\nkind: MockCollection\nname: x\nmetadata: {}\nserverConfig: {}\n'

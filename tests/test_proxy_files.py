@@ -12,6 +12,7 @@ from _cli import mockd
 from mockd.errors import ConfigError, MockdError
 from mockd.proxy import files
 from mockd.proxy.files import load_recordings, write_recordings
+from mockd.testing import check_config
 from mockd.proxy.har import recordings_from_har, recordings_to_har
 from mockd.proxy.recording import Frame, Recording
 
@@ -333,3 +334,16 @@ def test_recording_fields_of_the_wrong_kind_are_located_errors(tmp_path, documen
     with pytest.raises(ConfigError) as error:
         load_recordings(str(tmp_path / "bad.json"))
     assert place in str(error.value) and "bad.json" in str(error.value)
+
+
+@pytest.mark.parametrize("url, says", [
+    ("ws://[x", "url is not a URL (Invalid IPv6 URL)"),  # a 500 of the fuzzed POST /mocks/bulk
+    ("ws://h:99999/", "url is not a URL (Port out of range"),
+    ("ws://h:abc/", "url is not a URL (Port could not be cast"),
+    ("http://h/", "url must be a ws:// or wss:// URL with a host"),
+    ("ws://h:0/", "url must be a ws:// or wss:// URL with a host"),
+])
+def test_a_proxy_url_that_is_no_websocket_url_is_a_located_error(url, says):
+    with pytest.raises(ConfigError) as error:
+        check_config({"version": "1.0", "mocks": [{"websocket": {"path": "/p", "proxy": {"url": url}}}]})
+    assert error.value.where == "mocks[0].websocket.proxy.url" and says in str(error.value)

@@ -47,8 +47,12 @@ def build_proxy(spec, build, where):
     spec = schema.mapping(spec, where)
     schema.check_keys(spec, PROXY_KEYS, where)
     url = schema.string(spec, "url", where, required=True)
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError as exc:  # "Invalid IPv6 URL" for "ws://[x": found by the API's fuzz test
+        raise ConfigError(f"url is not a URL ({exc}): {url!r}", where=join_where(where, "url")) from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname or port == 0:
         raise ConfigError(f"url must be a ws:// or wss:// URL with a host, not {url!r}", where=join_where(where, "url"))
     mode = schema.choice(spec, "mode", where, MODES, default="fallback")
     headers = []
