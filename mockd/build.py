@@ -106,13 +106,18 @@ class Build:
         """Record something that loads but is likely not what the user meant."""
         self.warnings.append(ConfigError(message, where=where))
 
-    def template(self, text, where):
+    def template(self, text, where, roots=()):
+        """Compile a template; ``roots`` are names a protocol adds to its context
+        (``roots=("variables", "operationName")``), each read from the ``RenderContext``'s
+        ``variables`` mapping under that name: ``{{variables.user}}`` renders
+        ``ctx.variables["variables"]["user"]``."""
         from .templating import compile_template
-        return compile_template(text, self.registry.template_functions, where)
+        return compile_template(text, self.registry.template_functions, where, roots)
 
-    def value(self, tree, where):
+    def value(self, tree, where, roots=()):
+        """Compile every string leaf of a YAML/JSON tree (``roots`` as in :meth:`template`)."""
         from .templating import compile_value
-        return compile_value(tree, self.registry.template_functions, where)
+        return compile_value(tree, self.registry.template_functions, where, roots)
 
     def criteria(self, spec, where):
         spec, instance = self._typed(spec, where, "matcher", MATCH_COMMON_KEYS)

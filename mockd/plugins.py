@@ -22,6 +22,8 @@ DEFAULT_PLUGINS = (
     "mockd.responses",
     "mockd.scenario",
     "mockd.faults.builtin",
+    # the protocol packs (docs/protocols.md), registered as a third-party pack would be
+    "mockd.protocols.graphql_ws",
 )
 #: Registration hook -> (the Registry table it fills, the word errors use, the result's shape).
 REGISTRATION_HOOKS = (

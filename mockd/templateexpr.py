@@ -80,8 +80,10 @@ class _Parser:
     """Recursive descent over one expression. Each node compiles to ``(True, constant)``
     or ``(False, evaluator)`` where ``evaluator(ctx)`` returns the node's value."""
 
-    def __init__(self, text, functions, where):
+    def __init__(self, text, functions, where, roots=()):
         self.text, self.functions, self.where = text, functions, where
+        # Names a protocol adds ({{variables.user}}, {{topic.1}}): read from RenderContext.variables.
+        self.roots = {root.lower(): root for root in roots}
         self.index = _function_index(functions)
         self.depth = 0
         self.tokens, pos, end = [], 0, len(text)
@@ -154,7 +156,8 @@ class _Parser:
                            if token[1] else f"missing ')' after {value}(", "")
 
     def known(self, name):
-        return self.lookup(name) is not None or name.split(".")[0].lower() in CONTEXT_ROOTS
+        root = name.split(".")[0].lower()
+        return self.lookup(name) is not None or root in CONTEXT_ROOTS or root in self.roots
 
     def lookup(self, name):
         func = self.functions.get(name)
@@ -166,20 +169,21 @@ class _Parser:
             return func
         # A bare name that is neither a function nor a context root is almost always a
         # typo ({{uuidd}}): upstream renders "" silently, we refuse it when the config loads.
-        if name.split(".")[0].lower() in CONTEXT_ROOTS:
+        if name.split(".")[0].lower() in CONTEXT_ROOTS or name.split(".")[0].lower() in self.roots:
             self.error(f"{name!r} is a path, not a function", "paths take no arguments")
         import difflib  # only paid when reporting an error
 
         choices = {n.lower(): n for n in self.functions}
         choices.update((r.lower(), r) for r in (
-            "message", "request.body", "request.rawBody", "request.path", "connection.id", "match"))
+            "message", "request.body", "request.rawBody", "request.path", "connection.id", "match",
+            *self.roots.values()))
         close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.6)
         if close:
             hint = "did you mean " + ", ".join(choices[c] for c in close) + "?"
         else:
             names = sorted((n for n in self.functions if not n.lower().startswith("faker.")),
                            key=str.lower)
-            hint = (f"known: paths under {', '.join(CONTEXT_ROOTS)}; functions "
+            hint = (f"known: paths under {', '.join((*CONTEXT_ROOTS, *self.roots.values()))}; functions "
                     f"{', '.join(names)}, faker.<type>")
         self.error(f"unknown template {what} {name!r}", hint)
 
@@ -212,6 +216,9 @@ class _Parser:
     def reference(self, name):
         root, _, rest = name.partition(".")
         root = root.lower()
+        if root in self.roots and self.lookup(name) is None:
+            keys = ((self.roots[root], None),) + _split_keys(tuple(rest.split(".")) if rest else ())
+            return False, lambda ctx: _walk(ctx.variables, keys)
         if self.lookup(name) is not None or root not in CONTEXT_ROOTS:
             return self.bind(name, self.function(name, "name"), [])
         keys = tuple(rest.split(".")) if rest else ()
@@ -287,11 +294,13 @@ def _message_path(keys, whole):
     return lambda ctx: None if ctx.message is None else _walk(ctx.message.json(), keys)
 
 
-def parse_expression(text, functions, where):
+def parse_expression(text, functions, where, roots=()):
     """Compile the expression between ``{{`` and ``}}`` against ``functions`` (the registry's
-    template functions): ``(True, constant)`` or ``(False, evaluator)``.
+    template functions): ``(True, constant)`` or ``(False, evaluator)``. ``roots`` are names a
+    protocol adds, read from ``RenderContext.variables`` (``{{topic.1}}`` is
+    ``variables["topic"][1]``).
 
     :raises ConfigError: on a syntax error, an unknown function or name, a call the function's
         signature cannot take, or calls nested more than :data:`MAX_NESTING` deep.
     """
-    return _Parser(text, functions, where).parse()
+    return _Parser(text, functions, where, roots).parse()

@@ -103,12 +103,14 @@ class _SingleTemplate(Template):
         return value if value.__class__ is str else to_text(value)
 
 
-def compile_template(source, functions, where=None):
+def compile_template(source, functions, where=None, roots=()):
     """Parse ``source`` once into a :class:`Template`.
 
     :param source: the template text.
     :param functions: ``Registry.template_functions`` (``{name: callable}``).
     :param where: the config path reported by errors (``mocks[0].websocket...value``).
+    :param roots: names a protocol adds to the template context (``variables``, ``topic``),
+        each read from the render context's ``variables`` mapping under that name.
     :raises ConfigError: on a syntax error, an unknown function or name, a call whose
         arguments the function's signature cannot take, or a lone UTF-16 surrogate.
     """
@@ -121,7 +123,7 @@ def compile_template(source, functions, where=None):
     pieces = split_template(source, where)
     literals, evaluators = [pieces[0]], []
     for expr, literal in zip(pieces[1::2], pieces[2::2]):
-        constant, value = parse_expression(expr, functions, where)
+        constant, value = parse_expression(expr, functions, where, roots)
         if constant:
             literals[-1] += to_text(value) + literal
         else:
@@ -151,10 +153,10 @@ class CompiledValue:
         return self.value if self._renderer is None else self._renderer(ctx)
 
 
-def _compile_node(value, functions, where):
+def _compile_node(value, functions, where, roots=()):
     """Return ``renderer(ctx)`` for a subtree holding templates, ``None`` for a static one."""
     if isinstance(value, str):
-        template = compile_template(value, functions, where)
+        template = compile_template(value, functions, where, roots)
         return None if template.is_static else template.render
     if isinstance(value, dict):
         copy = dict  # a copy keeps the key order; templated leaves are then overwritten
@@ -169,7 +171,7 @@ def _compile_node(value, functions, where):
         raise ConfigError(f"a json value cannot hold {type(value).__name__} {value!r}; "
                           "quote it in YAML to make it a string", where=where)
     dynamic = tuple((key, renderer) for key, child_where, item in children
-                    if (renderer := _compile_node(item, functions, child_where)) is not None)
+                    if (renderer := _compile_node(item, functions, child_where, roots)) is not None)
     if not dynamic:
         return None
 
@@ -181,7 +183,7 @@ def _compile_node(value, functions, where):
     return render_tree
 
 
-def compile_value(value, functions, where=None):
+def compile_value(value, functions, where=None, roots=()):
     """Compile every string leaf of a YAML/JSON tree (keys are not templated).
 
     :return: a :class:`CompiledValue`; its ``render(ctx)`` gives a tree ready for
@@ -189,6 +191,6 @@ def compile_value(value, functions, where=None):
     :raises ConfigError: located at the leaf, e.g. ``<where>.data.items[2]``.
     """
     try:
-        return CompiledValue(value, _compile_node(value, functions, where))
+        return CompiledValue(value, _compile_node(value, functions, where, roots))
     except RecursionError:  # config files and the admin API refuse such depths before this
         raise ConfigError("a json value nested too deeply to compile", where=where) from None

@@ -499,3 +499,20 @@ def test_compile_value_too_deep_for_recursion_is_a_config_error(functions):
     with pytest.raises(ConfigError, match="nested too deeply") as info:
         compile_value(tree, functions, "r.value")
     assert info.value.where == "r.value"
+
+
+def test_a_protocol_adds_template_roots_read_from_the_render_contexts_variables(functions):
+    """Build.template/value(roots=...): the names a protocol pack adds ({{variables.user}},
+    {{topic.1}}), typo'd ones refused at load with a did-you-mean, never callable."""
+    roots = ("variables", "operationName", "topic")
+    template = compile_template("hi {{variables.user}} on {{operationName}} for {{topic.1}}", functions, "x", roots)
+    context = RenderContext(None, "/p", None, {"variables": {"user": "ann"}, "operationName": "Op",
+                                               "topic": ["devices", "42"]})
+    assert template.render(context) == "hi ann on Op for 42"
+    assert compile_value({"a": ["{{topic.0}}"]}, functions, "x", roots).render(context) == {"a": ["devices"]}
+    with pytest.raises(ConfigError, match="did you mean variables"):
+        compile_template("{{variablez.user}}", functions, "x", roots)
+    with pytest.raises(ConfigError, match="is a path, not a function"):
+        compile_template("{{topic(1)}}", functions, "x", roots)
+    with pytest.raises(ConfigError, match="unknown template name 'topic.1'"):
+        compile_template("{{topic.1}}", functions, "x")  # no such root without the protocol
