@@ -24,6 +24,8 @@ DEFAULT_PLUGINS = (
     "mockd.faults.builtin",
     # the protocol packs (docs/protocols.md), registered as a third-party pack would be
     "mockd.protocols.graphql_ws",
+    "mockd.protocols.socketio",
+    "mockd.protocols.mqtt",
 )
 #: Registration hook -> (the Registry table it fills, the word errors use, the result's shape).
 REGISTRATION_HOOKS = (
