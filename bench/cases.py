@@ -23,6 +23,9 @@ BIG_LIMIT = 64 << 20        # maxMessageSize of /big
 IDLE_HEARTBEAT = ("1s", "5s")
 PROXY_PATH = "/proxy"
 UPSTREAM_PATH = "/echo"     # the bare server echoes on every path but /feed; this one reads as what it is
+GRAPHQL_PATH = "/graphql"   # the packs' feeds (bench/packs.py)
+MQTT_PATH = "/mqtt"
+MQTT_TOPIC = "bench/ticks"
 
 
 def _exact_rule(value, reply):
@@ -53,6 +56,12 @@ def mockd_config(feed_period=FEED_PERIOD, upstream=None):
         {"id": "big", "websocket": {"path": "/big", "echoMode": True, "maxMessageSize": BIG_LIMIT}},
         {"id": "idle", "websocket": {"path": "/idle", "echoMode": True, "heartbeat": {
             "enabled": True, "interval": IDLE_HEARTBEAT[0], "timeout": IDLE_HEARTBEAT[1]}}},
+    ]
+    mocks += [
+        {"id": "graphql", "websocket": {"path": GRAPHQL_PATH, "protocol": "graphql-transport-ws", "graphql": {
+            "operations": [{"operationName": "Feed", "next": [{"data": {"tick": "{{sequence('gql')}}"}}],
+                            "interval": f"{feed_ms}ms", "repeat": "forever"}]}}},
+        {"id": "mqtt", "websocket": {"path": MQTT_PATH, "protocol": "mqtt", "mqtt": {}}},
     ]
     if upstream:
         mocks.append({"id": "proxy", "websocket": {"path": PROXY_PATH,

@@ -68,7 +68,8 @@ def frame_header(buf, pos=0):
 class Endpoint:
     """Where to connect, and the handshake to send there."""
 
-    def __init__(self, url):
+    def __init__(self, url, subprotocol=None):
+        self.subprotocol = subprotocol  # offered in the handshake (the packs' feeds)
         parts = urlsplit(url)
         if parts.scheme != "ws":
             raise ValueError(f"only ws:// URLs are supported, not {url!r}")
@@ -84,5 +85,7 @@ class Endpoint:
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
         request = (b"GET " + self.path.encode() + b" HTTP/1.1\r\nHost: " + self.netloc.encode() +
                    b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-                   b"\r\nSec-WebSocket-Version: 13\r\nUser-Agent: mockd-bench\r\n\r\n")
+                   b"\r\nSec-WebSocket-Version: 13\r\nUser-Agent: mockd-bench\r\n"
+                   + (b"Sec-WebSocket-Protocol: " + self.subprotocol.encode() + b"\r\n" if self.subprotocol else b"")
+                   + b"\r\n")
         return request, accept

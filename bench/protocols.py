@@ -66,6 +66,7 @@ class Connection(asyncio.Protocol):
         self.open = True
         self.pending = b""
         self.ready.set_result(self)
+        self.on_open()
         rest = received[end + 4:]
         if rest:
             self.receive_frames(rest)
@@ -105,6 +106,9 @@ class Connection(asyncio.Protocol):
                 self.closed = True
                 self.transport.write(client_frame(OP_CLOSE, payload[:2]))
                 self.transport.close()
+
+    def on_open(self):
+        """The handshake is done: a mode that speaks a protocol on top sets it up here."""
 
     def on_frame(self, first_byte, opcode, start, end):
         """A data frame's payload is ``start:end`` of what came; a mode counts what it needs."""

@@ -194,6 +194,7 @@ def build_report(plan, results):
     churn = results["churn"]
     bare_churn = churn.get("gevent-bare")
     rows = (round_trip_rows(plan, results["round_trips"]) + feed_rows(plan, results["feed"])
+            + pack_feed_rows(plan, results.get("pack_feeds") or {}, results["feed"].get("mockd"))
             + [_churn_row(f"churn at {plan.churn_rate:g}/s", name, result, bare_churn)
                for name, result in churn.items()]
             + memory_rows(plan, results["memory"]) + aged_churn_rows(plan, results["aged_churn"], bare_churn))
@@ -248,6 +249,18 @@ def feed_rows(plan, feed):
                  note=f"ideal {result.get('ideal_msgs_per_s', 0):,.0f}/s; p50/p99 = gap between messages, "
                       f"send skew p99 {result.get('skew_p99_ms') or 0:.1f} ms")
             for name, result in feed.items()]
+
+
+def pack_feed_rows(plan, pack_feeds, raw_feed):
+    """Subscriptions fed per second through the GraphQL and MQTT packs; their ``x bare`` column
+    is over mockd's own raw-WebSocket feed of the same run (issue 15), not over gevent-bare."""
+    names = {"graphql": "GraphQL subscriptions", "mqtt": "MQTT subscriptions"}
+    return [_row(f"{names[pack]}, {result['conns']} subscribers", "mockd", result["msgs_per_s"], "msg/s",
+                 _over_bare(result, raw_feed, "msgs_per_s"), result["closed_early"] + result.get("connect_failures", 0),
+                 p50_ms=result["interval_p50_ms"], p99_ms=result["interval_p99_ms"], conn=_spread(result),
+                 cpu=result["server_cpu_pct"], rss_mb=result["server_peak_rss_mb"], us_per_rt=cpu_us(result),
+                 note=f"ideal {result.get('ideal_msgs_per_s', 0):,.0f}/s; x bare: over mockd's raw feed")
+            for pack, result in pack_feeds.items()]
 
 
 def _churn_row(case, name, result, base):

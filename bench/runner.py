@@ -13,7 +13,8 @@ from . import cases, loadgen, procstat
 from .plan import Plan, parse_args
 from .report import build_report, render_table, render_targets
 from .servers import Pinning, gevent_server, mockd_server, node_server, upstream_server, websockets_server
-from .suite import log, round_trip_jobs, run_aged_churn, run_churn, run_feed, run_memory, run_round_trips
+from .suite import (log, round_trip_jobs, run_aged_churn, run_churn, run_feed, run_memory, run_pack_feeds,
+                    run_round_trips)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -77,7 +78,8 @@ def run_cases(plan, config, pinning, servers):
     """The raw results, under the keys :func:`bench.report.build_report` reads."""
     bare, mockd = servers["gevent-bare"], servers["mockd"]
     results = {"round_trips": run_round_trips(plan, round_trip_jobs(plan, servers)),
-               "feed": run_feed(plan, (bare, mockd)), "churn": run_churn(plan, (bare, mockd))}
+               "feed": run_feed(plan, (bare, mockd)), "pack_feeds": run_pack_feeds(plan, mockd),
+               "churn": run_churn(plan, (bare, mockd))}
     make_mockd = functools.partial(mockd_server, config, pinning)
     results["aged_churn"] = run_aged_churn(plan, make_mockd) if plan.aging else None
     make_bare = functools.partial(gevent_server, plan.feed_period, pinning)

@@ -80,6 +80,17 @@ def run_feed(plan, servers):
     return results
 
 
+def run_pack_feeds(plan, mockd):
+    """The feed's load through the GraphQL and MQTT packs of mockd: ``{pack: result}``."""
+    from . import packs
+    results = {}
+    for pack, path in (("graphql", cases.GRAPHQL_PATH), ("mqtt", cases.MQTT_PATH)):
+        log(f"mockd: {pack} feed to {plan.feed_conns} subscribers")
+        results[pack] = loadgen.run_sync(packs.pack_feed(mockd.url(path), pack, plan.feed_conns, plan.feed_duration,
+                                                         plan.feed_warmup, plan.feed_period, pid=mockd.pid))
+    return results
+
+
 def run_churn(plan, servers):
     """Handshake churn on each server's echo path: ``{server name: result}``."""
     results = {}

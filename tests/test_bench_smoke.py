@@ -18,7 +18,8 @@ COLUMNS = ("case", "server", "figure", "x bare", "p50 ms", "p99 ms", "conn min/m
            "RSS MB", "err")
 CASES = ("echo 32 B, 1 conn", "echo 32 B, 4 conn", "json reply, 20 matchers", "exact, 1 matcher",
          "exact, 200th of 200", "proxied echo to gevent-upstream, 4 conn",
-         "direct echo of gevent-upstream, 4 conn", "feed 10 conn", "churn at 100/s",
+         "direct echo of gevent-upstream, 4 conn", "feed 10 conn", "GraphQL subscriptions, 10 subscribers",
+         "MQTT subscriptions, 10 subscribers", "churn at 100/s",
          "1 MiB binary echo", "50 idle conn")
 
 
