@@ -173,7 +173,7 @@ def test_a_protocols_admin_routes_and_decoded_journal_labels(serve):
     assert (answer.status, answer.json) == (200, {"sent": 2})
     assert [json.loads(ws.recv()) for ws in (first, second)] == [{"announce": "maintenance"}] * 2
     assert server.admin.post("/example/counter/announce", {"text": 5}).json == {
-        "error": "invalid_request", "message": "text: a string is required"}
+        "error": "validation_error", "message": "text: a string is required"}
     assert server.admin.post("/example/counter/announce", {"text": "x", "path": "/none"}).status == 404
     assert server.admin.get("/openapi.json").json["paths"]["/example/counter/announce"]["post"]["summary"].startswith(
         "Send {\"announce\": text}")

@@ -3,7 +3,7 @@
 A :class:`~mockd.protocols.base.ProtocolType` lists its routes in ``admin_routes()``: a path
 and a function ``(server, body) -> dict``. Each becomes a ``POST`` route of the admin API, behind
 its token and checks like every other; the body is a JSON object; a ``ValueError`` the function
-raises is a 400 ``invalid_request`` with its message, a :class:`LookupError` a 404. Routes are
+raises is a 400 ``validation_error`` with its message, a :class:`LookupError` a 404. Routes are
 added when the app is built, from the protocols the server's registry holds, built-in packs
 and third-party ones alike.
 """
@@ -27,7 +27,7 @@ def _view(function):
         except LookupError as exc:
             raise ApiError(404, "not_found", str(exc).strip("'\"")) from None
         except ValueError as exc:
-            raise ApiError(400, "invalid_request", str(exc)) from None
+            raise ApiError(400, "validation_error", str(exc)) from None
         return answer
     return view
 
@@ -49,7 +49,7 @@ def openapi_paths(running):
                 "type": "object", "additionalProperties": True}}}},
             "responses": {"200": {"description": "done", "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": True}}}},
-                "400": {"description": "invalid_request", "content": {"application/json": {"schema": {
+                "400": {"description": "validation_error", "content": {"application/json": {"schema": {
                     "$ref": "#/components/schemas/Error"}}}},
                 "404": {"description": "not_found", "content": {"application/json": {"schema": {
                     "$ref": "#/components/schemas/Error"}}}}}}}

@@ -1,4 +1,4 @@
-"""The ``graphql-transport-ws`` wire format (the graphql-ws library's PROTOCOL.md): the messages a
+"""The ``graphql-transport-ws`` wire format (the graphql-ws library's protocol document): the messages a
 server reads and writes, its close codes, and the operation a GraphQL document names.
 
 Pure: no gevent, no I/O. A message is a JSON object with a ``type`` and, depending on it, an
