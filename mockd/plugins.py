@@ -25,6 +25,7 @@ DEFAULT_PLUGINS = (
     # the protocol packs (docs/protocols.md), registered as a third-party pack would be
     "mockd.protocols.graphql_ws",
     "mockd.protocols.socketio",
+    "mockd.protocols.stomp",
     "mockd.protocols.mqtt",
 )
 #: Registration hook -> (the Registry table it fills, the word errors use, the result's shape).

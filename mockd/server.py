@@ -111,6 +111,14 @@ class MockServer:
         self.config = config
         return report
 
+    def served_endpoints(self, protocol=None, path=None):
+        """The compiled websocket blocks (:class:`~mockd.config.Endpoint`) of the enabled mocks,
+        those whose protocol is named ``protocol`` and on ``path`` when given: how a protocol's
+        admin route or HTTP side finds its mocks (``endpoint.protocol`` is the instance)."""
+        routes = [self.mocks.routes.get(path)] if path is not None else list(self.mocks.routes.values())
+        return [route.endpoint for route in routes if route is not None and (
+            protocol is None or getattr(route.endpoint.protocol, "name", None) == protocol)]
+
     def protocol_contexts(self, protocol=None, path=None):
         """The :class:`~mockd.protocols.context.ProtocolContext` of every live connection whose
         mock has a protocol (named ``protocol``, on ``path``, when given): what a protocol's

@@ -382,6 +382,8 @@ def test_plugins_all_shows_mockds_own_version_for_the_built_ins():
     done = run("plugins", "--all")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    assert [row["name"] for row in rows] == ["mockd.faults.builtin", "mockd.matching", "mockd.responses",
-                                             "mockd.scenario", "mockd.templatefuncs"]
+    assert [row["name"] for row in rows] == ["mockd.faults.builtin", "mockd.matching", "mockd.protocols.graphql_ws",
+                                             "mockd.protocols.mqtt", "mockd.protocols.socketio",
+                                             "mockd.protocols.stomp", "mockd.responses", "mockd.scenario",
+                                             "mockd.templatefuncs"]
     assert {(row["distribution"], row["version"]) for row in rows} == {("mockd", __version__)}

@@ -12,6 +12,7 @@ import sys
 import time
 
 import gevent
+import _docs
 import pytest
 import yaml
 
@@ -28,23 +29,7 @@ ON_MESSAGE = "subscription OnMessage($user: String!) { onMessage(user: $user) { 
 
 
 def section_blocks(language):
-    """The code blocks fenced as ``language`` (``""``: no language) in this pack's section of
-    docs/protocols.md, from its heading to the next ``## ``, in order."""
-    lines = DOCS.read_text(encoding="utf-8").splitlines()
-    start = lines.index(HEADING)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    blocks, current, fence = [], None, None
-    for line in lines[start + 1:end]:
-        if current is None and line.startswith("```"):
-            fence, current = line[3:].strip(), []
-        elif current is not None and line == "```":
-            if fence == language:
-                blocks.append("\n".join(current) + "\n")
-            current = None
-        elif current is not None:
-            current.append(line)
-    return blocks
-
+    return _docs.section_blocks(HEADING[3:], language)
 
 def doc_config():
     (block,) = section_blocks("yaml")

@@ -12,6 +12,7 @@ import sys
 import time
 
 import gevent
+import _docs
 import pytest
 import websocket
 
@@ -25,12 +26,7 @@ HEADING = "MQTT"
 
 
 def section_blocks(language):
-    """The ```language blocks of docs/protocols.md's "## MQTT" section, in order."""
-    text = (ROOT / "docs" / "protocols.md").read_text(encoding="utf-8")
-    start = text.index(f"\n## {HEADING}\n")
-    end = text.find("\n## ", start + 1)
-    return re.findall(rf"```{language}\n(.*?)```", text[start:end if end >= 0 else len(text)], re.S)
-
+    return _docs.section_blocks(HEADING, language)
 
 EXAMPLE = section_blocks("yaml")[0]
 

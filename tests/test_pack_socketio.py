@@ -5,13 +5,13 @@ and websocket-client for what that client never sends."""
 import base64
 import json
 import pathlib
-import re
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 
 import gevent
+import _docs
 import pytest
 
 from _cli import mockd
@@ -96,12 +96,7 @@ for line in sys.stdin:
 
 
 def docs_blocks(language):
-    """The ``language`` blocks of the docs' Socket.IO section, as written."""
-    text = DOCS.read_text(encoding="utf-8")
-    start = text.index(f"\n## {SECTION}\n")
-    end = text.find("\n## ", start + 1)
-    return re.findall(rf"```{language}\n(.*?)```", text[start:end if end >= 0 else None], re.S)
-
+    return _docs.section_blocks(SECTION, language)
 
 def docs_config():
     blocks = docs_blocks("yaml")

@@ -4,7 +4,7 @@ conversation (its ``run`` gets a :class:`mockd.protocols.context.ProtocolContext
 Nothing here imports gevent: configs naming a protocol are validated by ``mockd check`` too.
 """
 
-__all__ = ["ProtocolType", "protocol_settings_key"]
+__all__ = ["ProtocolType", "protocol_settings_key", "route_path"]
 
 
 class ProtocolType:
@@ -68,3 +68,15 @@ def protocol_settings_key(spec, registry):
     name = spec.get("protocol") if hasattr(spec, "get") else None
     cls = registry.protocols.get(name) if isinstance(name, str) else None
     return getattr(cls, "settings_key", None)
+
+
+def route_path(body, allowed, what="the mock's websocket path"):
+    """For an admin route's ``body``: refuse a field outside ``allowed`` (a ``ValueError``,
+    answered 400) and return the optional ``path`` field (a string, or None when left out)."""
+    unknown = sorted(key for key in body if key not in allowed)
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})")
+    path = body.get("path")
+    if path is not None and not isinstance(path, str):
+        raise ValueError(f"path: expected a string ({what})")
+    return path

@@ -1,6 +1,6 @@
 """``protocol: graphql-transport-ws``: the :class:`~mockd.protocols.base.ProtocolType` of the
 pack, and its admin route ``POST /graphql/publish``."""
-from ..base import ProtocolType
+from ..base import ProtocolType, route_path
 from .codec import SUBPROTOCOL
 from .session import Session
 from .settings import build_settings
@@ -37,15 +37,13 @@ class GraphQLTransportWS(ProtocolType):
 def publish(server, body):
     """Send a graphql-transport-ws `next` message with `payload` (an ExecutionResult object) to
     every live subscription of `operationName` (on `path`, when given); answers {"sent": N}."""
-    unknown = sorted(key for key in body if key not in PUBLISH_KEYS)
-    if unknown:
-        raise ValueError(f"unknown field {unknown[0]!r} (allowed: {', '.join(PUBLISH_KEYS)})")
-    name, payload, path = body.get("operationName"), body.get("payload"), body.get("path")
+    path = route_path(body, PUBLISH_KEYS, "a graphql mock's path")
+    name, payload = body.get("operationName"), body.get("payload")
     if not isinstance(name, str) or not name:
         raise ValueError("operationName: a non-empty string is required")
     if not isinstance(payload, dict):
         raise ValueError("payload: an object is required (the next message's ExecutionResult, e.g. {\"data\": ...})")
-    if path is not None and (not isinstance(path, str) or not path.startswith("/")):
+    if path is not None and not path.startswith("/"):
         raise ValueError("path: a string starting with / is expected")
     contexts = server.protocol_contexts(protocol=SUBPROTOCOL, path=path)
     if path is not None and not contexts and not _served(server, path):
@@ -60,5 +58,4 @@ def publish(server, body):
 def _served(server, path):
     """Whether an enabled mock of this protocol serves ``path`` (it may have no client yet);
     the served routes, not the config file's mocks: the admin API adds mocks too."""
-    route = server.mocks.routes.get(path)
-    return route is not None and isinstance(route.endpoint.protocol, GraphQLTransportWS)
+    return bool(server.served_endpoints(GraphQLTransportWS.name, path))

@@ -1,6 +1,7 @@
 """``POST /mqtt/publish``: publish a message into a mock's broker from the admin API, as a
 device or backend would (``admin_routes()`` of the MQTT pack)."""
 from ...jsontext import dumps_json
+from ..base import route_path
 from .broker import Publication
 from .topics import topic_problem
 
@@ -13,12 +14,7 @@ def publish(server, body):
     """Publish {"topic", "payload", "qos", "retain"} to the subscribers of the MQTT mock on
     "path" (every MQTT mock when it is left out), storing it when "retain" is true (an empty
     payload deletes the topic's retained message). Answers {"sent": N}, the clients it reached."""
-    unknown = sorted(set(body) - set(BODY_KEYS))
-    if unknown:
-        raise ValueError(f"unknown field {unknown[0]!r} (allowed: {', '.join(BODY_KEYS)})")
-    path = body.get("path")
-    if path is not None and not isinstance(path, str):
-        raise ValueError("path: expected a string (the MQTT mock's websocket path)")
+    path = route_path(body, BODY_KEYS, "the MQTT mock's websocket path")
     topic = body.get("topic")
     if not isinstance(topic, str):
         raise ValueError("topic: a string is required (the topic name to publish to)")
@@ -42,9 +38,4 @@ def publish(server, body):
 def _brokers(server, path):
     """The brokers of the served MQTT mocks (on ``path`` when given): found through the routes,
     not the live connections, so that a retained message can be stored before any client."""
-    found = []
-    for route_path, route in list(server.mocks.routes.items()):
-        protocol = route.endpoint.protocol
-        if getattr(protocol, "name", None) == "mqtt" and (path is None or route_path == path):
-            found.append(protocol.broker)
-    return found
+    return [endpoint.protocol.broker for endpoint in server.served_endpoints("mqtt", path)]

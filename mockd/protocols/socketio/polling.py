@@ -70,8 +70,7 @@ def _answer(protocol, environ, server, mock_id):
 
 
 def _handshake(protocol, environ, server, mock_id):
-    route = server.mocks.routes.get(environ.get("PATH_INFO", ""))
-    endpoint = route.endpoint if route is not None else None
+    endpoint = next(iter(server.served_endpoints(path=environ.get("PATH_INFO", ""))), None)
     if endpoint is not None and endpoint.max_connections and len(protocol.sessions) >= endpoint.max_connections:
         raise codec.HttpError(3, "max connections reached", "503 Service Unavailable")
     settings = protocol.settings

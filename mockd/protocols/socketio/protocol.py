@@ -74,8 +74,7 @@ def emit(server, body):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise ValueError(f"{key}: a string")
     path, room = body.get("path"), body.get("room")
-    mocks = [route.endpoint.protocol for route in list(server.mocks.routes.values())
-             if isinstance(route.endpoint.protocol, SocketIOProtocol) and (path is None or route.endpoint.path == path)]
+    mocks = [endpoint.protocol for endpoint in server.served_endpoints(SocketIOProtocol.name, path)]
     if not mocks:
         raise LookupError(f"no socket.io mock on {path}" if path is not None else "no socket.io mock is served")
     mocks = [mock for mock in mocks if namespace in mock.settings.namespaces]

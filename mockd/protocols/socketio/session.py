@@ -199,8 +199,7 @@ class Session:
             gevent.sleep(interval)
             if self.closed:
                 return
-            route = self.server.mocks.routes.get(self.path)
-            if route is None or route.endpoint.protocol is not self.protocol:
+            if not any(endpoint.protocol is self.protocol for endpoint in self.server.served_endpoints(path=self.path)):
                 # The mock was replaced or removed: its WebSocket clients got 1012 already;
                 # a long-polling one learns at its next request (Session ID unknown).
                 self.close("mock updated")
@@ -230,9 +229,13 @@ class Session:
             self._pinger.kill(block=False)
         if self.ctx is None and self.outbox and not self.polling:
             # The close packet is left for the client's next poll, for as long as a poll may take.
-            gevent.spawn_later(self.settings.ping_interval + self.settings.ping_timeout, self._forget)
+            spawn(self._forget_after, self.settings.ping_interval + self.settings.ping_timeout)
         elif not self.polling:
             self._forget()
+
+    def _forget_after(self, seconds):
+        gevent.sleep(seconds)
+        self._forget()
 
     def _forget(self):
         if self.protocol.sessions.get(self.sid) is self:
