@@ -2,7 +2,7 @@
 ``mockd.testing``'s ``push``."""
 import json
 
-__all__ = ["dumps_json"]
+__all__ = ["dumps_json", "loads_json"]
 
 
 # json.dumps() with any non-default option builds a JSONEncoder, and every encode() a C encoder,
@@ -26,3 +26,14 @@ else:  # pragma: no cover
     def dumps_json(value):
         """Compact JSON, non-ASCII kept as is (a text frame is UTF-8 anyway)."""
         return _compact_encoder.encode(value)
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_json(data):
+    """``json.loads`` without Python's extensions ``NaN``, ``Infinity`` and ``-Infinity``: what
+    mockd took as JSON it sends on, and a strict parser (JavaScript's ``JSON.parse``, the
+    protocol packs' clients) refuses them. Raises ``ValueError`` for them, as for any bad JSON."""
+    return json.loads(data, parse_constant=_no_constant)

@@ -1,10 +1,10 @@
 """The inbound message as matchers, templates and plugins see it, and the :class:`MatchContext`
 it is matched in."""
-import json
 import re
 
 from .depth import MAX_NESTING, deeper_than
 from .errors import ConfigError
+from .jsontext import loads_json
 
 _UNPARSED = object()
 NOT_JSON = object()  # ``Message.json()`` result for a payload that is not JSON
@@ -67,7 +67,7 @@ class Message:
         if self._json is _UNPARSED:
             data = self.data
             try:
-                document = json.loads(data)
+                document = loads_json(data)
             except (ValueError, UnicodeDecodeError, RecursionError):
                 document = NOT_JSON
             else:

@@ -175,6 +175,8 @@ def test_create_mock_bad_input_changes_nothing(srv):
     before = srv.admin.get("/config").json
     assert_error(srv.admin.request("POST", "/mocks", data=b'{"type": '), 400, "invalid_json")
     assert_error(srv.admin.request("POST", "/mocks", data=b"\xff\xfe"), 400, "invalid_json")
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):  # Python's, not JSON: a strict client chokes on them
+        assert_error(srv.admin.request("POST", "/mocks", data=b'{"x": ' + constant + b"}"), 400, "invalid_json")
     assert_error(srv.admin.post("/mocks", ["not", "an", "object"]), 400, "validation_error")
     assert_error(srv.admin.post("/mocks", {"type": "websocket", "websocket": {"path": "no-slash"}}),
                  400, "validation_error")

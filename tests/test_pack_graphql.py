@@ -234,6 +234,8 @@ def subscribe(ws, op_id, query, **payload):
 
 @pytest.mark.parametrize("message, reason", [
     ("not json", "Invalid message received: not JSON"),
+    # found by a review: Python's NaN was echoed in the pong, which JSON.parse refuses
+    ('{"type": "ping", "payload": {"x": NaN}}', "Invalid message received: not JSON"),
     ({"type": "hello"}, "Invalid message 'type' property 'hello'"),
     ([1, 2], "Message is expected to be an object, but got array"),
     ({"id": "1", "type": "next", "payload": {"data": {}}}, "Unexpected message of type next received"),

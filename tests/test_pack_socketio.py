@@ -599,3 +599,23 @@ def test_an_event_before_its_namespace_connect_is_dropped(served, ws_client):
     events = [entry["body"] for entry in served.journal if entry["direction"] == "event"]
     assert any("event 'chat message' on /, which the client has not connected to: dropped" in text
                for text in events)
+
+
+def test_a_polling_client_that_never_polls_cannot_pile_up_emits(make_mockd_server):
+    """Found by a review: a long-polling session that pongs but never GETs kept every emit
+    (112 of 500 KB: +56 MB). Its outbox is bounded like a WebSocket's outbound queue."""
+    server = make_mockd_server({"version": "1.0", "mocks": [{"id": "io", "websocket": {
+        "path": "/socket.io/", "protocol": "socket.io", "socketio": {"namespaces": {"/": {}}}}}]},
+        max_outbound_buffer=100000)
+    base = f"http://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling"
+    opened = urllib.request.urlopen(base, timeout=5).read().decode()
+    sid = json.loads(opened[1:])["sid"]
+    polled = f"{base}&sid={sid}"
+    urllib.request.urlopen(urllib.request.Request(polled, data=b"40", method="POST"), timeout=5).read()
+    sent = [server.admin.post("/socketio/emit", {"path": "/socket.io/", "event": "big", "args": ["x" * 30000]}).json
+            for _ in range(5)]
+    assert sent[:3] == [{"sent": 1}] * 3 and sent[-1] == {"sent": 0}  # the 4th passed 100 KB: session closed
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        for _ in range(3):  # the close packet, then the session is forgotten
+            urllib.request.urlopen(polled, timeout=5).read()
+    assert gone.value.code == 400

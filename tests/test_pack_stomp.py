@@ -592,6 +592,8 @@ def test_a_frame_without_nul_then_another_frame(raw_server):
     ("BEGIN\ntransaction:t\n\n\0BEGIN\ntransaction:t\n\n\0", "duplicate transaction"),
     ("CONNECT\naccept-version:1.2\n\n\0", "already connected"),
     ("SUBSCRIBE\nid:1\ndestination:/a\n\nbody\0", "unexpected body"),
+    # found by a review: past 4,300 digits int() raised, a 1011 and a traceback
+    ("SEND\ndestination:/a\ncontent-length:" + "0" * 5000 + "\n\n\0", "malformed frame"),
 ])
 def test_errors_after_connect(raw_server, frames, message):
     client = stomp(raw_server)
@@ -604,6 +606,7 @@ def test_errors_after_connect(raw_server, frames, message):
     ("SEND\ndestination:/a\nreceipt:77\n\nhi\0", "not connected"),
     ("CONNECT\naccept-version:2.0\n\n\0", "unsupported version"),
     ("CONNECT\naccept-version:1.2\nheart-beat:soon\n\n\0", "malformed heart-beat"),
+    ("CONNECT\naccept-version:1.2\nheart-beat:" + "1" * 5000 + ",0\n\n\0", "malformed heart-beat"),
     ("CONNECT\naccept-version:1.2\n\0", "malformed frame"),
 ])
 def test_errors_before_connect(raw_server, frames, message):
@@ -654,6 +657,9 @@ def test_admin_send_as_documented(raw_server):
     ({"destination": "/a", "topic": "x"}, 400, "unknown field 'topic'"),
     ({"destination": "/a", "headers": {"message-id": "1"}}, 400, "set by the server"),
     ({"destination": "/a", "headers": ["x"]}, 400, "headers"),
+    # found by a review: a NUL in a value split the MESSAGE frame of every subscriber
+    ({"destination": "/a", "headers": {"a": "b\u0000MESSAGE"}}, 400, "no NUL or line break"),
+    ({"destination": "/a", "headers": {"a": "b\nc"}}, 400, "no NUL or line break"),
     ({"destination": "/a", "path": "/nope"}, 404, "no stomp mock on /nope"),
 ])
 def test_admin_send_refusals(raw_server, body, status, text):

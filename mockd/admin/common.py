@@ -8,6 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..depth import MAX_NESTING, deeper_than
 from ..durations import parse_duration
+from ..jsontext import loads_json
 from ..schema import join_where, type_name
 
 SERVER_KEY = "mockd.server"
@@ -60,7 +61,7 @@ def json_body(default=_ABSENT):
             raise invalid("request body must be JSON", "invalid_json")
         return default
     try:
-        value = json.loads(data)
+        value = loads_json(data)
     except UnicodeDecodeError:
         raise invalid("request body is not UTF-8", "invalid_json") from None
     except json.JSONDecodeError as exc:

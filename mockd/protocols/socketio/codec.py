@@ -10,12 +10,14 @@ one HTTP body separated by ``\\x1e``, a binary one as ``b`` + base64.
 """
 import binascii
 import json
+import types
 
 from engineio import packet as eio
 from engineio import payload as eio_payload
 from socketio import packet as sio
 
 from ...depth import deeper_than
+from ...jsontext import loads_json
 
 __all__ = ["ProtocolError", "HttpError", "UNKNOWN_TRANSPORT", "UNKNOWN_SID", "BAD_HANDSHAKE_METHOD", "BAD_REQUEST",
            "UNSUPPORTED_VERSION", "open_frame", "decode_frame", "decode_payload", "encode_payload", "encode_packet",
@@ -164,7 +166,7 @@ class PacketDecoder:
         if not data:
             raise ProtocolError("empty Socket.IO packet")
         try:
-            packet = sio.Packet(encoded_packet=data)
+            packet = _StrictPacket(encoded_packet=data)
         except RecursionError:
             raise ProtocolError("Socket.IO packet data nested too deeply") from None
         except ValueError as exc:
@@ -174,6 +176,12 @@ class PacketDecoder:
             self.pending = packet
             return None
         return packet
+
+
+class _StrictPacket(sio.Packet):
+    """A Socket.IO packet whose JSON is read without NaN/Infinity (``loads_json``): what an
+    event carries is sent on to other clients, whose JSON.parse would choke on them."""
+    json = types.SimpleNamespace(loads=loads_json, dumps=json.dumps)
 
 
 def _reason(exc):

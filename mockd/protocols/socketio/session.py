@@ -50,6 +50,7 @@ class Session:
         self.upgrading = False    # a WebSocket has probed: the polls get a noop, sends wait
         self.closed = False
         self.outbox = []          # (frame, label) for the next poll
+        self.outbox_bytes = 0     # bounded like a WebSocket's outbound queue (--max-outbound-buffer)
         self.polling = False      # a GET is waiting
         self.sockets = {}         # namespace -> sockets.Socket
         self.decoder = codec.PacketDecoder()
@@ -74,6 +75,16 @@ class Session:
             return False
         if self.ctx is not None:
             return self.ctx.send(frame, decoded=label)
+        self.outbox_bytes += len(frame)
+        limit = self.server.options.max_outbound_buffer
+        if self.outbox_bytes > limit and self.outbox:
+            # A polling client that pongs but never GETs let emits pile up without end; a
+            # WebSocket one is closed with 1008 at the same limit. What waits is dropped first:
+            # the close packet then has room.
+            self.outbox, self.outbox_bytes = [], 0
+            self.close(f"outbound buffer full: {self.outbox_bytes} bytes waiting for the client's poll, over "
+                       f"the {limit}-byte limit")
+            return False
         self.outbox.append((frame, label))
         self._wakeup.set()
         return True
@@ -153,7 +164,7 @@ class Session:
             self.polling = False
         if self.ctx is not None or self.upgrading:
             return [NOOP]  # what waits goes on the WebSocket (attach)
-        frames, self.outbox = self.outbox, []
+        frames, self.outbox, self.outbox_bytes = self.outbox, [], 0
         if self.closed:
             self._forget()
         for frame, label in frames:
@@ -165,7 +176,7 @@ class Session:
         waited for a poll first."""
         self.upgrading = False
         self.ctx = ctx
-        waiting, self.outbox = self.outbox, []
+        waiting, self.outbox, self.outbox_bytes = self.outbox, [], 0
         for frame, label in waiting:
             ctx.send(frame, decoded=label)
         self._wakeup.set()

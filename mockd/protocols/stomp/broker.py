@@ -130,7 +130,10 @@ def _headers(value):
             raise ValueError(f"headers: {name!r} is set by the server on every MESSAGE")
         if isinstance(item, (dict, list)) or item is None:
             raise ValueError(f"headers.{name}: a string, not {type(item).__name__}")
-        headers.append((name, item if isinstance(item, str) else dumps_json(item)))
+        text = item if isinstance(item, str) else dumps_json(item)
+        if any(c in text for c in "\n\r\0"):  # a NUL ends the frame; STOMP 1.0 cannot escape line breaks
+            raise ValueError(f"headers.{name}: a header value holds no NUL or line break")
+        headers.append((name, text))
     return headers
 
 

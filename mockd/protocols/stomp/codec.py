@@ -167,7 +167,7 @@ class FrameParser:
             headers.setdefault(name, value)
         length = headers.get("content-length")
         if length is not None:
-            if not length.isdigit() or not length.isascii():
+            if not length.isdigit() or not length.isascii() or len(length) > 18:  # int() refuses 4,300 digits
                 raise FrameError("malformed frame", f"{command}: content-length {_excerpt(length)} is not a "
                                  "number of bytes")
             length = int(length)
@@ -253,7 +253,8 @@ def parse_heart_beat(value):
     if value is None:
         return 0, 0
     parts = value.split(",")
-    if len(parts) != 2 or not all(part.strip().isdigit() and part.strip().isascii() for part in parts):
+    if len(parts) != 2 or not all(part.strip().isdigit() and part.strip().isascii() and len(part.strip()) <= 18
+                                  for part in parts):
         raise FrameError("malformed heart-beat", f"heart-beat {_excerpt(value)} is not two numbers of milliseconds "
                          "'cx,cy' (0,0: none)")
     return int(parts[0]), int(parts[1])
