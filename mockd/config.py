@@ -93,6 +93,13 @@ class Mock:
     endpoint: Endpoint
     spec: dict  # the mock as written (id and type filled in), for the admin API and export
 
+    def to_json(self):
+        """The mock as the admin API shows and exports it: id and type first, ``enabled`` always."""
+        data = {"id": self.id, "type": self.type}
+        data.update(self.spec)
+        data["enabled"] = self.enabled
+        return data
+
 
 @dataclass
 class Config:

@@ -44,6 +44,19 @@ def non_negative_int(text):
     return value
 
 
+def parse_cluster_url(text):
+    """A ``redis://`` (or ``rediss://``, ``unix://``) URL for ``--cluster``; ValueError otherwise."""
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError as exc:
+        raise ValueError(f"not a URL ({exc}): {text!r}") from None
+    if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
+        raise ValueError(f"expected redis://HOST:PORT/DB (or rediss://, unix://PATH), got {text!r}")
+    return text
+
+
 def _positive_int(text):
     value = non_negative_int(text)
     if not value:
@@ -201,6 +214,17 @@ class ServerOptions:
         None, "--pid-file", group=PROCESS, metavar="FILE",
         help="write the process id to FILE once listening; removed on exit. SIGHUP reloads --config: "
              "changed mocks close their clients with 1012")
+    # ---------------------------------------------------------------- several processes
+    cluster: str | None = _option(
+        None, "--cluster", group=PROCESS, metavar="URL", type=_argument_type(parse_cluster_url), env="MOCKD_CLUSTER",
+        help="join the mock servers that share this Redis (redis://HOST:PORT/DB): the same mocks, "
+             "changed through any node's admin API, and GET /cluster listing the nodes")
+    node_id: str | None = _option(
+        None, "--node-id", group=PROCESS, metavar="NAME", env="MOCKD_NODE_ID",
+        help="this node's name in the cluster (default: HOST-PID)")
+    cluster_reset: bool = _option(
+        False, "--cluster-reset", group=PROCESS, action="store_true",
+        help="with --cluster: replace the cluster's mocks with this node's config instead of following them")
     # None until mockd.bootstrap resolves it: a run without --seed picks one (mockd/randomness.py).
     seed: int | None = _option(
         None, "--seed", group=PROCESS, metavar="N", type=non_negative_int, env="MOCKD_SEED",

@@ -54,6 +54,8 @@ class MockTable(Mapping):
         self._mocks = {}
         self.routes = {}
         self._faults = {}  # mock id -> MockFaults; kept while the mock's config names the same faults
+        #: Called after every change of the table (the cluster backend shares it), or None.
+        self.on_change = None
         for mock in mocks:
             self._install(mock)
 
@@ -119,6 +121,7 @@ class MockTable(Mapping):
             raise MockConflict("duplicate_id", f"a mock with id {mock.id!r} already exists")
         self._check_path_free(mock)
         self._install(mock)
+        self._changed()
         return mock
 
     def replace(self, mock_id, mock):
@@ -128,13 +131,16 @@ class MockTable(Mapping):
         self._uninstall(mock_id)
         del self._mocks[mock_id]
         self._install(mock)
+        self._changed()
         return mock
 
     def remove(self, mock_id):
         self.get_mock(mock_id)
         self._uninstall(mock_id)
         self._faults.pop(mock_id, None)
-        return self._mocks.pop(mock_id)
+        removed = self._mocks.pop(mock_id)
+        self._changed()
+        return removed
 
     def clear(self, mock_type=None):
         removed = [m for m in self._mocks.values() if mock_type is None or m.type == mock_type]
@@ -178,7 +184,12 @@ class MockTable(Mapping):
             else:
                 self._install(mock)
         self._faults = {mock_id: faults for mock_id, faults in self._faults.items() if mock_id in self._mocks}
+        self._changed()
         return report
+
+    def _changed(self):
+        if self.on_change is not None:
+            self.on_change()
 
 
 def _keep_unnamed_twins(mocks, old):

@@ -21,6 +21,7 @@ from .listen import ListenError, address, bound_host, listen, unbracket
 from .connections import ConnectionTable
 from .options import DEFAULTS
 from .proxy.recording import RecordingStore
+from .backend import make_backend
 from .randomness import resolve_seed, stream
 from .routes import MockTable
 from .ws.app import MockApp
@@ -98,6 +99,8 @@ class MockServer:
         self._admin_server = None
         self.ws_host = self.admin_host_bound = None  # the addresses bound, once started
         self._stopped = gevent.event.Event()
+        #: What is shared with other nodes (``--cluster``); a LocalBackend alone.
+        self.backend = make_backend(options)
         self._configured = False
 
     # ------------------------------------------------------------ mocks
@@ -182,6 +185,14 @@ class MockServer:
             self._admin_server = WSGIServer(sockets[1], admin_app, handler_class=admin_handler, log=None,
                                             error_log=logging.getLogger("mockd.admin"), **ssl_args)
             self._admin_server.start()
+        try:
+            self.backend.start(self)  # with the ports known: a node says where it listens
+        except BaseException:
+            self._ws_server.stop(timeout=0)
+            if self._admin_server is not None:
+                self._admin_server.stop(timeout=0)
+            self.unconfigure()
+            raise
         log.info("listening ws=%s admin=%s", address(self.ws_host, self.ws_port),
                  address(self.admin_host_bound, self.admin_port_bound) if self._admin_server else "off")
 
@@ -244,6 +255,7 @@ class MockServer:
             self._ws_server.stop(timeout=0.5)
         if self._admin_server is not None:
             self._admin_server.stop(timeout=0.5)
+        self.backend.stop()
         self.unconfigure()
         stats = self.connections.stats()
         log.info("stopped: %d connections closed, %d messages in, %d out, %d journal entries",

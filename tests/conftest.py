@@ -85,3 +85,12 @@ def raw(make_mockd_server):
     yield connect
     for client in opened:
         client.sock.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free port (tests/_redis.py), stopped at teardown."""
+    from _redis import RedisServer
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()

@@ -24,13 +24,14 @@ from ..blame import blame
 from ..errors import ConfigError
 from ..greenlets import UNWIND
 from ..errors import MockConflict, UnknownMock
-from . import configio, connections, faults, guard, journal, mocks, openapi, protocols, recordings, system
+from . import cluster, configio, connections, faults, guard, journal, mocks, openapi, protocols, recordings, system
 from ..ws.guard import RequestTimeout
 from .common import MAX_BODY, SERVER_KEY, ApiError
 
 log = logging.getLogger("mockd.admin")
 
-BLUEPRINTS = (mocks.bp, configio.bp, connections.bp, faults.bp, journal.bp, recordings.bp, system.bp, openapi.bp)
+BLUEPRINTS = (mocks.bp, configio.bp, connections.bp, faults.bp, journal.bp, recordings.bp, system.bp, cluster.bp,
+              openapi.bp)
 OPEN_ENDPOINTS = ("system.health",)
 _CODES = {413: "payload_too_large"}  # Werkzeug's name, "Request Entity Too Large", is the RFC 2616 one
 # What passes through the views untouched: the greenlet's kill, a gevent.Timeout its starter

@@ -25,10 +25,7 @@ API_ID_PREFIX = "websocket_"
 
 def mock_json(mock):
     """The stored mock as the API returns it: id and type first, ``enabled`` always present."""
-    data = {"id": mock.id, "type": mock.type}
-    data.update(mock.spec)
-    data["enabled"] = mock.enabled
-    return data
+    return mock.to_json()
 
 
 def etag(mock):

@@ -262,6 +262,8 @@ def _paths():
                           params=[RECORDING_ID], errors=(404,))},
         "/openapi.json": {"get": _op("This document", "system", {"200": _json(_ANY_OBJECT, "OpenAPI 3.0")})},
         **_fault_paths(),
+        "/cluster": {"get": _op("The nodes serving these mocks: one without --cluster", "system", {"200": _json(_obj(
+            {"nodes": {"type": "array", "items": _ANY_OBJECT}, "self": _STR}, ["nodes", "self"]), "the nodes")})},
     }
 
 

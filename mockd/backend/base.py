@@ -1,0 +1,23 @@
+"""The :class:`Backend` interface (``mockd/backend/__init__.py`` says what goes through it)."""
+
+__all__ = ["Backend"]
+
+
+class Backend:
+    """What a backend does for its :class:`~mockd.server.MockServer`."""
+
+    #: This node's id (``--node-id``, or one made up at start).
+    node_id = None
+
+    def start(self, server):
+        """Join (after the listeners are bound): seed or take the shared mocks, start beating."""
+
+    def stop(self):
+        """Leave: stop beating, drop the node's entry."""
+
+    def mocks_changed(self):
+        """The local mock table changed (an admin write, a reload): share it."""
+
+    def nodes(self):
+        """The live nodes: ``[{"id", "address", "startedAt", "lastHeartbeat", "connections"}]``."""
+        raise NotImplementedError

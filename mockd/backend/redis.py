@@ -1,0 +1,170 @@
+"""The Redis backend of ``mockd serve --cluster redis://HOST:PORT/DB``: several processes, on
+one machine or many, serve as one mock server.
+
+Through Redis (redis-py; its sockets are gevent's once the process is patched, so every call
+here yields instead of blocking the hub):
+
+- the mock table is one JSON document (``mockd:mocks``: the mocks as the admin API shows them,
+  a version and the node that wrote it). A node whose table changes writes it and publishes
+  its version on ``mockd:changes``; every other node reads it and applies it as a config reload
+  does (a changed mock's clients get 1012). Changes in a burst (``DELETE /mocks``, an import)
+  go out as one write. The first node seeds the document from its config; a later one with a
+  different file says so and follows the cluster, unless ``--cluster-reset``.
+- membership: each node refreshes ``mockd:node:<id>`` (its address, start, connection count)
+  every second with a time to live of :data:`NODE_TTL` seconds, so a node killed with -9
+  leaves ``GET /cluster`` within that.
+"""
+import json
+import logging
+import os
+import socket
+
+import gevent
+
+from ..config import build_mock
+from ..errors import ConfigError, MockdError
+from ..greenlets import spawn
+from .base import Backend
+from .node import node_entry
+
+__all__ = ["RedisBackend"]
+
+log = logging.getLogger("mockd.cluster")
+
+MOCKS_KEY = "mockd:mocks"
+VERSION_KEY = "mockd:mocks:version"
+CHANNEL = "mockd:changes"
+NODE_PREFIX = "mockd:node:"
+NODE_TTL = 5          # seconds a node stays listed after its last heartbeat
+HEARTBEAT = 1.0       # seconds between heartbeats
+COALESCE = 0.02       # seconds a burst of local changes is gathered into one write
+
+
+class RedisBackend(Backend):
+    def __init__(self, url, node_id=None, reset=False):
+        import redis  # only with --cluster: a single process never imports it
+        self.url = url
+        self.node_id = node_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.reset = reset
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._server = None
+        self._greenlets = []
+        self._dirty = None          # an Event-like flag: a local change waits to be written
+        self._applying = False      # a remote table is being applied: not a local change
+        self._seen_version = None   # the table version this node serves
+
+    # ------------------------------------------------------------ joining and leaving
+
+    def start(self, server):
+        import redis
+        self._server = server
+        try:
+            self._redis.ping()
+        except redis.RedisError as exc:
+            raise MockdError(f"--cluster {self.url}: Redis cannot be reached ({exc}); start redis-server or "
+                             "check the URL") from None
+        ours = _table(server)
+        document = json.dumps({"version": self._next_version(), "node": self.node_id, "mocks": ours})
+        if self.reset or self._redis.set(MOCKS_KEY, document, nx=True):
+            log.info("cluster %s: this node's mocks are the cluster's (%d mocks)%s", self.url, len(ours),
+                     " (--cluster-reset)" if self.reset else "")
+            self._seen_version = json.loads(document)["version"]
+            if self.reset:
+                self._redis.set(MOCKS_KEY, document)
+            self._redis.publish(CHANNEL, json.dumps({"node": self.node_id, "version": self._seen_version}))
+        else:
+            theirs = json.loads(self._redis.get(MOCKS_KEY))
+            if theirs["mocks"] != ours:
+                log.warning("cluster %s: this node's config differs from the cluster's mocks; following the "
+                            "cluster (%d mocks; --cluster-reset replaces them with this node's)", self.url,
+                            len(theirs["mocks"]))
+            self._apply(theirs)
+        server.mocks.on_change = self.mocks_changed
+        self._beat()
+        self._greenlets = [spawn(self._heartbeats), spawn(self._listen)]
+        log.info("cluster %s: joined as node %s", self.url, self.node_id)
+
+    def stop(self):
+        gevent.killall([g for g in self._greenlets if not g.dead], block=True, timeout=1)
+        try:
+            self._redis.delete(NODE_PREFIX + self.node_id)
+        except Exception:  # Redis gone: the entry expires by itself
+            log.debug("could not remove node %s from Redis", self.node_id, exc_info=True)
+
+    # ------------------------------------------------------------ membership
+
+    def _beat(self):
+        entry = node_entry(self._server, self.node_id)
+        self._redis.set(NODE_PREFIX + self.node_id, json.dumps(entry), ex=NODE_TTL)
+
+    def _heartbeats(self):
+        while True:
+            gevent.sleep(HEARTBEAT)
+            try:
+                self._beat()
+            except Exception as exc:  # Redis away for a while: keep serving, keep trying
+                log.warning("cluster heartbeat failed: %r", exc)
+
+    def nodes(self):
+        keys = sorted(self._redis.scan_iter(match=NODE_PREFIX + "*", count=1000))
+        values = self._redis.mget(keys) if keys else []
+        return [json.loads(value) for value in values if value is not None]
+
+    # ------------------------------------------------------------ the mock table
+
+    def mocks_changed(self):
+        """Called by the mock table after a local change; the write happens a moment later, once
+        for a burst of changes, in a greenlet of its own (the admin request does not wait)."""
+        if self._applying:
+            return
+        if self._dirty is None:
+            self._dirty = spawn(self._publish)
+
+    def _publish(self):
+        gevent.sleep(COALESCE)
+        self._dirty = None
+        version = self._next_version()
+        self._seen_version = version
+        self._redis.set(MOCKS_KEY, json.dumps({"version": version, "node": self.node_id,
+                                               "mocks": _table(self._server)}))
+        self._redis.publish(CHANNEL, json.dumps({"node": self.node_id, "version": version}))
+
+    def _next_version(self):
+        return int(self._redis.incr(VERSION_KEY))
+
+    def _listen(self):
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(CHANNEL)
+        for message in pubsub.listen():
+            notice = json.loads(message["data"])
+            if notice.get("node") == self.node_id:
+                continue
+            raw = self._redis.get(MOCKS_KEY)
+            if raw is not None:
+                self._apply(json.loads(raw))
+
+    def _apply(self, document):
+        """Serve the cluster's mock table (a reload: changed mocks' clients get 1012)."""
+        if document["version"] == self._seen_version:
+            return
+        server = self._server
+        try:
+            mocks = [build_mock(spec, server.registry, f"cluster mocks[{index}]", plugins=server.config.plugins,
+                                source=server.config.source)
+                     for index, spec in enumerate(document["mocks"])]
+        except ConfigError as exc:
+            log.error("cluster: node %s's mocks do not load here (different plugins?): %s; keeping this node's",
+                      document.get("node"), exc)
+            return
+        self._applying = True
+        try:
+            report = server.mocks.reload(mocks)
+        finally:
+            self._applying = False
+        self._seen_version = document["version"]
+        log.info("cluster: mocks of node %s applied (version %d): %s", document.get("node"), document["version"],
+                 ", ".join(f"{len(ids)} {what}" for what, ids in report.items() if ids) or "no change")
+
+
+def _table(server):
+    return [mock.to_json() for mock in server.mocks.values()]

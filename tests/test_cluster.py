@@ -1,0 +1,112 @@
+"""``mockd serve --cluster redis://...`` (issue 16), through real ``mockd serve`` processes,
+a real ``redis-server``, real clients and the real admin API: the nodes serve the same mocks,
+a change on one is live on the others within a second (with 1012 for the changed mock's
+clients everywhere), ``GET /cluster`` lists them, and a node killed with -9 leaves the list."""
+import json
+import os
+import signal
+import time
+
+import pytest
+import websocket
+
+from _helpers import wait_until
+from mockd.testing import recv_close
+from test_readme_examples import Served
+
+CONFIG = {"version": "1.0", "mocks": [{"id": "echo", "websocket": {"path": "/echo", "echoMode": True}}]}
+
+
+def config_file(tmp_path, config=CONFIG, name="mockd.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+@pytest.fixture
+def nodes(tmp_path, redis_server):
+    started = []
+
+    def start(node_id, *extra, config=CONFIG):
+        node = Served(tmp_path, "-c", config_file(tmp_path, config, f"{node_id}.json"), "--cluster", redis_server.url,
+                      "--node-id", node_id, *extra)
+        started.append(node)
+        return node
+    yield start
+    for node in started:
+        if node.proc is not None and node.proc.poll() is None:
+            node.stop()
+
+
+@pytest.mark.slow
+def test_two_nodes_serve_the_same_mocks_and_list_each_other(nodes):
+    a, b = nodes("a"), nodes("b")
+    listed = wait_until(lambda: sorted(n["id"] for n in a.admin.get("/cluster").json["nodes"]) == ["a", "b"], 5)
+    assert listed
+    cluster = b.admin.get("/cluster").json
+    assert cluster["self"] == "b"
+    entry = next(node for node in cluster["nodes"] if node["id"] == "a")
+    assert entry["address"] == f"127.0.0.1:{a.port}" and entry["startedAt"].endswith("Z")
+    # a mock created through a's admin API serves on b within a second
+    created = a.admin.post("/mocks", {"id": "orders", "websocket": {"path": "/orders", "echoMode": True}})
+    assert created.status == 201
+    started = time.monotonic()
+    assert wait_until(lambda: b.admin.get("/mocks/orders").status == 200, 1.0)
+    assert time.monotonic() - started < 1.0
+    ws = websocket.create_connection(b.url("/orders"), timeout=5)
+    ws.send("hi")
+    assert ws.recv() == "hi"
+    assert wait_until(lambda: next(n for n in a.admin.get("/cluster").json["nodes"] if n["id"] == "b")["connections"]
+                      == 1, 3)
+    # changed through a: b's client gets 1012, as a's would
+    assert a.admin.put("/mocks/orders", {"websocket": {"path": "/orders", "echoMode": False}}).status == 200
+    assert recv_close(ws) == (1012, "mock updated")
+    assert wait_until(lambda: b.admin.get("/mocks/orders").json["websocket"]["echoMode"] is False, 1.0)
+    # deleted through b: gone from a
+    assert b.admin.delete("/mocks/orders").status == 204
+    assert wait_until(lambda: a.admin.get("/mocks/orders").status == 404, 1.0)
+
+
+@pytest.mark.slow
+def test_a_node_killed_with_9_leaves_the_list_within_10_s(nodes):
+    a, b = nodes("a"), nodes("b")
+    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    os.kill(b.proc.pid, signal.SIGKILL)
+    b.proc.wait(5)
+    started = time.monotonic()
+    assert wait_until(lambda: [n["id"] for n in a.admin.get("/cluster").json["nodes"]] == ["a"], 10)
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.slow
+def test_a_later_node_with_another_config_follows_the_cluster_or_resets_it(nodes):
+    a = nodes("a")
+    other = {"version": "1.0", "mocks": [{"id": "other", "websocket": {"path": "/other", "echoMode": True}}]}
+    b = nodes("b", config=other)
+    assert [m["id"] for m in b.admin.get("/mocks").json["mocks"]] == ["echo"]  # follows the cluster
+    b.log.seek(0)
+    assert "differs from the cluster's mocks; following the cluster" in b.log.read()
+    c = nodes("c", "--cluster-reset", config=other)
+    assert [m["id"] for m in c.admin.get("/mocks").json["mocks"]] == ["other"]
+    assert wait_until(lambda: [m["id"] for m in a.admin.get("/mocks").json["mocks"]] == ["other"], 1.0)
+
+
+def test_without_redis_the_node_says_so_and_exits(tmp_path):
+    from _cli import mockd
+    from _redis import free_port
+    done = mockd("serve", "-p", "0", "-a", "0", "--cluster", f"redis://127.0.0.1:{free_port()}/0", timeout=30)
+    assert done.returncode != 0
+    assert "Redis cannot be reached" in done.stderr and "start redis-server" in done.stderr
+
+
+def test_a_cluster_url_that_is_not_redis_is_a_usage_error():
+    from _cli import mockd
+    done = mockd("serve", "--cluster", "http://127.0.0.1:6379")
+    assert done.returncode == 2 and "expected redis://HOST:PORT/DB" in done.stderr
+
+
+def test_one_process_lists_itself_as_the_only_node(make_mockd_server):
+    server = make_mockd_server(CONFIG)
+    cluster = server.admin.get("/cluster").json
+    assert [node["id"] for node in cluster["nodes"]] == [cluster["self"]]
+    assert cluster["nodes"][0]["address"] == f"127.0.0.1:{server.port}"
