@@ -110,3 +110,38 @@ def test_one_process_lists_itself_as_the_only_node(make_mockd_server):
     cluster = server.admin.get("/cluster").json
     assert [node["id"] for node in cluster["nodes"]] == [cluster["self"]]
     assert cluster["nodes"][0]["address"] == f"127.0.0.1:{server.port}"
+
+
+def drain(ws, quiet=0.5):
+    """What ``ws`` receives until it has been quiet for ``quiet`` seconds."""
+    ws.settimeout(quiet)
+    received = []
+    try:
+        while True:
+            received.append(ws.recv())
+    except websocket.WebSocketTimeoutException:
+        return received
+
+
+@pytest.mark.slow
+def test_any_node_lists_sends_to_closes_and_broadcasts_to_every_nodes_clients(nodes):
+    a, b = nodes("a"), nodes("b")
+    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    on_a = websocket.create_connection(a.url("/echo"), timeout=5)
+    on_b = [websocket.create_connection(b.url("/echo"), timeout=5) for _ in range(2)]
+    listed = a.admin.get("/websocket/connections").json
+    assert sorted(c["node"] for c in listed["connections"]) == ["a", "b", "b"]
+    assert listed["stats"]["activeConnections"] == 3 and b.admin.get("/websocket/stats").json["activeConnections"] == 3
+    assert a.admin.get("/mocks/echo/websocket/connections").json["count"] == 3
+    remote = next(c["id"] for c in listed["connections"] if c["node"] == "b")
+    assert a.admin.get(f"/websocket/connections/{remote}").json["node"] == "b"
+    assert a.admin.post(f"/websocket/connections/{remote}/send", {"type": "text", "data": "from a"}).status == 200
+    answer = a.admin.post("/websocket/broadcast", {"mockId": "echo", "data": "to all"}).json
+    assert (answer["sent"], answer["connections"]) == (3, 3)
+    assert on_a.recv() == "to all"
+    assert sorted(drain(on_b[0]) + drain(on_b[1])) == ["from a", "to all", "to all"]
+    assert a.admin.delete(f"/websocket/connections/{remote}").status == 200
+    assert a.admin.get(f"/websocket/connections/{remote}").status == 404
+    assert a.admin.delete("/mocks/echo/websocket/connections").json["closed"] == 2
+    for ws in (on_a, *on_b):
+        ws.close()

@@ -8,19 +8,15 @@ when it reaches the socket; pushed frames are never templated.
 import base64
 import binascii
 
-import gevent
 from flask import Blueprint
 
-from ..closecodes import CLOSE_NORMAL
-from ..greenlets import spawn
+from ..backend.commands import encode_payload, merge_stats
 from ..proxy.replay import Replay
 from .common import ApiError, bounded_int, field, invalid, json_object, not_found, server
 
 bp = Blueprint("connections", __name__)
 
 
-CLOSED_BY_API = "closed by API"
-BROADCAST_TIMEOUT = 10.0  # a client that stops reading must not hold the request forever
 
 
 def connection_or_404(connection_id):
@@ -52,27 +48,32 @@ def frame_payload(body):
 
 @bp.get("/websocket/connections")
 def list_connections():
-    live = server().connections
-    return {"connections": [c.describe() for c in live], "stats": live.stats()}
+    backend = server().backend
+    found = [c for answer in backend.ask("connections") for c in answer]
+    return {"connections": found, "stats": merge_stats(backend.ask("stats"))}
 
 
 @bp.get("/websocket/connections/<connection_id>")
-def getconnection_or_404(connection_id):
-    return connection_or_404(connection_id).describe()
+def get_connection(connection_id):
+    found = [answer for answer in server().backend.ask("describe", connectionId=connection_id) if answer]
+    if not found:
+        raise not_found("Connection not found")
+    return found[0]
 
 
 @bp.delete("/websocket/connections/<connection_id>")
-def closeconnection_or_404(connection_id):
-    connection_or_404(connection_id).close(CLOSE_NORMAL, CLOSED_BY_API)
+def close_connection(connection_id):
+    if not any(server().backend.ask("close", connectionId=connection_id)):
+        raise not_found("Connection not found")
     return {"message": "Connection closed", "connection": connection_id}
 
 
 @bp.post("/websocket/connections/<connection_id>/send")
-def send_toconnection_or_404(connection_id):
-    connection = connection_or_404(connection_id)
+def send_to_connection(connection_id):
     frame_type, payload = frame_payload(json_object(default={}))
-    if not connection.send(payload):
-        raise not_found("Connection not found")  # it closed while the request was read
+    kind, data = encode_payload(payload)
+    if not any(server().backend.ask("send", connectionId=connection_id, type=kind, data=data)):
+        raise not_found("Connection not found")  # none such, or it closed while the request was read
     return {"message": "Message sent", "connection": connection_id, "type": frame_type}
 
 
@@ -101,23 +102,21 @@ def advance_replay(connection_id):
 
 @bp.get("/websocket/stats")
 def stats():
-    return server().connections.stats()
+    return merge_stats(server().backend.ask("stats"))
 
 
 @bp.get("/mocks/<mock_id>/websocket/connections")
 def list_mock_connections(mock_id):
     _mock(mock_id)
-    connections = server().connections.for_mock(mock_id)
-    return {"connections": [c.describe() for c in connections], "count": len(connections), "mockId": mock_id}
+    connections = [c for answer in server().backend.ask("connections", mockId=mock_id) for c in answer]
+    return {"connections": connections, "count": len(connections), "mockId": mock_id}
 
 
 @bp.delete("/mocks/<mock_id>/websocket/connections")
 def close_mock_connections(mock_id):
     _mock(mock_id)
-    connections = server().connections.for_mock(mock_id)
-    for connection in connections:
-        connection.close(CLOSE_NORMAL, CLOSED_BY_API)
-    return {"message": "Connections closed", "closed": len(connections), "mockId": mock_id}
+    closed = sum(server().backend.ask("close_mock", mockId=mock_id))
+    return {"message": "Connections closed", "closed": closed, "mockId": mock_id}
 
 
 @bp.post("/websocket/broadcast")
@@ -131,16 +130,11 @@ def broadcast():
     frame_type, payload = frame_payload(body)
     if mock_id is not None:
         _mock(mock_id)
-        targets = server().connections.for_mock(mock_id)
-    else:
-        route = server().mocks.routes.get(path)
-        if route is None:
-            raise ApiError(404, "not_found", f"no enabled mock serves {path!r}")
-        targets = list(route.connections)
-    # One greenlet per client: a slow reader must not delay the others.
-    sends = [spawn(c.send, payload) for c in targets]
-    gevent.joinall(sends, timeout=BROADCAST_TIMEOUT)
-    sent = sum(1 for g in sends if g.successful() and g.value)
-    answer = {"message": "Message broadcast", "sent": sent, "connections": len(targets), "type": frame_type}
+    elif path not in server().mocks.routes:
+        raise ApiError(404, "not_found", f"no enabled mock serves {path!r}")
+    kind, data = encode_payload(payload)
+    answers = server().backend.ask("broadcast", type=kind, data=data, mockId=mock_id, path=path)
+    answer = {"message": "Message broadcast", "sent": sum(a["sent"] for a in answers),
+              "connections": sum(a["connections"] for a in answers), "type": frame_type}
     answer.update({"mockId": mock_id} if mock_id is not None else {"path": path})
     return answer

@@ -18,6 +18,11 @@ class Backend:
     def mocks_changed(self):
         """The local mock table changed (an admin write, a reload): share it."""
 
+    def ask(self, op, **args):
+        """Run the node command ``op`` (:mod:`mockd.backend.commands`) on every node: their
+        answers, this node's first."""
+        raise NotImplementedError
+
     def nodes(self):
         """The live nodes: ``[{"id", "address", "startedAt", "lastHeartbeat", "connections"}]``."""
         raise NotImplementedError

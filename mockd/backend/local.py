@@ -1,8 +1,9 @@
 """The in-process backend: one node, nothing shared."""
 import socket
 
-from .node import node_entry
 from .base import Backend
+from .commands import run_command
+from .node import node_entry
 
 __all__ = ["LocalBackend"]
 
@@ -14,6 +15,9 @@ class LocalBackend(Backend):
 
     def start(self, server):
         self._server = server
+
+    def ask(self, op, **args):
+        return [run_command(self._server, self.node_id, op, args)]
 
     def nodes(self):
         return [node_entry(self._server, self.node_id)] if self._server is not None else []

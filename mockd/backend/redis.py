@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import socket
+import time
+import uuid
 
 import gevent
 
@@ -25,6 +27,7 @@ from ..config import build_mock
 from ..errors import ConfigError, MockdError
 from ..greenlets import spawn
 from .base import Backend
+from .commands import run_command
 from .node import node_entry
 
 __all__ = ["RedisBackend"]
@@ -34,6 +37,9 @@ log = logging.getLogger("mockd.cluster")
 MOCKS_KEY = "mockd:mocks"
 VERSION_KEY = "mockd:mocks:version"
 CHANNEL = "mockd:changes"
+COMMANDS = "mockd:commands"  # what a node asks the others (GET /websocket/connections...)
+ASK_TIMEOUT = 2.0     # seconds a node waits for the others' answers (a broadcast: BROADCAST_WAIT)
+BROADCAST_WAIT = 12.0
 NODE_PREFIX = "mockd:node:"
 NODE_TTL = 5          # seconds a node stays listed after its last heartbeat
 HEARTBEAT = 1.0       # seconds between heartbeats
@@ -132,12 +138,41 @@ class RedisBackend(Backend):
     def _next_version(self):
         return int(self._redis.incr(VERSION_KEY))
 
+    def ask(self, op, **args):
+        """Run ``op`` here and, through ``mockd:commands``, on every other live node; each
+        answers on a list of its own (``reply``), read until every node has answered or the
+        wait is over (a node that died since its last heartbeat does not hold the request)."""
+        others = [node["id"] for node in self.nodes() if node["id"] != self.node_id]
+        reply = f"mockd:reply:{uuid.uuid4().hex}"
+        if others:
+            self._redis.publish(COMMANDS, json.dumps({"op": op, "args": args, "reply": reply, "node": self.node_id}))
+        answers = [run_command(self._server, self.node_id, op, args)]
+        deadline = time.monotonic() + (BROADCAST_WAIT if op == "broadcast" else ASK_TIMEOUT)
+        for _ in others:
+            left = deadline - time.monotonic()
+            got = self._redis.blpop([reply], timeout=left) if left > 0 else None
+            if got is None:
+                log.warning("cluster: %d node(s) did not answer %s in time", len(others) + 1 - len(answers), op)
+                break
+            answers.append(json.loads(got[1]))
+        if others:
+            self._redis.delete(reply)
+        return answers
+
+    def _answer(self, request):
+        answer = run_command(self._server, self.node_id, request["op"], request["args"])
+        self._redis.rpush(request["reply"], json.dumps(answer))
+        self._redis.expire(request["reply"], 30)
+
     def _listen(self):
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL)
+        pubsub.subscribe(CHANNEL, COMMANDS)
         for message in pubsub.listen():
             notice = json.loads(message["data"])
             if notice.get("node") == self.node_id:
+                continue
+            if message["channel"] in (COMMANDS, COMMANDS.encode()):
+                spawn(self._answer, notice)  # a broadcast may take a while: the listener goes on
                 continue
             raw = self._redis.get(MOCKS_KEY)
             if raw is not None:

@@ -1,0 +1,101 @@
+"""What the admin API asks of every node: the live connections, the totals, a frame or a close
+for one connection, a broadcast. Each command runs on a node against its own connections and
+answers JSON; :meth:`~mockd.backend.base.Backend.ask` runs it on this node alone (one
+process) or on every node of the cluster, and the admin route combines the answers.
+"""
+import base64
+
+import gevent
+
+from ..closecodes import CLOSE_NORMAL
+from ..greenlets import spawn
+
+__all__ = ["COMMANDS", "merge_stats", "run_command"]
+
+CLOSED_BY_API = "closed by API"
+BROADCAST_TIMEOUT = 10.0  # a client that stops reading must not hold the request forever
+
+
+def _described(connection, node):
+    return dict(connection.describe(), node=node)
+
+
+def connections(server, node, mockId=None):
+    live = server.connections if mockId is None else server.connections.for_mock(mockId)
+    return [_described(c, node) for c in live if not c.closed]
+
+
+def stats(server, node):
+    return server.connections.stats()
+
+
+def describe(server, node, connectionId):
+    connection = server.connections.get(connectionId)
+    return None if connection is None or connection.closed else _described(connection, node)
+
+
+def close(server, node, connectionId):
+    connection = server.connections.get(connectionId)
+    if connection is None or connection.closed:
+        return False
+    connection.close(CLOSE_NORMAL, CLOSED_BY_API)
+    return True
+
+
+def close_mock(server, node, mockId):
+    closing = server.connections.for_mock(mockId)
+    for connection in closing:
+        connection.close(CLOSE_NORMAL, CLOSED_BY_API)
+    return len(closing)
+
+
+def send(server, node, connectionId, type, data):
+    connection = server.connections.get(connectionId)
+    if connection is None or connection.closed:
+        return None
+    return connection.send(_payload(type, data))
+
+
+def broadcast(server, node, type, data, mockId=None, path=None):
+    if mockId is not None:
+        targets = server.connections.for_mock(mockId)
+    else:
+        route = server.mocks.routes.get(path)
+        targets = list(route.connections) if route is not None else []
+    payload = _payload(type, data)
+    # One greenlet per client: a slow reader must not delay the others.
+    sends = [spawn(connection.send, payload) for connection in targets]
+    gevent.joinall(sends, timeout=BROADCAST_TIMEOUT)
+    return {"sent": sum(1 for g in sends if g.successful() and g.value), "connections": len(targets)}
+
+
+def _payload(frame_type, data):
+    """A frame as the commands carry it: text as it is, binary in base64 (JSON has no bytes)."""
+    return base64.b64decode(data) if frame_type == "binary" else data
+
+
+def encode_payload(payload):
+    """``(type, data)`` of a frame for a command: the inverse of :func:`_payload`."""
+    if isinstance(payload, bytes):
+        return "binary", base64.b64encode(payload).decode("ascii")
+    return "text", payload
+
+
+COMMANDS = {"connections": connections, "stats": stats, "describe": describe, "close": close,
+            "close_mock": close_mock, "send": send, "broadcast": broadcast}
+
+
+def run_command(server, node, op, args):
+    return COMMANDS[op](server, node, **args)
+
+
+def merge_stats(answers):
+    """The totals of several nodes' ``stats`` answers as one."""
+    merged = {"totalConnections": 0, "activeConnections": 0, "totalMessagesSent": 0, "totalMessagesRecv": 0,
+              "connectionsByMock": {}}
+    for answer in answers:
+        for key in ("totalConnections", "activeConnections", "totalMessagesSent", "totalMessagesRecv"):
+            merged[key] += answer[key]
+        for mock_id, count in answer["connectionsByMock"].items():
+            merged["connectionsByMock"][mock_id] = merged["connectionsByMock"].get(mock_id, 0) + count
+    return merged
