@@ -145,3 +145,22 @@ def test_any_node_lists_sends_to_closes_and_broadcasts_to_every_nodes_clients(no
     assert a.admin.delete("/mocks/echo/websocket/connections").json["closed"] == 2
     for ws in (on_a, *on_b):
         ws.close()
+
+
+@pytest.mark.slow
+def test_faults_posted_to_one_node_reach_every_nodes_clients(nodes):
+    a, b = nodes("a"), nodes("b")
+    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    on_b = websocket.create_connection(b.url("/echo"), timeout=5)
+    on_a = websocket.create_connection(a.url("/echo"), timeout=5)
+    remote = next(c["id"] for c in a.admin.get("/websocket/connections").json["connections"] if c["node"] == "b")
+    answer = a.admin.post(f"/websocket/connections/{remote}/faults", {"type": "close", "code": 4001, "reason": "x"})
+    assert answer.status == 200 and answer.json["connections"] == 1
+    assert recv_close(on_b) == (4001, "x")
+    again = websocket.create_connection(b.url("/echo"), timeout=5)
+    added = a.admin.post("/mocks/echo/faults", {"type": "close", "code": 4002, "reason": "all"})
+    assert added.status == 201 and added.json["connections"] == 2  # one live client on each node
+    assert recv_close(again) == (4002, "all") and recv_close(on_a) == (4002, "all")
+    assert b.admin.get("/mocks/echo/faults").json["faults"] == [{"type": "close", "code": 4002, "reason": "all"}]
+    cleared = b.admin.delete("/mocks/echo/faults").json
+    assert cleared["cleared"] == 1 and a.admin.get("/mocks/echo/faults").json["faults"] == []

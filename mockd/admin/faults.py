@@ -16,8 +16,7 @@ from flask import Blueprint, request
 
 from ..build import Build
 from .batch import named_files
-from .common import ApiError, json_object, no_content, query_int, server
-from .connections import connection_or_404
+from .common import ApiError, json_object, no_content, not_found, query_int, server
 
 bp = Blueprint("faults", __name__)
 
@@ -30,11 +29,6 @@ def _fault(body):
     return build.fault(body, "fault")
 
 
-def _live(mock_id):
-    route = next((route for route in server().mocks.routes.values() if route.id == mock_id), None)
-    return route.connections if route is not None else ()
-
-
 @bp.get("/mocks/<mock_id>/faults")
 def list_mock_faults(mock_id):
     faults = server().mocks.faults_of(mock_id)
@@ -43,31 +37,36 @@ def list_mock_faults(mock_id):
 
 @bp.post("/mocks/<mock_id>/faults")
 def add_mock_fault(mock_id):
-    faults = server().mocks.faults_of(mock_id)
+    server().mocks.faults_of(mock_id)  # 404 for an unknown mock
     fault = _fault(json_object())
-    applied = faults.add(fault, _live(mock_id))
+    # Every node adds it to the mock's list and applies it to its own connections.
+    applied = sum(server().backend.ask("mock_fault", mockId=mock_id, spec=fault.spec))
     return {"applied": fault.spec, "mockId": mock_id, "connections": applied}, 201
 
 
 @bp.delete("/mocks/<mock_id>/faults")
 def clear_mock_faults(mock_id):
-    faults = server().mocks.faults_of(mock_id)
-    removed, lifted = faults.clear(_live(mock_id))
-    return {"cleared": removed, "mockId": mock_id, "connections": lifted}
+    server().mocks.faults_of(mock_id)
+    answers = server().backend.ask("mock_faults_clear", mockId=mock_id)
+    return {"cleared": answers[0][0], "mockId": mock_id, "connections": sum(lifted for _, lifted in answers)}
 
 
 @bp.post("/websocket/connections/<connection_id>/faults")
 def add_connection_fault(connection_id):
-    from ..faults.live import arm
-
-    connection = connection_or_404(connection_id)
     fault = _fault(json_object())
+    backend = server().backend
+    described = [answer for answer in backend.ask("describe", connectionId=connection_id) if answer]
+    if not described:
+        raise not_found("Connection not found")
     if fault.stage != "connection":
         raise ApiError(400, "validation_error",
                        f"a {fault.type!r} fault applies to a mock's handshakes, not to a live connection: "
-                       f"POST it to /mocks/{connection.mock_id}/faults")
-    applied = arm(connection, fault)
-    return {"applied": fault.spec, "connection": connection_id, "connections": int(applied)}
+                       f"POST it to /mocks/{described[0]['mockId']}/faults")
+    found = [answer for answer in backend.ask("fault", connectionId=connection_id, spec=fault.spec)
+             if answer is not None]
+    if not found:
+        raise not_found("Connection not found")  # it closed meanwhile
+    return {"applied": fault.spec, "connection": connection_id, "connections": int(found[0])}
 
 
 @bp.get("/websocket/handshakes")

@@ -69,6 +69,36 @@ def broadcast(server, node, type, data, mockId=None, path=None):
     return {"sent": sum(1 for g in sends if g.successful() and g.value), "connections": len(targets)}
 
 
+def _fault(server, spec):
+    """A fault entry the asking node validated (with its file rules), compiled here."""
+    from ..build import Build
+    return Build(server.registry, plugins=server.config.plugins, source=server.config.source).fault(spec, "fault")
+
+
+def fault(server, node, connectionId, spec):
+    """One fault on one connection, if it is here: None when it is not, else whether it applies."""
+    from ..faults.live import arm
+    connection = server.connections.get(connectionId)
+    if connection is None or connection.closed:
+        return None
+    return arm(connection, _fault(server, spec))
+
+
+def _live(server, mock_id):
+    route = next((route for route in server.mocks.routes.values() if route.id == mock_id), None)
+    return route.connections if route is not None else ()
+
+
+def mock_fault(server, node, mockId, spec):
+    """Add a fault to the mock's list here; how many of this node's connections it reached."""
+    return server.mocks.faults_of(mockId).add(_fault(server, spec), _live(server, mockId))
+
+
+def mock_faults_clear(server, node, mockId):
+    """``[faults removed, connections lifted]`` on this node."""
+    return list(server.mocks.faults_of(mockId).clear(_live(server, mockId)))
+
+
 def _payload(frame_type, data):
     """A frame as the commands carry it: text as it is, binary in base64 (JSON has no bytes)."""
     return base64.b64decode(data) if frame_type == "binary" else data
@@ -82,7 +112,8 @@ def encode_payload(payload):
 
 
 COMMANDS = {"connections": connections, "stats": stats, "describe": describe, "close": close,
-            "close_mock": close_mock, "send": send, "broadcast": broadcast}
+            "close_mock": close_mock, "send": send, "broadcast": broadcast, "fault": fault,
+            "mock_fault": mock_fault, "mock_faults_clear": mock_faults_clear}
 
 
 def run_command(server, node, op, args):
