@@ -80,51 +80,6 @@ def _banner(args, config, server):
     return "\n".join(lines + [""] + _endpoint_lines(server) + ["", "Press Ctrl+C to stop"])
 
 
-def _listen_failure(exc):
-    """``exc``, a :class:`~mockd.listen.ListenError`, as a MockdError naming the option to change."""
-    import errno
-
-    from .errors import MockdError
-    port_option, host_option = {"mock": ("-p/--port", "--host"),
-                                "admin": ("-a/--admin-port", "--admin-host")}[exc.listener]
-    short = port_option.split("/")[0]
-    if exc.errno == errno.EADDRINUSE:
-        hint = f"choose another port with {port_option} ({short} 0 picks a free one)"
-        if exc.listener == "admin":
-            hint += ", or turn the admin API off with --no-admin"
-    elif exc.errno == errno.EACCES and 0 < exc.port < 1024:
-        hint = f"ports below 1024 need privileges: choose {port_option} 1024 or above ({short} 0 picks a free one)"
-    elif exc.unresolved:
-        hint = f"check the name, or give an address with {host_option}"
-    elif exc.errno == errno.EADDRNOTAVAIL:
-        hint = f"{exc.host} is no address of this machine: choose another with {host_option}"
-    else:
-        return MockdError(str(exc))
-    return MockdError(f"{exc}; {hint}")
-
-
-def _write_pid_file(path):
-    import os
-
-    from .errors import MockdError
-    try:
-        with open(path, "w", encoding="ascii") as fh:
-            fh.write(f"{os.getpid()}\n")
-    except OSError as exc:
-        raise MockdError(f"cannot write the pid file {path}: {exc.strerror or exc}") from None
-
-
-def _remove_pid_file(path):
-    import os
-    try:
-        with open(path, encoding="ascii") as fh:
-            if fh.read().strip() != str(os.getpid()):
-                return  # another process took the file over
-        os.unlink(path)
-    except OSError:
-        pass
-
-
 def _reloader(args, server, registry):
     """The SIGHUP handler: load the config file again and apply it; a bad file is logged and
     the running config keeps serving."""
@@ -172,7 +127,15 @@ def _reloader(args, server, registry):
 
 
 def serve(args):
-    """Run ``mockd serve`` with the parsed command line ``args`` until SIGTERM or SIGINT; 0."""
+    """Run ``mockd serve`` with the parsed command line ``args`` until SIGTERM or SIGINT; 0.
+    With ``--workers N`` this process supervises N worker processes instead (mockd/workers.py),
+    unpatched; each of them comes back here marked as a worker, and serves."""
+    import os
+
+    from .workers import WORKER_ENV, supervise
+    worker_of = os.environ.pop(WORKER_ENV, None)  # not inherited by whatever a worker starts
+    if getattr(args, "workers", None) and worker_of is None:
+        return supervise(args)
     _patch()
     from .log import configure_logging
     from .options import ServerOptions
@@ -196,6 +159,9 @@ def record(args):
     from .options import ServerOptions
     from .proxy.recording import redact_url
 
+    if getattr(args, "workers", None):
+        from .errors import ConfigError
+        raise ConfigError("--workers (MOCKD_WORKERS) is for mockd serve: mockd record runs one process")
     # Every session is kept: what was recorded is the point (the default cap is for serve).
     options = dataclasses.replace(ServerOptions.from_args(args), max_recordings=sys.maxsize)
     configure_logging(options.log_level, options.log_format)
@@ -240,11 +206,16 @@ def _run(args, options, pm, registry, config):
 
     from .blocking import warn_blocking
     from .errors import ConfigError, MockdError
-    from .listen import ListenError
+    from .listen import ListenError, listen_failure
+    from .options import CLUSTER_AUTO
     from .randomness import install, resolve_seed
     from .rlimit import raise_open_file_limit
     from .server import MockServer
+    from .workers import remove_pid_file, write_pid_file
 
+    if options.cluster == CLUSTER_AUTO:  # a worker is given its supervisor's Redis, never "auto"
+        raise ConfigError("--cluster auto starts a private redis-server for the processes of --workers N: "
+                          "give --workers too, or a redis:// URL")
     warn_blocking(options.warn_blocking)  # before anything runs the hub, which starts the monitor
     try:
         # Resolved once, before the server: whatever reads options.seed sees the logged one.
@@ -260,7 +231,7 @@ def _run(args, options, pm, registry, config):
     try:
         server.start(admin_app)
     except ListenError as exc:
-        raise _listen_failure(exc) from None
+        raise listen_failure(exc) from None
     # Next to start()'s "listening" line, and logged without --seed too: a failing run can be repeated.
     logging.getLogger("mockd.server").info("seed %d", options.seed)
     raise_open_file_limit()  # one descriptor per client; nothing was accepted yet (no yield so far)
@@ -271,7 +242,7 @@ def _run(args, options, pm, registry, config):
     gevent.signal_handler(signal.SIGHUP, _reloader(args, server, registry))
     if options.pid_file:
         try:
-            _write_pid_file(options.pid_file)
+            write_pid_file(options.pid_file)
         except MockdError:
             server.stop()
             raise
@@ -282,6 +253,6 @@ def _run(args, options, pm, registry, config):
         server.stop()
     finally:
         if options.pid_file:
-            _remove_pid_file(options.pid_file)
+            remove_pid_file(options.pid_file)
     sys.stdout.flush()
     return server

@@ -16,7 +16,7 @@ from .durations import format_duration
 from .log import FORMATS, LEVELS
 from .origins import parse_allowed_host, parse_origin_pattern
 
-__all__ = ["DEFAULTS", "Option", "ServerOptions", "declarations", "non_negative_int"]
+__all__ = ["CLUSTER_AUTO", "DEFAULTS", "Option", "ServerOptions", "command_line", "declarations", "non_negative_int"]
 
 LISTENER, ADMIN, LOGGING, PROCESS = ("listener options", "admin options", "logging options",
                                      "TLS and process options")
@@ -44,16 +44,21 @@ def non_negative_int(text):
     return value
 
 
+CLUSTER_AUTO = "auto"  # --cluster auto: a private redis-server for the workers (mockd/workers.py)
+
+
 def parse_cluster_url(text):
-    """A ``redis://`` (or ``rediss://``, ``unix://``) URL for ``--cluster``; ValueError otherwise."""
+    """A ``redis://`` (or ``rediss://``, ``unix://``) URL for ``--cluster``, or ``auto``; ValueError otherwise."""
     from urllib.parse import urlsplit
+    if text == CLUSTER_AUTO:
+        return text
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises for a port out of range
     except ValueError as exc:
         raise ValueError(f"not a URL ({exc}): {text!r}") from None
     if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
-        raise ValueError(f"expected redis://HOST:PORT/DB (or rediss://, unix://PATH), got {text!r}")
+        raise ValueError(f"expected redis://HOST:PORT/DB (or rediss://, unix://PATH, or auto), got {text!r}")
     return text
 
 
@@ -215,13 +220,21 @@ class ServerOptions:
         help="write the process id to FILE once listening; removed on exit. SIGHUP reloads --config: "
              "changed mocks close their clients with 1012")
     # ---------------------------------------------------------------- several processes
+    # None, not 0, when not given: mockd.cli reads MOCKD_WORKERS only for an option left unset.
+    workers: int | None = _option(
+        None, "--workers", group=PROCESS, metavar="N", type=non_negative_int, env="MOCKD_WORKERS",
+        help="serve with N processes on the same ports (SO_REUSEPORT: the kernel spreads the clients "
+             "over them) under one supervisor, which restarts a worker that dies, passes SIGTERM and "
+             "SIGHUP on to them and owns --pid-file; they share the mocks through --cluster, and "
+             "without it through a private redis-server (--cluster auto). Unset or 0: one process")
     cluster: str | None = _option(
         None, "--cluster", group=PROCESS, metavar="URL", type=_argument_type(parse_cluster_url), env="MOCKD_CLUSTER",
         help="join the mock servers that share this Redis (redis://HOST:PORT/DB): the same mocks, "
-             "changed through any node's admin API, and GET /cluster listing the nodes")
+             "changed through any node's admin API, and GET /cluster listing the nodes. auto, with "
+             "--workers: a redis-server that mockd starts on a private Unix socket and stops on exit")
     node_id: str | None = _option(
         None, "--node-id", group=PROCESS, metavar="NAME", env="MOCKD_NODE_ID",
-        help="this node's name in the cluster (default: HOST-PID)")
+        help="this node's name in the cluster (default: HOST-PID); with --workers, worker I is NAME-wI")
     cluster_reset: bool = _option(
         False, "--cluster-reset", group=PROCESS, action="store_true",
         help="with --cluster: replace the cluster's mocks with this node's config instead of following them")
@@ -246,6 +259,31 @@ class ServerOptions:
 def declarations():
     """``{name: (default, Option)}`` of every field of :class:`ServerOptions`, in ``--help`` order."""
     return {f.name: (f.default, f.metadata["cli"]) for f in fields(ServerOptions)}
+
+
+def command_line(values):
+    """The way back of the parser: the options of ``values`` (field names to parsed values; those
+    missing or at their default are left out) as ``mockd serve`` arguments that parse back to
+    the same values. ``mockd serve --workers`` starts its workers with them (mockd/workers.py)."""
+    argv = []
+    for name, (default, option) in declarations().items():
+        value, flag = values.get(name, default), option.flags[-1]
+        if option.action == "store_true":
+            argv += [flag] if value else []
+        elif option.action == "store_false":
+            argv += [] if value else [flag]
+        elif option.action == "append":
+            argv += [f"{flag}={_argument_text(option, item)}" for item in value or ()]
+        elif value is not None and value != default:
+            argv.append(f"{flag}={_argument_text(option, value)}")  # "=": a value may begin with "-"
+    return argv
+
+
+def _argument_text(option, value):
+    if option.shown is format_duration:  # a Go duration (--warn-blocking): a bare number is refused
+        text = repr(float(value))
+        return (text if "e" not in text else f"{value:.15f}".rstrip("0")) + "s" if value else "0"
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 #: Every default, for modules that need one (``DEFAULTS.journal_size``).

@@ -42,9 +42,9 @@ class _Observers:
         self.closed = has("mockd_connection_closed")
 
 
-def _bind(listener, host, port, backlog):
+def _bind(listener, host, port, backlog, reuse_port=False):
     try:
-        return listen(host, port, backlog)
+        return listen(host, port, backlog, reuse_port)
     except OSError as exc:
         raise ListenError(listener, host, port, exc) from None
 
@@ -162,9 +162,9 @@ class MockServer:
         host, admin_host = unbracket(options.host), unbracket(options.admin_host)
         sockets = []
         try:
-            sockets.append(_bind("mock", host, options.port, 4096))
+            sockets.append(_bind("mock", host, options.port, 4096, bool(options.workers)))
             if admin_app is not None:
-                sockets.append(_bind("admin", admin_host, options.admin_port, 256))
+                sockets.append(_bind("admin", admin_host, options.admin_port, 256, bool(options.workers)))
         except ListenError:
             for sock in sockets:
                 sock.close()

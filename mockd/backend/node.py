@@ -12,9 +12,11 @@ def utc_text(timestamp):
 
 
 def node_entry(server, node_id, heartbeat=None):
-    """``{"id", "address", "startedAt", "lastHeartbeat", "connections"}`` of this node now."""
+    """``{"id", "pid", "address", "admin", "startedAt", "lastHeartbeat", "connections"}`` of this node now."""
+    import os
     import time
     return {"id": node_id,
+            "pid": os.getpid(),
             "address": address(server.ws_host, server.ws_port) if server.ws_port else None,
             "admin": address(server.admin_host_bound, server.admin_port_bound) if server.admin_port_bound else None,
             "startedAt": utc_text(server.started_at) if server.started_at else None,

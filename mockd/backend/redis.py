@@ -4,7 +4,7 @@ one machine or many, serve as one mock server.
 Through Redis (redis-py; its sockets are gevent's once the process is patched, so every call
 here yields instead of blocking the hub):
 
-- the mock table is one JSON document (``mockd:mocks``: the mocks as the admin API shows them,
+- the mock table is one JSON document (``mockd:mocks``: the mocks as written, id and type filled in,
   a version and the node that wrote it). A node whose table changes writes it and publishes
   its version on ``mockd:changes``; every other node reads it and applies it as a config reload
   does (a changed mock's clients get 1012). Changes in a burst (``DELETE /mocks``, an import)
@@ -202,4 +202,7 @@ class RedisBackend(Backend):
 
 
 def _table(server):
-    return [mock.to_json() for mock in server.mocks.values()]
+    # The specs as written, not to_json() (which adds "enabled": true): a node that applies them
+    # holds the very specs a reload of the same file builds, so that a SIGHUP changing nothing
+    # closes no client with 1012 there.
+    return [mock.spec for mock in server.mocks.values()]
