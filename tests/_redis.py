@@ -15,11 +15,11 @@ def free_port():
 
 
 class RedisServer:
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, port=None):
         binary = shutil.which("redis-server")
         if binary is None:  # never skipped: CI installs it, and a developer is told how
             pytest.fail("redis-server is not installed: run .ci/system-deps (apt-get install redis-server)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                       "--appendonly", "no", "--dir", str(tmp_path)],

@@ -164,3 +164,31 @@ def test_faults_posted_to_one_node_reach_every_nodes_clients(nodes):
     assert b.admin.get("/mocks/echo/faults").json["faults"] == [{"type": "close", "code": 4002, "reason": "all"}]
     cleared = b.admin.delete("/mocks/echo/faults").json
     assert cleared["cleared"] == 1 and a.admin.get("/mocks/echo/faults").json["faults"] == []
+
+
+@pytest.mark.slow
+def test_without_redis_the_nodes_serve_refuse_changes_and_resynchronise_when_it_is_back(tmp_path, nodes,
+                                                                                          redis_server):
+    from _redis import RedisServer
+    a, b = nodes("a"), nodes("b")
+    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    client = websocket.create_connection(b.url("/echo"), timeout=5)
+    redis_server.stop()
+    assert wait_until(lambda: a.admin.post("/mocks", {"id": "late", "websocket": {"path": "/late"}}).status == 503,
+                      5)
+    refused = a.admin.post("/mocks", {"id": "late", "websocket": {"path": "/late"}})
+    assert refused.json["error"] == "cluster_unavailable" and redis_server.url in refused.json["message"]
+    listed = a.admin.get("/mocks")
+    assert listed.status == 200 and listed.headers.get("X-Mockd-Partial") == "true" and listed.json["partial"] is True
+    client.send("still here")  # the node serves the mocks it has
+    assert client.recv() == "still here"
+    # Redis back on its port, empty: the nodes reconnect, one seeds the mocks, changes work again
+    back = RedisServer(tmp_path, port=redis_server.port)
+    try:
+        assert wait_until(lambda: a.admin.post("/mocks", {"id": "late", "websocket": {
+            "path": "/late", "echoMode": True}}).status == 201, 10)
+        assert wait_until(lambda: b.admin.get("/mocks/late").status == 200, 2)
+        assert "X-Mockd-Partial" not in b.admin.get("/mocks").headers
+        assert sorted(n["id"] for n in b.admin.get("/cluster").json["nodes"]) == ["a", "b"]
+    finally:
+        back.stop()

@@ -58,6 +58,9 @@ class RedisBackend(Backend):
         self._dirty = None          # an Event-like flag: a local change waits to be written
         self._applying = False      # a remote table is being applied: not a local change
         self._seen_version = None   # the table version this node serves
+        #: False while Redis cannot be reached: the node serves what it has, admin writes of
+        #: the mock table answer 503, reads say they are partial (mockd/admin/app.py).
+        self.available = True
 
     # ------------------------------------------------------------ joining and leaving
 
@@ -104,12 +107,32 @@ class RedisBackend(Backend):
         self._redis.set(NODE_PREFIX + self.node_id, json.dumps(entry), ex=NODE_TTL)
 
     def _heartbeats(self):
+        import redis
         while True:
             gevent.sleep(HEARTBEAT)
             try:
                 self._beat()
-            except Exception as exc:  # Redis away for a while: keep serving, keep trying
-                log.warning("cluster heartbeat failed: %r", exc)
+                if not self.available:
+                    self._back()
+            except redis.RedisError as exc:  # Redis away for a while: keep serving, keep trying
+                self._lost(exc)
+
+    def _lost(self, exc):
+        if self.available:
+            self.available = False
+            log.warning("cluster: Redis at %s cannot be reached (%s): serving the mocks this node has; changes to "
+                        "them answer 503 until it is back", self.url, exc)
+
+    def _back(self):
+        """Redis answers again: take the cluster's table, or seed it when Redis lost it."""
+        raw = self._redis.get(MOCKS_KEY)
+        if raw is None:
+            log.warning("cluster: Redis at %s is back without the mocks: seeding them from this node", self.url)
+            self._publish(wait=False)
+        else:
+            self._apply(json.loads(raw))
+        self.available = True
+        log.info("cluster: Redis at %s is back", self.url)
 
     def nodes(self):
         keys = sorted(self._redis.scan_iter(match=NODE_PREFIX + "*", count=1000))
@@ -126,8 +149,9 @@ class RedisBackend(Backend):
         if self._dirty is None:
             self._dirty = spawn(self._publish)
 
-    def _publish(self):
-        gevent.sleep(COALESCE)
+    def _publish(self, wait=True):
+        if wait:
+            gevent.sleep(COALESCE)
         self._dirty = None
         version = self._next_version()
         self._seen_version = version
@@ -142,21 +166,30 @@ class RedisBackend(Backend):
         """Run ``op`` here and, through ``mockd:commands``, on every other live node; each
         answers on a list of its own (``reply``), read until every node has answered or the
         wait is over (a node that died since its last heartbeat does not hold the request)."""
-        others = [node["id"] for node in self.nodes() if node["id"] != self.node_id]
-        reply = f"mockd:reply:{uuid.uuid4().hex}"
-        if others:
-            self._redis.publish(COMMANDS, json.dumps({"op": op, "args": args, "reply": reply, "node": self.node_id}))
+        import redis
         answers = [run_command(self._server, self.node_id, op, args)]
-        deadline = time.monotonic() + (BROADCAST_WAIT if op == "broadcast" else ASK_TIMEOUT)
-        for _ in others:
+        try:
+            others = [node["id"] for node in self.nodes() if node["id"] != self.node_id] if self.available else []
+            if others:
+                reply = f"mockd:reply:{uuid.uuid4().hex}"
+                self._redis.publish(COMMANDS, json.dumps({"op": op, "args": args, "reply": reply,
+                                                          "node": self.node_id}))
+                answers += self._answers(reply, len(others), BROADCAST_WAIT if op == "broadcast" else ASK_TIMEOUT)
+        except redis.RedisError as exc:
+            self._lost(exc)  # this node's answer alone: the admin API marks it partial
+        return answers
+
+    def _answers(self, reply, count, wait):
+        """Up to ``count`` answers from the ``reply`` list, within ``wait`` seconds."""
+        answers, deadline = [], time.monotonic() + wait
+        for _ in range(count):
             left = deadline - time.monotonic()
             got = self._redis.blpop([reply], timeout=left) if left > 0 else None
             if got is None:
-                log.warning("cluster: %d node(s) did not answer %s in time", len(others) + 1 - len(answers), op)
+                log.warning("cluster: %d node(s) did not answer in time", count - len(answers))
                 break
             answers.append(json.loads(got[1]))
-        if others:
-            self._redis.delete(reply)
+        self._redis.delete(reply)
         return answers
 
     def _answer(self, request):
@@ -165,6 +198,15 @@ class RedisBackend(Backend):
         self._redis.expire(request["reply"], 30)
 
     def _listen(self):
+        import redis
+        while True:
+            try:
+                self._listen_once()
+            except redis.RedisError as exc:  # resubscribed once Redis answers again
+                self._lost(exc)
+                gevent.sleep(HEARTBEAT)
+
+    def _listen_once(self):
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(CHANNEL, COMMANDS)
         for message in pubsub.listen():
