@@ -11,7 +11,7 @@ from .fakerfuncs import FAKER_FUNCTIONS
 from .hookspecs import hookimpl
 from .textrender import to_text
 
-__all__ = ["MAX_SEQUENCES", "MAX_SEQUENCE_NAME", "reseed", "reset_sequences"]
+__all__ = ["MAX_SEQUENCES", "MAX_SEQUENCE_NAME", "reseed", "reset_sequences", "share_sequences"]
 
 # What random.*, uuid, uuid.short and random draw from: one generator of their own (not the
 # random module's, which plugins and libraries share) that mockd.randomness.install() reseeds
@@ -117,7 +117,7 @@ def _counter(key, counter, start):
         counter = _sequences.get(key)
     if counter is None:
         first = _number(start, int)
-        counter = _sequences.setdefault(key, itertools.count(1 if first is None else first))
+        counter = _sequences.setdefault(key, _make_counter(key, 1 if first is None else first))
         if len(_sequences) > MAX_SEQUENCES:
             _sequences.popitem(last=False)
     else:
@@ -130,6 +130,24 @@ def _counter(key, counter, start):
 
 def reset_sequences():
     """Forget every ``sequence()`` counter (they are shared process-wide)."""
+    _sequences.clear()
+
+
+#: Makes a name's counter: ``(key, first) -> iterator``. In-process by default; the cluster
+#: backend shares them (``share_sequences``).
+def _local_counter(key, first):
+    return itertools.count(first)
+
+
+_make_counter = _local_counter
+
+
+def share_sequences(make_counter):
+    """Count ``sequence()`` with ``make_counter(key, first)`` (an iterator) from now on, e.g.
+    the cluster's Redis counters, so that the values are unique across nodes; the counters
+    made so far are forgotten."""
+    global _make_counter
+    _make_counter = make_counter
     _sequences.clear()
 
 

@@ -192,3 +192,18 @@ def test_without_redis_the_nodes_serve_refuse_changes_and_resynchronise_when_it_
         assert sorted(n["id"] for n in b.admin.get("/cluster").json["nodes"]) == ["a", "b"]
     finally:
         back.stop()
+
+
+@pytest.mark.slow
+def test_sequence_counters_are_unique_across_nodes(nodes):
+    config = {"version": "1.0", "mocks": [{"id": "seq", "websocket": {"path": "/seq", "defaultResponse": {
+        "type": "text", "value": "{{sequence('orders', 100)}}"}}}]}
+    a, b = nodes("a", config=config), nodes("b", config=config)
+    on_a = websocket.create_connection(a.url("/seq"), timeout=5)
+    on_b = websocket.create_connection(b.url("/seq"), timeout=5)
+    drawn = []
+    for _ in range(5):
+        for ws in (on_a, on_b):
+            ws.send("next")
+            drawn.append(int(ws.recv()))
+    assert sorted(drawn) == list(range(100, 110))  # one counter for the cluster, starting at 100

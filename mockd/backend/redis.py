@@ -26,6 +26,7 @@ import gevent
 from ..config import build_mock
 from ..errors import ConfigError, MockdError
 from ..greenlets import spawn
+from ..templatefuncs import share_sequences
 from .base import Backend
 from .commands import run_command
 from .node import node_entry
@@ -89,9 +90,14 @@ class RedisBackend(Backend):
                             len(theirs["mocks"]))
             self._apply(theirs)
         server.mocks.on_change = self.mocks_changed
+        share_sequences(self._counter)
         self._beat()
         self._greenlets = [spawn(self._heartbeats), spawn(self._listen)]
         log.info("cluster %s: joined as node %s", self.url, self.node_id)
+
+    def _counter(self, key, first):
+        """A ``sequence()`` counter every node draws from (Redis INCR): unique across nodes."""
+        return _SharedCounter(self, key, first)
 
     def stop(self):
         gevent.killall([g for g in self._greenlets if not g.dead], block=True, timeout=1)
@@ -248,3 +254,30 @@ def _table(server):
     # holds the very specs a reload of the same file builds, so that a SIGHUP changing nothing
     # closes no client with 1012 there.
     return [mock.spec for mock in server.mocks.values()]
+
+
+class _SharedCounter:
+    """``next()`` is the next value of a name's cluster-wide counter: ``first`` for the first
+    draw on any node. While Redis cannot be reached it goes on locally from the last value this
+    node drew (unique again once Redis is back only if no other node drew meanwhile)."""
+
+    __slots__ = ("_backend", "_name", "_offset", "_last")
+
+    def __init__(self, backend, key, first):
+        self._backend = backend
+        name = key if isinstance(key, str) else key.hex()  # a long name's digest
+        self._name = f"mockd:seq:{name}"
+        self._offset = first - 1
+        self._last = self._offset
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        import redis
+        try:
+            self._last = int(self._backend._redis.incr(self._name)) + self._offset
+        except redis.RedisError as exc:
+            self._backend._lost(exc)
+            self._last += 1
+        return self._last
