@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from . import cases
 from .loadgen import ECHO_PAYLOAD
 
-SERVER_ORDER = ("gevent-bare", "websockets", "node-ws", "mockd", "mockd-nojournal")
+SERVER_ORDER = ("gevent-bare", "websockets", "node-ws", "mockd", "mockd-nojournal", "mockd-cluster")
 HEADINGS = ("case", "server", "figure", "x bare", "p50 ms", "p99 ms", "conn min/med/max", "srv CPU", "us/msg",
             "RSS MB", "err")
 ALIGNMENTS = "<<>>>>>>>>>"
@@ -131,6 +131,9 @@ TARGETS = (
            ">=", 0.9, "the journal is on by default: it may cost at most 10% of echo throughput"),
     Target("journal on / journal off, echo at {top} conn", Paired("echo/{top}/mockd", "echo/{top}/mockd-nojournal"),
            ">=", 0.9, "the same with many connections"),
+    Target("echo with --cluster / without, {mid} conn (journal on)",
+           Paired("echo/{mid}/mockd-cluster", "echo/{mid}/mockd"), ">=", 0.8,
+           "a node of a cluster serves its clients from memory: Redis is for what the nodes share"),
     Target("proxied echo / direct echo, {mid} conn",
            Paired("proxy/{mid}/mockd", "direct/{mid}/gevent-upstream", tails=True),
            ">=", 0.5, "through the proxy each message crosses a second connection to the same upstream (on a "

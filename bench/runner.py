@@ -12,7 +12,8 @@ from pathlib import Path
 from . import cases, loadgen, procstat
 from .plan import Plan, parse_args
 from .report import build_report, render_table, render_targets
-from .servers import Pinning, gevent_server, mockd_server, node_server, upstream_server, websockets_server
+from .servers import (Pinning, RedisProcess, gevent_server, mockd_server, node_server, upstream_server,
+                      websockets_server)
 from .suite import (log, round_trip_jobs, run_aged_churn, run_churn, run_feed, run_memory, run_pack_feeds,
                     run_round_trips)
 
@@ -46,16 +47,16 @@ def main(argv=None):
 
 def run_all(plan, config, pinning):
     """Start every server, run every case; the servers are stopped whatever happens."""
-    servers = {}
+    servers, helpers = {}, []  # helpers: what the servers need (the cluster's Redis), stopped last
     try:
-        start_servers(plan, config, pinning, servers)
+        start_servers(plan, config, pinning, servers, helpers)
         return run_cases(plan, config, pinning, servers)
     finally:
-        for server in servers.values():
+        for server in [*servers.values(), *helpers]:
             server.stop()
 
 
-def start_servers(plan, config, pinning, servers):
+def start_servers(plan, config, pinning, servers, helpers):
     """Start the servers one after another into ``servers`` (name: Server), so that the caller
     stops those that started when a later one fails; write mockd's ``config`` once the bare
     server that is the upstream of its ``/proxy`` has told its port."""
@@ -71,6 +72,14 @@ def start_servers(plan, config, pinning, servers):
                 log(f"skipped: {exc}")
     servers["mockd"] = mockd_server(config, pinning).start()
     servers["mockd-nojournal"] = mockd_server(config, pinning, journal_size=0, name="mockd-nojournal").start()
+    try:  # the same mockd as a node of a cluster (issue 16): its echo against the single process's
+        redis = RedisProcess(pinning)
+    except RuntimeError as exc:
+        log(f"skipped: {exc}")
+    else:
+        helpers.append(redis)
+        servers["mockd-cluster"] = mockd_server(config, pinning, name="mockd-cluster",
+                                                extra=("--cluster", redis.url)).start()
     log("servers: " + ", ".join(f"{server.name}:{server.port}" for server in servers.values()))
 
 

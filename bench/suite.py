@@ -31,8 +31,11 @@ def round_trip_jobs(plan, servers):
     server, see ``servers.upstream_server``); the direct echo it is compared with is that
     upstream's own, in the same round."""
     mockd, nojournal, upstream = servers["mockd"], servers["mockd-nojournal"], servers["gevent-upstream"]
+    cluster = servers.get("mockd-cluster")  # a node of a cluster: its echo at the middle count
     jobs = [RoundTripJob(f"echo/{conns}/{name}", server, echo_path(server), conns, {})
-            for conns in plan.conns for name, server in servers.items() if server not in (nojournal, upstream)]
+            for conns in plan.conns for name, server in servers.items() if server not in (nojournal, upstream, cluster)]
+    if cluster is not None:
+        jobs.append(RoundTripJob(f"echo/{plan.mid}/mockd-cluster", cluster, "/echo", plan.mid, {}))
     jobs += [RoundTripJob(f"echo/{conns}/{nojournal.name}", nojournal, "/echo", conns, {})
              for conns in sorted({plan.mid, plan.top})]
     exact = {"payload": cases.EXACT_REQUEST, "reply": cases.EXACT_REPLY}

@@ -143,10 +143,47 @@ def node_server(pinning=None):
     return Server("node-ws", ["node", str(HERE / "node_ws_echo.js")], pinning)
 
 
-def mockd_server(config_path, pinning=None, journal_size=10000, name="mockd"):
+def mockd_server(config_path, pinning=None, journal_size=10000, name="mockd", extra=()):
     return Server(name, [sys.executable, "-m", "mockd", "serve", "-c", str(config_path), "--host", "127.0.0.1",
                          "-p", "0", "--no-admin", "--journal-size", str(journal_size), "--log-level", "warning",
-                         "--no-plugin-autoload"], pinning)
+                         "--no-plugin-autoload", *extra], pinning)
+
+
+class RedisProcess:
+    """A private ``redis-server`` on a free port for ``mockd-cluster`` (``--cluster``), on the
+    load generator's CPU when pinned; RuntimeError when none is installed (the case is left out)."""
+
+    def __init__(self, pinning=None):
+        import socket
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("no redis-server installed: the --cluster case is left out")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = tempfile.TemporaryDirectory()
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", self._dir.name]
+        if pinning is not None and shutil.which("taskset"):
+            argv = ["taskset", "-c", str(pinning.client_cpu)] + argv
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+        self._dir.cleanup()
 
 
 def node_installed():
