@@ -91,6 +91,7 @@ def test_a_later_node_with_another_config_follows_the_cluster_or_resets_it(nodes
     assert wait_until(lambda: [m["id"] for m in a.admin.get("/mocks").json["mocks"]] == ["other"], 1.0)
 
 
+@pytest.mark.slow
 def test_without_redis_the_node_says_so_and_exits(tmp_path):
     from _cli import mockd
     from _redis import free_port

@@ -757,6 +757,7 @@ def test_every_example_is_exercised():
     assert sorted(EXERCISES) == list(range(EXPECTED_BLOCKS))
 
 
+@pytest.mark.slow
 def test_every_example_config_is_valid(make_mockd_server):
     """Each wrapped example loads (the server validates the whole file) and serves its path."""
     for index, (_heading, block) in enumerate(BLOCKS):

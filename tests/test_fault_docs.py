@@ -86,6 +86,7 @@ def _gaps(handshakes):
     return [(b - a).total_seconds() for a, b in zip(times, times[1:])]
 
 
+@pytest.mark.slow
 def test_readme_overview_config(make_mockd_server, tmp_path):
     """The first config: latency on every frame, a close with 4000 after the 2nd message."""
     text = block(f"{SECTION} #1", "yaml")

@@ -232,6 +232,7 @@ def test_an_upstream_message_over_max_message_size_closes_both_sides_1009(make_m
     assert upstream.wait_for("closed 1009") == "closed 1009 message too big"
 
 
+@pytest.mark.slow
 def test_redirects_are_not_followed_and_a_slow_handshake_is_cut(make_mockd_server, upstream):
     """A 302 is not followed (the configured headers would go to wherever it points); an
     upstream that answers its handshake a byte at a time is cut at the handshake timeout."""

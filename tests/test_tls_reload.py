@@ -40,6 +40,7 @@ def cert(tmp_path_factory):
     return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
+@pytest.mark.slow
 def test_wss_and_https_with_a_self_signed_certificate(cert, tmp_path):
     cert_file, key_file = cert
     config = tmp_path / "mockd.yaml"
