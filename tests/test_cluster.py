@@ -56,6 +56,8 @@ def test_two_nodes_serve_the_same_mocks_and_list_each_other(nodes):
     ws = websocket.create_connection(b.url("/orders"), timeout=5)
     ws.send("hi")
     assert ws.recv() == "hi"
+    accepted = a.admin.get("/websocket/handshakes", query={"mockId": "orders"}).json["handshakes"]
+    assert [(h["node"], h["status"]) for h in accepted] == [("b", 101)]  # b's journal, read through a
     assert wait_until(lambda: next(n for n in a.admin.get("/cluster").json["nodes"] if n["id"] == "b")["connections"]
                       == 1, 3)
     # changed through a: b's client gets 1012, as a's would

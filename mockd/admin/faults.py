@@ -71,13 +71,17 @@ def add_connection_fault(connection_id):
 
 @bp.get("/websocket/handshakes")
 def list_handshakes():
-    entries = server().handshakes.entries(mock_id=request.args.get("mockId") or None,
-                                          path=request.args.get("path") or None,
-                                          limit=query_int("limit"))
+    limit = query_int("limit")
+    # every node's journal (one with a single process), merged by time; "node" says whose
+    answers = server().backend.ask("handshakes", mockId=request.args.get("mockId") or None,
+                                   path=request.args.get("path") or None, limit=limit)
+    entries = sorted((entry for answer in answers for entry in answer), key=lambda entry: entry["at"])
+    if limit is not None:
+        entries = entries[-limit:] if limit else []
     return {"handshakes": entries, "count": len(entries)}
 
 
 @bp.delete("/websocket/handshakes")
 def clear_handshakes():
-    server().handshakes.clear()
+    server().backend.ask("clear_handshakes")
     return no_content()

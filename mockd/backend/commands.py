@@ -99,6 +99,14 @@ def mock_faults_clear(server, node, mockId):
     return list(server.mocks.faults_of(mockId).clear(_live(server, mockId)))
 
 
+def handshakes(server, node, mockId=None, path=None, limit=None):
+    return [dict(entry, node=node) for entry in server.handshakes.entries(mock_id=mockId, path=path, limit=limit)]
+
+
+def clear_handshakes(server, node):
+    return server.handshakes.clear()
+
+
 def _payload(frame_type, data):
     """A frame as the commands carry it: text as it is, binary in base64 (JSON has no bytes)."""
     return base64.b64decode(data) if frame_type == "binary" else data
@@ -113,7 +121,8 @@ def encode_payload(payload):
 
 COMMANDS = {"connections": connections, "stats": stats, "describe": describe, "close": close,
             "close_mock": close_mock, "send": send, "broadcast": broadcast, "fault": fault,
-            "mock_fault": mock_fault, "mock_faults_clear": mock_faults_clear}
+            "mock_fault": mock_fault, "mock_faults_clear": mock_faults_clear, "handshakes": handshakes,
+            "clear_handshakes": clear_handshakes}
 
 
 def run_command(server, node, op, args):
