@@ -70,12 +70,19 @@ async def rtt(url, conns=50, duration=5.0, warmup=1.0, payload=ECHO_PAYLOAD, bin
     return result
 
 
-async def feed(url, conns=500, duration=5.0, warmup=1.0, period=None, pid=None):
-    """Receive-only load: every connection counts what the server pushes."""
-    endpoint = Endpoint(url)
+async def feed(url, conns=500, duration=5.0, warmup=1.0, period=None, pid=None, factory=FeedConnection,
+               subprotocol=None, mode="feed", publisher=None):
+    """Receive-only load: every connection counts what the server pushes. ``factory`` (a
+    ``FeedConnection``), ``subprotocol`` and ``publisher`` (one more connection that makes the
+    server push) are for the protocol packs' feeds (``packs.pack_feed``)."""
+    endpoint = Endpoint(url, subprotocol)
     loop = asyncio.get_running_loop()
     run = Run(loop)
-    failed, why = await run.connect(endpoint, FeedConnection, conns)
+    failed, why = await run.connect(endpoint, factory, conns)
+    side = None
+    if publisher is not None:
+        side = Run(loop)
+        await side.connect(endpoint, publisher, 1)
     probe = ServerProbe(pid, loop)
     probe.start()
     try:
@@ -83,8 +90,11 @@ async def feed(url, conns=500, duration=5.0, warmup=1.0, period=None, pid=None):
     finally:
         probe.stop()
         run.close_all()
+        if side is not None:
+            side.stopping = True
+            side.close_all()
     received = sum(conn.count for conn in run.conns)
-    result = {**_window_fields("feed", run, received, elapsed, cpu, probe, failed, why),
+    result = {**_window_fields(mode, run, received, elapsed, cpu, probe, failed, why),
               **latency_fields(run.samples, "interval_")}
     if period:
         result["period_ms"] = period * 1000

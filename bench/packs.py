@@ -9,14 +9,12 @@ connection count, for GraphQL over WebSocket and MQTT, against the raw-WebSocket
 Both then count what is pushed as the raw feed does (``FeedConnection``): the ideal is the same
 50 messages a second per subscriber.
 """
-import asyncio
 import json
 import struct
 
 from . import cases
-from .frames import OP_BINARY, OP_TEXT, Endpoint, client_frame
-from .protocols import Connection, FeedConnection, Run
-from .sampling import ServerProbe, latency_fields, measured_window
+from .frames import OP_BINARY, OP_TEXT, client_frame
+from .protocols import Connection, FeedConnection
 
 __all__ = ["pack_feed"]
 
@@ -87,30 +85,7 @@ SUBPROTOCOLS = {"graphql": "graphql-transport-ws", "mqtt": "mqtt"}
 
 async def pack_feed(url, pack, conns=500, duration=5.0, warmup=1.0, period=None, pid=None):
     """``conns`` subscribers of ``pack`` on ``url``, counting what is pushed (as ``feed``)."""
-    from .loadgen import _window_fields  # the figures every timed mode reports
-    endpoint = Endpoint(url, SUBPROTOCOLS[pack])
-    loop = asyncio.get_running_loop()
-    run = Run(loop)
-    failed, why = await run.connect(endpoint, SUBSCRIBERS[pack], conns)
-    publisher = None
-    if pack == "mqtt":
-        publisher_run = Run(loop)
-        await publisher_run.connect(endpoint, MqttPublisher, 1)
-        publisher = publisher_run
-    probe = ServerProbe(pid, loop)
-    probe.start()
-    try:
-        elapsed, cpu = await measured_window(run, probe, warmup, duration)
-    finally:
-        probe.stop()
-        run.close_all()
-        if publisher is not None:
-            publisher.stopping = True
-            publisher.close_all()
-    received = sum(conn.count for conn in run.conns)
-    result = {**_window_fields(f"{pack} feed", run, received, elapsed, cpu, probe, failed, why),
-              **latency_fields(run.samples, "interval_")}
-    if period:
-        result["period_ms"] = period * 1000
-        result["ideal_msgs_per_s"] = len(run.conns) / period
-    return result
+    from .loadgen import feed
+    return await feed(url, conns, duration, warmup, period, pid, factory=SUBSCRIBERS[pack],
+                      subprotocol=SUBPROTOCOLS[pack], mode=f"{pack} feed",
+                      publisher=MqttPublisher if pack == "mqtt" else None)

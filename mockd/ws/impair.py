@@ -57,10 +57,6 @@ class Impairments:
         self._clock = 0.0          # the throttle's: when the bytes written so far may have left
 
     @property
-    def active(self):
-        return bool(self.fixed or self.jitter or self.fragment or self.rate or self.silent or self.no_pongs)
-
-    @property
     def holding(self):
         """Frames wait in the delay line (a shutdown after the close frame must wait too)."""
         return bool(self.line)
