@@ -90,6 +90,29 @@ def _utf8_cut(raw, limit):
     return raw[:end]
 
 
+def select(items, mock_id=None, connection_id=None, direction=None, matched=None, since=None, limit=None):
+    """The journal items (tuples in the order of :attr:`Entry.FIELDS`, oldest first) that pass
+    the filters of ``GET /websocket/messages``: this node's ring, or the cluster's stream."""
+    result = []
+    for item in items:  # (seq, time, connection_id, mock_id, path, direction, ...)
+        if since is not None and item[0] <= since:
+            continue
+        if mock_id is not None and item[3] != mock_id:
+            continue
+        if connection_id is not None and item[2] != connection_id:
+            continue
+        if direction is not None and item[5] != direction:
+            continue
+        if matched is not None:
+            is_matched = item[5] == "inbound" and item[9] not in (None, "unmatched")
+            if matched != is_matched:
+                continue
+        result.append(item)
+    if limit is not None:
+        result = result[-limit:] if limit > 0 else []
+    return result
+
+
 class _Waiter:
     __slots__ = ("accept", "count", "found", "event")
 
@@ -136,6 +159,14 @@ class Journal:
         self.body_limit = body_limit
         self._seq = itertools.count(1)
         self._waiters = []
+        self._tee = None  # see tee()
+        self._tee_ready = None
+
+    def tee(self, pending, ready):
+        """Also append every recorded item to the list ``pending`` (the cluster's journal writer
+        drains it into the shared stream: mockd/backend/journal.py), calling ``ready()`` when an
+        item goes into it while it is empty (so the writer wakes once per batch, not per frame)."""
+        self._tee, self._tee_ready = pending, ready
 
     def record(self, connection, direction, data, matched=None):
         """Append one frame. ``data`` is ``str`` (text) or ``bytes`` (binary). Returns the
@@ -157,6 +188,11 @@ class Journal:
             item = (next(self._seq), _time(), connection.id, connection.mock_id, connection.path, direction,
                     False, size, body, matched)
         ring.append(item)
+        tee = self._tee
+        if tee is not None:
+            if not tee:
+                self._tee_ready()
+            tee.append(item)
         if self._waiters:
             entry = Entry(item)
             self._feed_waiters(entry, data)
@@ -176,8 +212,16 @@ class Journal:
                 body, size = _utf8_body(data, self.body_limit)
             now = _time()
             cid, mid, path = connection.id, connection.mock_id, connection.path
-            ring.append((next(self._seq), now, cid, mid, path, "inbound", False, size, body, matched))
-            ring.append((next(self._seq), now, cid, mid, path, "outbound", False, size, body, None))
+            inbound = (next(self._seq), now, cid, mid, path, "inbound", False, size, body, matched)
+            outbound = (next(self._seq), now, cid, mid, path, "outbound", False, size, body, None)
+            ring.append(inbound)
+            ring.append(outbound)
+            tee = self._tee
+            if tee is not None:
+                if not tee:
+                    self._tee_ready()
+                tee.append(inbound)
+                tee.append(outbound)
             return
         self.record(connection, "inbound", data, matched)
         self.record(connection, "outbound", reply)
@@ -194,24 +238,7 @@ class Journal:
 
     def query(self, mock_id=None, connection_id=None, direction=None, matched=None, since=None, limit=None):
         """Entries oldest first, filtered; ``since`` is a sequence number (exclusive)."""
-        result = []
-        for item in self._ring:  # (seq, time, connection_id, mock_id, path, direction, ...)
-            if since is not None and item[0] <= since:
-                continue
-            if mock_id is not None and item[3] != mock_id:
-                continue
-            if connection_id is not None and item[2] != connection_id:
-                continue
-            if direction is not None and item[5] != direction:
-                continue
-            if matched is not None:
-                is_matched = item[5] == "inbound" and item[9] not in (None, "unmatched")
-                if matched != is_matched:
-                    continue
-            result.append(item)
-        if limit is not None:
-            result = result[-limit:] if limit > 0 else []
-        return [Entry(item) for item in result]
+        return [Entry(item) for item in select(self._ring, mock_id, connection_id, direction, matched, since, limit)]
 
     def wait(self, accept, count, timeout, include_existing=()):
         """Block this greenlet until ``count`` entries accepted by ``accept(entry, data)`` were

@@ -94,3 +94,22 @@ def redis_server(tmp_path):
     server = RedisServer(tmp_path)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def nodes(tmp_path, redis_server):
+    """``nodes("a", *extra, config=...)`` starts ``mockd serve --cluster`` (node ``a``) on the
+    test's Redis; every node still running is stopped at teardown."""
+    from _cluster import CONFIG, config_file
+    from test_readme_examples import Served
+    started = []
+
+    def start(node_id, *extra, config=CONFIG):
+        node = Served(tmp_path, "-c", config_file(tmp_path, config, f"{node_id}.json"), "--cluster", redis_server.url,
+                      "--node-id", node_id, *extra)
+        started.append(node)
+        return node
+    yield start
+    for node in started:
+        if node.proc is not None and node.proc.poll() is None:
+            node.stop()

@@ -2,7 +2,6 @@
 a real ``redis-server``, real clients and the real admin API: the nodes serve the same mocks,
 a change on one is live on the others within a second (with 1012 for the changed mock's
 clients everywhere), ``GET /cluster`` lists them, and a node killed with -9 leaves the list."""
-import json
 import os
 import signal
 import time
@@ -10,33 +9,9 @@ import time
 import pytest
 import websocket
 
+from _cluster import CONFIG, drain
 from _helpers import wait_until
 from mockd.testing import recv_close
-from test_readme_examples import Served
-
-CONFIG = {"version": "1.0", "mocks": [{"id": "echo", "websocket": {"path": "/echo", "echoMode": True}}]}
-
-
-def config_file(tmp_path, config=CONFIG, name="mockd.json"):
-    path = tmp_path / name
-    path.write_text(json.dumps(config))
-    return str(path)
-
-
-@pytest.fixture
-def nodes(tmp_path, redis_server):
-    started = []
-
-    def start(node_id, *extra, config=CONFIG):
-        node = Served(tmp_path, "-c", config_file(tmp_path, config, f"{node_id}.json"), "--cluster", redis_server.url,
-                      "--node-id", node_id, *extra)
-        started.append(node)
-        return node
-    yield start
-    for node in started:
-        if node.proc is not None and node.proc.poll() is None:
-            node.stop()
-
 
 @pytest.mark.slow
 def test_two_nodes_serve_the_same_mocks_and_list_each_other(nodes):
@@ -113,17 +88,6 @@ def test_one_process_lists_itself_as_the_only_node(make_mockd_server):
     cluster = server.admin.get("/cluster").json
     assert [node["id"] for node in cluster["nodes"]] == [cluster["self"]]
     assert cluster["nodes"][0]["address"] == f"127.0.0.1:{server.port}"
-
-
-def drain(ws, quiet=0.5):
-    """What ``ws`` receives until it has been quiet for ``quiet`` seconds."""
-    ws.settimeout(quiet)
-    received = []
-    try:
-        while True:
-            received.append(ws.recv())
-    except websocket.WebSocketTimeoutException:
-        return received
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import time
 
 from flask import Blueprint, request
 
+from ..backend.journal import JournalUnavailable
 from ..blame import blame
 from ..build import Build
 from ..errors import ConfigError
@@ -42,20 +43,42 @@ def _last_seq(journal):
     return journal.entries[-1].seq if journal.entries else 0
 
 
+def _shared():
+    """The cluster's journal (``--cluster``) while its Redis answers; else None: this node's
+    ring is all there is, and the answer says it is partial (mockd/admin/cluster.py)."""
+    backend = server().backend
+    return backend.journal if backend.journal is not None and backend.available else None
+
+
 @bp.get("/websocket/messages")
 def list_messages():
+    filters = dict(mock_id=request.args.get("mockId") or None,
+                   connection_id=request.args.get("connectionId") or None,
+                   direction=query_choice("direction", DIRECTIONS),
+                   matched=query_bool("matched"),
+                   since=query_int("since"),
+                   limit=query_int("limit"))
+    shared = _shared()
+    if shared is not None:
+        try:
+            entries = shared.query(**filters)
+            return {"messages": [e.to_json() for e in entries], "count": len(entries), "lastSeq": shared.last_seq()}
+        except JournalUnavailable:
+            pass  # this node's own, marked partial
     journal = server().journal
-    entries = journal.query(mock_id=request.args.get("mockId") or None,
-                            connection_id=request.args.get("connectionId") or None,
-                            direction=query_choice("direction", DIRECTIONS),
-                            matched=query_bool("matched"),
-                            since=query_int("since"),
-                            limit=query_int("limit"))
+    entries = journal.query(**filters)
     return {"messages": [e.to_json() for e in entries], "count": len(entries), "lastSeq": _last_seq(journal)}
 
 
 @bp.delete("/websocket/messages")
 def clear_messages():
+    shared = _shared()
+    if shared is not None:
+        try:
+            shared.clear()
+            return no_content()
+        except JournalUnavailable:
+            pass
     server().journal.clear()
     return no_content()
 
@@ -144,12 +167,26 @@ def wait_for_messages():
     count = bounded_int(body.get("count", 1), "count", minimum=1, maximum=MAX_COUNT)
     timeout = DEFAULT_WAIT if body.get("timeout") is None else seconds(body["timeout"], "timeout", MAX_WAIT)
     filters = _Filters(body)
+    shared = _shared()
+    if shared is not None:
+        started = time.monotonic()
+        try:
+            complete, entries, last_seq = shared.wait(filters, count, timeout)
+            return _waited(complete, entries, count, timeout, last_seq)
+        except JournalUnavailable:  # the rest of the wait on this node's own frames, partial
+            left = max(0.0, timeout - (time.monotonic() - started))
+    else:
+        left = timeout
     journal = server().journal
     # Live entries are tested whole, as they are recorded, also while the scan yields.
     existing = filters.scan(journal.query(since=filters.since), count)
-    complete, entries = journal.wait(filters.accept, count, timeout, include_existing=existing)
+    complete, entries = journal.wait(filters.accept, count, left, include_existing=existing)
+    return _waited(complete, entries, count, timeout, _last_seq(journal))
+
+
+def _waited(complete, entries, count, timeout, last_seq):
     messages = [e.to_json() for e in entries]
     if not complete:
         raise ApiError(408, "timeout", f"{len(entries)} of {count} messages arrived within {timeout:g}s",
                        messages=messages, count=len(messages))
-    return {"messages": messages, "count": len(messages), "lastSeq": _last_seq(journal)}
+    return {"messages": messages, "count": len(messages), "lastSeq": last_seq}

@@ -8,6 +8,9 @@ class Backend:
 
     #: This node's id (``--node-id``, or one made up at start).
     node_id = None
+    #: The journal every node shares (:class:`~mockd.backend.journal.SharedJournal`), or None
+    #: when this node's own (``server.journal``) is the whole of it.
+    journal = None
 
     def start(self, server):
         """Join (after the listeners are bound): seed or take the shared mocks, start beating."""

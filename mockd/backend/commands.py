@@ -107,6 +107,14 @@ def clear_handshakes(server, node):
     return server.handshakes.clear()
 
 
+def clear_journal(server, node):
+    shared = server.backend.journal
+    if shared is not None:
+        shared.clear_here()
+    else:
+        server.journal.clear()
+
+
 def _payload(frame_type, data):
     """A frame as the commands carry it: text as it is, binary in base64 (JSON has no bytes)."""
     return base64.b64decode(data) if frame_type == "binary" else data
@@ -122,7 +130,7 @@ def encode_payload(payload):
 COMMANDS = {"connections": connections, "stats": stats, "describe": describe, "close": close,
             "close_mock": close_mock, "send": send, "broadcast": broadcast, "fault": fault,
             "mock_fault": mock_fault, "mock_faults_clear": mock_faults_clear, "handshakes": handshakes,
-            "clear_handshakes": clear_handshakes}
+            "clear_handshakes": clear_handshakes, "clear_journal": clear_journal}
 
 
 def run_command(server, node, op, args):

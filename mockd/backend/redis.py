@@ -93,6 +93,10 @@ class RedisBackend(Backend):
         share_sequences(self._counter)
         self._beat()
         self._greenlets = [spawn(self._heartbeats), spawn(self._listen)]
+        if server.journal.entries.maxlen:  # --journal-size 0: no journal, none shared
+            from .journal import SharedJournal
+            self.journal = SharedJournal(self, server.journal)
+            self._greenlets.append(spawn(self.journal.run))
         log.info("cluster %s: joined as node %s", self.url, self.node_id)
 
     def _counter(self, key, first):
@@ -102,6 +106,8 @@ class RedisBackend(Backend):
     def stop(self):
         gevent.killall([g for g in self._greenlets if not g.dead], block=True, timeout=1)
         try:
+            if self.journal is not None:
+                self.journal.flush()  # the last frames, recorded as the connections closed
             self._redis.delete(NODE_PREFIX + self.node_id)
         except Exception:  # Redis gone: the entry expires by itself
             log.debug("could not remove node %s from Redis", self.node_id, exc_info=True)
