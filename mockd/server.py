@@ -83,7 +83,10 @@ class MockServer:
         self.registry = registry
         self.options = options
         self.journal = Journal(options.journal_size, options.journal_body_limit)
-        self.recordings = RecordingStore(options.max_recordings)  # proxied sessions (proxy.record)
+        #: What is shared with other nodes (``--cluster``); a LocalBackend alone.
+        self.backend = make_backend(options)
+        # proxied sessions (proxy.record), the cluster's with --cluster
+        self.recordings = self.backend.share_recordings(RecordingStore(options.max_recordings))
         self.handshakes = HandshakeJournal(options.journal_size)  # every upgrade attempt
         #: The seed of this server's random draws (``--seed``; ``mockd serve`` resolves and logs it).
         self.seed = resolve_seed(options.seed)
@@ -99,8 +102,6 @@ class MockServer:
         self._admin_server = None
         self.ws_host = self.admin_host_bound = None  # the addresses bound, once started
         self._stopped = gevent.event.Event()
-        #: What is shared with other nodes (``--cluster``); a LocalBackend alone.
-        self.backend = make_backend(options)
         self._configured = False
 
     # ------------------------------------------------------------ mocks

@@ -41,6 +41,7 @@ def add_mock_fault(mock_id):
     fault = _fault(json_object())
     # Every node adds it to the mock's list and applies it to its own connections.
     applied = sum(server().backend.ask("mock_fault", mockId=mock_id, spec=fault.spec))
+    server().backend.faults_changed(mock_id)
     return {"applied": fault.spec, "mockId": mock_id, "connections": applied}, 201
 
 
@@ -48,6 +49,7 @@ def add_mock_fault(mock_id):
 def clear_mock_faults(mock_id):
     server().mocks.faults_of(mock_id)
     answers = server().backend.ask("mock_faults_clear", mockId=mock_id)
+    server().backend.faults_changed(mock_id)
     return {"cleared": answers[0][0], "mockId": mock_id, "connections": sum(lifted for _, lifted in answers)}
 
 

@@ -18,6 +18,15 @@ class Backend:
     def stop(self):
         """Leave: stop beating, drop the node's entry."""
 
+    def share_recordings(self, store):
+        """The recordings ``server.recordings`` serves: ``store`` (this node's), or the cluster's
+        over it."""
+        return store
+
+    def faults_changed(self, mock_id):
+        """The admin API added to or cleared mock ``mock_id``'s faults (on every live node):
+        keep them for the nodes that join later."""
+
     def mocks_changed(self):
         """The local mock table changed (an admin write, a reload): share it."""
 

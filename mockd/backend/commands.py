@@ -69,7 +69,7 @@ def broadcast(server, node, type, data, mockId=None, path=None):
     return {"sent": sum(1 for g in sends if g.successful() and g.value), "connections": len(targets)}
 
 
-def _fault(server, spec):
+def compile_fault(server, spec):
     """A fault entry the asking node validated (with its file rules), compiled here."""
     from ..build import Build
     return Build(server.registry, plugins=server.config.plugins, source=server.config.source).fault(spec, "fault")
@@ -81,7 +81,7 @@ def fault(server, node, connectionId, spec):
     connection = server.connections.get(connectionId)
     if connection is None or connection.closed:
         return None
-    return arm(connection, _fault(server, spec))
+    return arm(connection, compile_fault(server, spec))
 
 
 def _live(server, mock_id):
@@ -91,7 +91,7 @@ def _live(server, mock_id):
 
 def mock_fault(server, node, mockId, spec):
     """Add a fault to the mock's list here; how many of this node's connections it reached."""
-    return server.mocks.faults_of(mockId).add(_fault(server, spec), _live(server, mockId))
+    return server.mocks.faults_of(mockId).add(compile_fault(server, spec), _live(server, mockId))
 
 
 def mock_faults_clear(server, node, mockId):

@@ -45,6 +45,7 @@ NODE_PREFIX = "mockd:node:"
 NODE_TTL = 5          # seconds a node stays listed after its last heartbeat
 HEARTBEAT = 1.0       # seconds between heartbeats
 COALESCE = 0.02       # seconds a burst of local changes is gathered into one write
+FAULTS_KEY = "mockd:faults"  # mock id -> its faults as this node last had them (for later nodes)
 
 
 class RedisBackend(Backend):
@@ -62,6 +63,8 @@ class RedisBackend(Backend):
         #: False while Redis cannot be reached: the node serves what it has, admin writes of
         #: the mock table answer 503, reads say they are partial (mockd/admin/app.py).
         self.available = True
+        self.journal = None
+        self._recordings = None
 
     # ------------------------------------------------------------ joining and leaving
 
@@ -89,6 +92,7 @@ class RedisBackend(Backend):
                             "cluster (%d mocks; --cluster-reset replaces them with this node's)", self.url,
                             len(theirs["mocks"]))
             self._apply(theirs)
+        self._take_faults()
         server.mocks.on_change = self.mocks_changed
         share_sequences(self._counter)
         self._beat()
@@ -98,6 +102,45 @@ class RedisBackend(Backend):
             self.journal = SharedJournal(self, server.journal)
             self._greenlets.append(spawn(self.journal.run))
         log.info("cluster %s: joined as node %s", self.url, self.node_id)
+
+    def share_recordings(self, store):
+        from .recordings import SharedRecordings
+        self._recordings = SharedRecordings(self, store)
+        return self._recordings
+
+    def faults_changed(self, mock_id):
+        """Keep mock ``mock_id``'s faults as they now are (its config's list and what the admin
+        API added) where a node that joins later finds them (:meth:`_take_faults`)."""
+        import redis
+        faults = self._server.mocks.faults_of(mock_id)
+        try:
+            self._redis.hset(FAULTS_KEY, mock_id, json.dumps({
+                "config": faults.config_specs, "faults": [entry.fault.spec for entry in faults.entries]}))
+        except redis.RedisError as exc:  # the live nodes have them; a later one will not
+            self._lost(exc)
+
+    def _take_faults(self):
+        """Joining: the faults the admin API gave the cluster's mocks, where this node's mock has
+        the same config faults (a mock changed since starts again from its config's, as on the
+        nodes that saw the change)."""
+        from .commands import compile_fault
+        server = self._server
+        for mock_id, raw in self._redis.hgetall(FAULTS_KEY).items():
+            mock_id, kept = mock_id.decode(), json.loads(raw)
+            if mock_id not in server.mocks:
+                continue
+            faults = server.mocks.faults_of(mock_id)
+            if kept["config"] != faults.config_specs or kept["faults"] == faults.config_specs:
+                continue
+            try:
+                compiled = [compile_fault(server, spec) for spec in kept["faults"]]
+            except ConfigError as exc:
+                log.error("cluster: the faults of mock %s do not load here (different plugins?): %s", mock_id, exc)
+                continue
+            faults.clear(())
+            for fault in compiled:
+                faults.add(fault, ())
+            log.info("cluster: mock %s has %d fault(s) from the cluster", mock_id, len(compiled))
 
     def _counter(self, key, first):
         """A ``sequence()`` counter every node draws from (Redis INCR): unique across nodes."""
@@ -144,6 +187,8 @@ class RedisBackend(Backend):
         else:
             self._apply(json.loads(raw))
         self.available = True
+        if self._recordings is not None:
+            self._recordings.resend()
         log.info("cluster: Redis at %s is back", self.url)
 
     def nodes(self):

@@ -1,7 +1,9 @@
-"""The cluster's shared journal (issue 16): a capped Redis stream every node writes its frames
-to, read through any node's ``GET /websocket/messages`` (each frame naming its ``node``) and
-waited on by ``POST /websocket/messages/wait`` on one node for a frame that arrives on another.
-Real ``mockd serve --cluster`` processes, a real ``redis-server``, real clients."""
+"""What the nodes of a cluster share beyond the mocks (issue 16): the journal (a capped Redis
+stream every node writes its frames to, read through any node's ``GET /websocket/messages``,
+each frame naming its ``node``, and waited on by ``POST /websocket/messages/wait`` on one node
+for a frame that arrives on another), the recordings, and the faults the admin API gave (for a
+node that joins later). Real ``mockd serve --cluster`` processes, a real ``redis-server``,
+real clients."""
 import threading
 import time
 
@@ -134,3 +136,42 @@ def test_journal_size_0_shares_nothing_and_waits_still_see_this_nodes_frames(nod
     assert answers[0].status == 200 and answers[0].json["messages"][0]["body"] == "hi"
     assert a.admin.get("/websocket/messages").json["messages"] == []
     on_a.close()
+
+
+def test_a_recording_made_on_one_node_is_read_and_deleted_through_another(nodes):
+    a, b = nodes("a"), nodes("b")
+    joined(a)
+    proxied = {"id": "rec", "websocket": {"path": "/rec", "proxy": {
+        "url": f"ws://127.0.0.1:{a.port}/echo", "mode": "passthrough", "record": True}}}
+    assert a.admin.post("/mocks", proxied).status == 201
+    assert wait_until(lambda: b.admin.get("/mocks/rec").status == 200, 2)
+    client = websocket.create_connection(b.url("/rec"), timeout=5)  # recorded on b
+    client.send("hello upstream")
+    assert client.recv() == "hello upstream"
+    client.close()
+    assert wait_until(lambda: len(a.admin.get("/recordings").json["recordings"]) == 1, 5)
+    [summary] = a.admin.get("/recordings").json["recordings"]
+    assert summary["mockId"] == "rec" and summary["frames"] >= 2
+    document = a.admin.get(f"/recordings/{summary['id']}").json
+    assert [f["data"] for f in document["frames"] if f["type"] == "text"] == ["hello upstream", "hello upstream"]
+    har = a.admin.get(f"/recordings/{summary['id']}", query={"format": "har"})
+    assert har.status == 200 and har.json["log"]["entries"]
+    assert a.admin.delete(f"/recordings/{summary['id']}").status == 204
+    assert b.admin.get("/recordings").json["recordings"] == []
+    assert b.admin.get(f"/recordings/{summary['id']}").status == 404
+
+
+def test_a_node_that_joins_later_gets_the_faults_the_api_gave(nodes):
+    from mockd.testing import recv_close
+    a = nodes("a")
+    added = a.admin.post("/mocks/echo/faults", {"type": "close", "code": 4003, "reason": "later too"})
+    assert added.status == 201
+    b = nodes("b")
+    joined(a)
+    assert b.admin.get("/mocks/echo/faults").json["faults"] == [{"type": "close", "code": 4003, "reason": "later too"}]
+    client = websocket.create_connection(b.url("/echo"), timeout=5)
+    assert recv_close(client) == (4003, "later too")
+    assert a.admin.delete("/mocks/echo/faults").status == 200
+    c = nodes("c")
+    assert c.admin.get("/mocks/echo/faults").json["faults"] == []
+    assert b.admin.get("/mocks/echo/faults").json["faults"] == []
