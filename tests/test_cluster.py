@@ -4,6 +4,7 @@ a change on one is live on the others within a second (with 1012 for the changed
 clients everywhere), ``GET /cluster`` lists them, and a node killed with -9 leaves the list."""
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -45,14 +46,23 @@ def test_two_nodes_serve_the_same_mocks_and_list_each_other(nodes):
 
 
 @pytest.mark.slow
-def test_a_node_killed_with_9_leaves_the_list_within_10_s(nodes):
+def test_a_node_killed_with_9_and_its_connections_leave_the_lists_within_10_s(nodes):
     a, b = nodes("a"), nodes("b")
     assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    on_a = websocket.create_connection(a.url("/echo"), timeout=5)
+    on_b = websocket.create_connection(b.url("/echo"), timeout=5)
+    assert sorted(c["node"] for c in a.admin.get("/websocket/connections").json["connections"]) == ["a", "b"]
     os.kill(b.proc.pid, signal.SIGKILL)
     b.proc.wait(5)
     started = time.monotonic()
     assert wait_until(lambda: [n["id"] for n in a.admin.get("/cluster").json["nodes"]] == ["a"], 10)
+    assert [c["node"] for c in a.admin.get("/websocket/connections").json["connections"]] == ["a"]
+    assert a.admin.get("/websocket/stats").json["activeConnections"] == 1
     assert time.monotonic() - started < 10
+    on_a.send("still served")
+    assert on_a.recv() == "still served"
+    on_a.close()
+    on_b.close()
 
 
 @pytest.mark.slow
@@ -140,6 +150,7 @@ def test_without_redis_the_nodes_serve_refuse_changes_and_resynchronise_when_it_
     a, b = nodes("a"), nodes("b")
     assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
     client = websocket.create_connection(b.url("/echo"), timeout=5)
+    traffic = Traffic(a.url("/echo"))  # a client of a that talks all along, through the restart
     redis_server.stop()
     assert wait_until(lambda: a.admin.post("/mocks", {"id": "late", "websocket": {"path": "/late"}}).status == 503,
                       5)
@@ -157,8 +168,36 @@ def test_without_redis_the_nodes_serve_refuse_changes_and_resynchronise_when_it_
         assert wait_until(lambda: b.admin.get("/mocks/late").status == 200, 2)
         assert "X-Mockd-Partial" not in b.admin.get("/mocks").headers
         assert sorted(n["id"] for n in b.admin.get("/cluster").json["nodes"]) == ["a", "b"]
+        sent, answered = traffic.stop()
+        assert sent > 20 and answered == sent  # every message answered, before, during and after
     finally:
         back.stop()
+
+
+class Traffic:
+    """A client that sends a numbered message every 20 ms and checks each echo, in a thread
+    (a greenlet: the tests are patched) until :meth:`stop`."""
+
+    def __init__(self, url):
+        self.ws = websocket.create_connection(url, timeout=5)
+        self.sent = self.answered = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            self.sent += 1
+            self.ws.send(str(self.sent))
+            if self.ws.recv() == str(self.sent):
+                self.answered += 1
+            time.sleep(0.02)
+
+    def stop(self):
+        self.running = False
+        self.thread.join(5)
+        self.ws.close()
+        return self.sent, self.answered
 
 
 @pytest.mark.slow
