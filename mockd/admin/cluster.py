@@ -21,10 +21,11 @@ def refuse_shared_writes_while_apart():
     """``before_request``: 503 ``cluster_unavailable`` for a change of the shared state while
     the backend cannot reach Redis (a GET of them still answers, partial)."""
     backend = server().backend
-    if getattr(backend, "available", True) or request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     endpoint = request.endpoint or ""
-    if any(endpoint == name or (name.endswith(".") and endpoint.startswith(name)) for name in SHARED_WRITES):
+    if any(endpoint == name or (name.endswith(".") and endpoint.startswith(name)) for name in SHARED_WRITES) \
+            and not backend.check():
         raise ApiError(503, "cluster_unavailable",
                        f"the cluster's Redis ({backend.url}) cannot be reached: this node serves the mocks it has, "
                        "and changes to them wait until Redis is back")
@@ -34,7 +35,7 @@ def mark_partial(response):
     """``after_request``: while Redis cannot be reached, what this node answers is its own
     part only: ``X-Mockd-Partial: true``, and ``"partial": true`` in a JSON object body."""
     backend = server().backend
-    if getattr(backend, "available", True):
+    if backend.available:
         return response
     response.headers["X-Mockd-Partial"] = "true"
     body = response.get_json(silent=True) if response.is_json else None

@@ -18,6 +18,13 @@ class Backend:
     def stop(self):
         """Leave: stop beating, drop the node's entry."""
 
+    #: False while the shared state cannot be reached (``--cluster``: Redis is away).
+    available = True
+
+    def check(self):
+        """Whether a change of the shared state can be made now."""
+        return self.available
+
     def share_recordings(self, store):
         """The recordings ``server.recordings`` serves: ``store`` (this node's), or the cluster's
         over it."""

@@ -60,6 +60,7 @@ class RedisBackend(Backend):
         self._dirty = None          # an Event-like flag: a local change waits to be written
         self._applying = False      # a remote table is being applied: not a local change
         self._seen_version = None   # the table version this node serves
+        self._unpublished = False   # a change made here has not reached Redis (it went away)
         #: False while Redis cannot be reached: the node serves what it has, admin writes of
         #: the mock table answer 503, reads say they are partial (mockd/admin/app.py).
         self.available = True
@@ -179,22 +180,45 @@ class RedisBackend(Backend):
                         "them answer 503 until it is back", self.url, exc)
 
     def _back(self):
-        """Redis answers again: take the cluster's table, or seed it when Redis lost it."""
+        """Redis answers again: take the cluster's table; or send this node's, when Redis lost
+        it or when a change made here did not reach it and nobody changed the table since."""
         raw = self._redis.get(MOCKS_KEY)
-        if raw is None:
+        theirs = json.loads(raw) if raw is not None else None
+        if theirs is None:
             log.warning("cluster: Redis at %s is back without the mocks: seeding them from this node", self.url)
             self._publish(wait=False)
+        elif self._unpublished and theirs["version"] == self._seen_version:
+            log.warning("cluster: Redis at %s is back: sending the change made here while it was away", self.url)
+            self._publish(wait=False)
         else:
-            self._apply(json.loads(raw))
+            if self._unpublished:
+                log.warning("cluster: Redis at %s is back, and node %s changed the mocks meanwhile: the change made "
+                            "here while Redis was away is dropped for the cluster's", self.url, theirs.get("node"))
+            self._apply(theirs)
+        self._unpublished = False
         self.available = True
         if self._recordings is not None:
             self._recordings.resend()
         log.info("cluster: Redis at %s is back", self.url)
 
+    def check(self):
+        """Before a change of what the nodes share: a PING, so that a Redis gone since the last
+        heartbeat is noticed now (the change is refused) rather than after it was made here."""
+        import redis
+        if self.available:
+            try:
+                self._redis.ping()
+            except redis.RedisError as exc:
+                self._lost(exc)
+        return self.available
+
     def nodes(self):
         keys = sorted(self._redis.scan_iter(match=NODE_PREFIX + "*", count=1000))
         values = self._redis.mget(keys) if keys else []
-        return [json.loads(value) for value in values if value is not None]
+        listed = [json.loads(value) for value in values if value is not None]
+        if not any(node["id"] == self.node_id for node in listed):  # asked before its first heartbeat
+            listed = sorted([*listed, node_entry(self._server, self.node_id)], key=lambda node: node["id"])
+        return listed
 
     # ------------------------------------------------------------ the mock table
 
@@ -207,13 +231,23 @@ class RedisBackend(Backend):
             self._dirty = spawn(self._publish)
 
     def _publish(self, wait=True):
+        import redis
         if wait:
             gevent.sleep(COALESCE)
         self._dirty = None
+        try:
+            self._write_table()
+        except redis.RedisError as exc:  # Redis went away after the change was made: sent when back
+            self._unpublished = True
+            self._lost(exc)
+            if not wait:
+                raise
+
+    def _write_table(self):
         version = self._next_version()
-        self._seen_version = version
         self._redis.set(MOCKS_KEY, json.dumps({"version": version, "node": self.node_id,
                                                "mocks": _table(self._server)}))
+        self._seen_version = version
         self._redis.publish(CHANNEL, json.dumps({"node": self.node_id, "version": version}))
 
     def _next_version(self):
