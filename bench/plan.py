@@ -10,11 +10,12 @@ DESCRIPTION = """Every case against every server, one table of ratios (see bench
 Servers run as subprocesses on free 127.0.0.1 ports, started one after another: bare
 gevent-websocket (the floor), ``websockets``, Node ``ws`` (when ``bench/node`` has it
 installed) and mockd itself through ``mockd serve`` (twice: journal on, and
-``--journal-size 0``; its ``/proxy`` relays to the bare server). Throughput cases run in
-interleaved rounds (every case once per round) so that a burst of load from something else on
-the machine hits every server alike; the figure of a case is its median round. Memory cases
-(16 MiB echo, idle connections) get fresh server processes, so that what earlier cases left in
-the heap does not blur them.
+``--journal-size 0``; its ``/proxy`` relays to the bare server) and, with ``redis-server``
+installed, as a node of a cluster, with ``--workers 2``, and as the two nodes of the broadcast
+case (issue 16). Throughput cases run in interleaved rounds (every case once per round) so
+that a burst of load from something else on the machine hits every server alike; the figure of
+a case is its median round. Memory cases (16 MiB echo, idle connections) get fresh server
+processes, so that what earlier cases left in the heap does not blur them.
 
 Every ratio is against the bare gevent-websocket figure of the same run: absolute numbers on a
 shared two-core box move by 20-30% between runs, ratios much less.
@@ -33,6 +34,10 @@ def parse_args(argv):
     parser.add_argument("--no-aging", action="store_true",
                         help="leave out churn after 100,000 handshakes (about 40-60 s of the run)")
     parser.add_argument("--no-websockets", action="store_true", help="leave out the websockets reference")
+    parser.add_argument("--cluster-only", action="store_true",
+                        help="only the cluster cases (issue 16): the echo at the middle count of mockd, mockd-cluster "
+                             "and mockd-workers2 in interleaved rounds, and the broadcast to two nodes")
+    parser.add_argument("--broadcasts", type=int, help="broadcasts to each side of the broadcast case (default 50)")
     parser.add_argument("--json", metavar="FILE", help="write every result here (default bench/results/latest.json)")
     parser.add_argument("--plot", metavar="PNG", help="throughput plot (default bench/results/throughput.png)")
     parser.add_argument("--no-plot", action="store_true")
@@ -65,5 +70,9 @@ class Plan:
         self.aging = not args.no_aging
         self.age = 300 if quick else 100_000   # handshakes between the fresh and the aged churn
         self.fresh_memory_servers = not quick
+        self.cluster_only = args.cluster_only
+        self.broadcast_clients = 20 if quick else 1000   # spread over the cluster's two nodes
+        self.broadcasts = args.broadcasts or (3 if quick else 50)
+        self.broadcast_warmup = 1 if quick else 2       # broadcasts to each side before those counted
         self.node = not args.no_node and node_installed()
         self.websockets = not args.no_websockets and importlib.util.find_spec("websockets") is not None

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 from . import cases
 from .loadgen import ECHO_PAYLOAD
+from .sampling import cpu_us
+from .servers import WORKERS
 
-SERVER_ORDER = ("gevent-bare", "websockets", "node-ws", "mockd", "mockd-nojournal", "mockd-cluster")
+SERVER_ORDER = ("gevent-bare", "websockets", "node-ws", "mockd", "mockd-nojournal", "mockd-cluster",
+                f"mockd-workers{WORKERS}")
 HEADINGS = ("case", "server", "figure", "x bare", "p50 ms", "p99 ms", "conn min/med/max", "srv CPU", "us/msg",
             "RSS MB", "err")
 ALIGNMENTS = "<<>>>>>>>>>"
@@ -61,6 +64,26 @@ def _tails(case, base):
     if case_cpu and base_cpu:
         detail += f"; server CPU per round trip {case_cpu:.0f} us vs {base_cpu:.0f} us"
     return detail
+
+
+@dataclass(frozen=True)
+class CpuPaired:
+    """Server CPU per round trip of a round-trip case over another's: the median of the
+    per-round ratios (as :class:`Paired`); the detail gives both figures and the throughput ratio."""
+
+    case: str
+    base: str
+
+    def achieved(self, results, labels):
+        case = lookup(results, ("round_trips", self.case), labels)
+        base = lookup(results, ("round_trips", self.base), labels)
+        if not cpu_us(case) or not cpu_us(base):
+            return None, ""
+        ratios = [mine / theirs for mine, theirs in zip(case.get("cpu_rounds") or [], base.get("cpu_rounds") or [])
+                  if mine and theirs]
+        return (statistics.median(ratios) if ratios else cpu_us(case) / cpu_us(base),
+                f"{cpu_us(case):.1f} us vs {cpu_us(base):.1f} us per round trip (median rounds); "
+                f"throughput {paired_ratio(case, base):.2f}x")
 
 
 @dataclass(frozen=True)
@@ -134,6 +157,18 @@ TARGETS = (
     Target("echo with --cluster / without, {mid} conn (journal on)",
            Paired("echo/{mid}/mockd-cluster", "echo/{mid}/mockd"), ">=", 0.8,
            "a node of a cluster serves its clients from memory: Redis is for what the nodes share"),
+    Target(f"CPU per round trip, --workers {WORKERS} / one process, echo at {{mid}} conn",
+           CpuPaired(f"echo/{{mid}}/mockd-workers{WORKERS}", "echo/{mid}/mockd"), "<=", 1.5,
+           "the supervisor, both workers and their private redis-server, on one core: two processes split the "
+           "clients, each waking for fewer of them at a time; half as many messages per wake-up may cost more "
+           "syscalls and switches per message, not 1.5 times the work"),
+    Target("broadcast p99 delivery, 2 cluster nodes / one process ({clients} conn)",
+           Ratio(("broadcast", "cluster", "p99_ms"), ("broadcast", "single", "p99_ms"), " ms"), "<=", 2.0,
+           "the node posted to sends to its half, then asks the other through Redis to send to the other half: "
+           "the same fan-out (on the same core) plus a Redis round trip, not twice the wait"),
+    Target("broadcast through the cluster: worst broadcast, delivered and counted / clients",
+           Figure(("broadcast", "cluster", "complete")), ">=", 1.0,
+           "every client of both nodes gets every broadcast, and the API's 'sent' counts them all"),
     Target("proxied echo / direct echo, {mid} conn",
            Paired("proxy/{mid}/mockd", "direct/{mid}/gevent-upstream", tails=True),
            ">=", 0.5, "through the proxy each message crosses a second connection to the same upstream (on a "
@@ -148,7 +183,7 @@ def run_labels(plan, results):
     """What the names and paths of the targets are formatted with."""
     aged = results.get("aged_churn")
     return {"mid": plan.mid, "top": plan.top, "big_mib": f"{plan.big_mib:g}",
-            "age": f"{aged['age'] if aged else plan.age:,}"}
+            "age": f"{aged['age'] if aged else plan.age:,}", "clients": f"{plan.broadcast_clients:,}"}
 
 
 def evaluate(targets, results, labels):
@@ -182,25 +217,20 @@ def ratio(numerator, denominator):
     return numerator / denominator
 
 
-def cpu_us(result):
-    """Server CPU microseconds per round trip (or per message), from /proc."""
-    if not result or not result.get("server_cpu_pct") or not result.get("msgs_per_s"):
-        return None
-    return result["server_cpu_pct"] * 1e4 / result["msgs_per_s"]
-
-
 # ------------------------------------------------------------------------------ rows
 
 def build_report(plan, results):
     """Rows of the table and the verdict on every target, from the raw results (the keys
-    ``round_trips``, ``feed``, ``churn``, ``memory`` and ``aged_churn``)."""
-    churn = results["churn"]
+    ``round_trips``, ``broadcast``, ``feed``, ``churn``, ``memory`` and ``aged_churn``; all but
+    the first two are absent from a ``--cluster-only`` run)."""
+    churn, feed = results.get("churn") or {}, results.get("feed") or {}
     bare_churn = churn.get("gevent-bare")
-    rows = (round_trip_rows(plan, results["round_trips"]) + feed_rows(plan, results["feed"])
-            + pack_feed_rows(plan, results.get("pack_feeds") or {}, results["feed"].get("mockd"))
+    rows = (round_trip_rows(plan, results["round_trips"]) + broadcast_rows(results.get("broadcast"))
+            + feed_rows(plan, feed) + pack_feed_rows(plan, results.get("pack_feeds") or {}, feed.get("mockd"))
             + [_churn_row(f"churn at {plan.churn_rate:g}/s", name, result, bare_churn)
                for name, result in churn.items()]
-            + memory_rows(plan, results["memory"]) + aged_churn_rows(plan, results["aged_churn"], bare_churn))
+            + memory_rows(plan, results.get("memory") or {})
+            + aged_churn_rows(plan, results.get("aged_churn"), bare_churn))
     return rows, evaluate(TARGETS, results, run_labels(plan, results))
 
 
@@ -240,6 +270,24 @@ def _round_trip_row(label, result, base):
                 result["errors"] + result["closed_early"] + result.get("connect_failures", 0),
                 p50_ms=result["p50_ms"], p99_ms=result["p99_ms"], conn=_spread(result), cpu=result["server_cpu_pct"],
                 rss_mb=result["server_peak_rss_mb"], us_per_rt=cpu_us(result), rounds=result.get("rounds"))
+
+
+def broadcast_rows(broadcast):
+    """The broadcast to one process and to two nodes of a cluster: the figure is the p99
+    delivery latency, its ``x bare`` over the one process's (issue 16)."""
+    if not broadcast:
+        return []
+    single = broadcast["single"]
+    return [_row(f"broadcast to {result['clients']:,} conn, p99 delivery", "+".join(result["servers"]),
+                 result["p99_ms"], "ms", _over_bare(result, single, "p99_ms"),
+                 result["missed"] + result["late"] + result["closed"], p50_ms=result["p50_ms"],
+                 p99_ms=result["p99_ms"], conn=_spread(result), cpu=result["server_cpu_pct"],
+                 us_per_rt=result["us_per_delivery"], rss_mb=result["server_rss_mb"],
+                 note=f"{result['broadcasts']} broadcasts posted to {result['posted_to']}: delivered "
+                      f"{result['delivered_min']}-{result['delivered_max']}, 'sent' {result['sent_min']}-"
+                      f"{result['sent_max']}; last client p50 {result['last_p50_ms'] or 0:.1f} ms; POST answered "
+                      f"p50 {result['post_p50_ms'] or 0:.1f} ms; x bare: over one process; us/msg: per delivery")
+            for result in (single, broadcast["cluster"])]
 
 
 def feed_rows(plan, feed):
@@ -309,7 +357,7 @@ def _number(value, digits=0):
 
 
 def _cells(row):
-    digits = {"s": 3, "KiB/conn": 1}.get(row["unit"], 0)
+    digits = {"s": 3, "KiB/conn": 1, "ms": 2}.get(row["unit"], 0)
     return (row["case"], row["server"], f"{_number(row['figure'], digits)} {row['unit']}", _number(row["x_bare"], 2),
             _number(row["p50_ms"], 2), _number(row["p99_ms"], 2),
             "/".join(_number(count) for count in row["conn"]) if row["conn"] else "-",

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 from . import cases, loadgen, procstat
+from .broadcast import run_broadcast
 from .plan import Plan, parse_args
 from .report import build_report, render_table, render_targets
 from .servers import (Pinning, RedisProcess, gevent_server, mockd_server, node_server, upstream_server,
-                      websockets_server)
-from .suite import (log, round_trip_jobs, run_aged_churn, run_churn, run_feed, run_memory, run_pack_feeds,
-                    run_round_trips)
+                      websockets_server, workers_server)
+from .suite import (CLUSTER_SERVERS, log, round_trip_jobs, run_aged_churn, run_churn, run_feed, run_memory,
+                    run_pack_feeds, run_round_trips)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,7 +51,7 @@ def run_all(plan, config, pinning):
     servers, helpers = {}, []  # helpers: what the servers need (the cluster's Redis), stopped last
     try:
         start_servers(plan, config, pinning, servers, helpers)
-        return run_cases(plan, config, pinning, servers)
+        return run_cases(plan, config, pinning, servers, helpers[0].url if helpers else None)
     finally:
         for server in [*servers.values(), *helpers]:
             server.stop()
@@ -59,20 +60,24 @@ def run_all(plan, config, pinning):
 def start_servers(plan, config, pinning, servers, helpers):
     """Start the servers one after another into ``servers`` (name: Server), so that the caller
     stops those that started when a later one fails; write mockd's ``config`` once the bare
-    server that is the upstream of its ``/proxy`` has told its port."""
-    servers["gevent-bare"] = gevent_server(plan.feed_period, pinning).start()
-    upstream = servers["gevent-upstream"] = upstream_server(plan.feed_period, pinning).start()
-    cases.write_mockd_config(config, plan.feed_period, upstream=upstream.url(cases.UPSTREAM_PATH))
+    server that is the upstream of its ``/proxy`` has told its port (``--cluster-only``: mockd
+    alone and its cluster cases, no ``/proxy``)."""
+    upstream = None
+    if not plan.cluster_only:
+        servers["gevent-bare"] = gevent_server(plan.feed_period, pinning).start()
+        upstream = servers["gevent-upstream"] = upstream_server(plan.feed_period, pinning).start()
+    cases.write_mockd_config(config, plan.feed_period, upstream=upstream and upstream.url(cases.UPSTREAM_PATH))
     for wanted, make in ((plan.websockets, websockets_server), (plan.node, node_server)):
-        if wanted:  # references only: a run goes on without them
+        if wanted and not plan.cluster_only:  # references only: a run goes on without them
             try:
                 server = make(pinning).start()
                 servers[server.name] = server
             except RuntimeError as exc:
                 log(f"skipped: {exc}")
     servers["mockd"] = mockd_server(config, pinning).start()
-    servers["mockd-nojournal"] = mockd_server(config, pinning, journal_size=0, name="mockd-nojournal").start()
-    try:  # the same mockd as a node of a cluster (issue 16): its echo against the single process's
+    if not plan.cluster_only:
+        servers["mockd-nojournal"] = mockd_server(config, pinning, journal_size=0, name="mockd-nojournal").start()
+    try:  # the same mockd as a node of a cluster, and with --workers (issue 16): against the single process
         redis = RedisProcess(pinning)
     except RuntimeError as exc:
         log(f"skipped: {exc}")
@@ -80,16 +85,24 @@ def start_servers(plan, config, pinning, servers, helpers):
         helpers.append(redis)
         servers["mockd-cluster"] = mockd_server(config, pinning, name="mockd-cluster",
                                                 extra=("--cluster", redis.url)).start()
+        workers = workers_server(config, pinning)
+        servers[workers.name] = workers.start()
     log("servers: " + ", ".join(f"{server.name}:{server.port}" for server in servers.values()))
 
 
-def run_cases(plan, config, pinning, servers):
+def run_cases(plan, config, pinning, servers, redis_url):
     """The raw results, under the keys :func:`bench.report.build_report` reads."""
-    bare, mockd = servers["gevent-bare"], servers["mockd"]
-    results = {"round_trips": run_round_trips(plan, round_trip_jobs(plan, servers)),
-               "feed": run_feed(plan, (bare, mockd)), "pack_feeds": run_pack_feeds(plan, mockd),
-               "churn": run_churn(plan, (bare, mockd))}
     make_mockd = functools.partial(mockd_server, config, pinning)
+    results = {"round_trips": run_round_trips(plan, round_trip_jobs(plan, servers))}
+    for name in CLUSTER_SERVERS:  # needed by the round trips only; the broadcast's nodes join the same Redis
+        if name in servers:
+            servers[name].stop()
+    results["broadcast"] = run_broadcast(plan, make_mockd, redis_url, log) if redis_url else None
+    if plan.cluster_only:
+        return results
+    bare, mockd = servers["gevent-bare"], servers["mockd"]
+    results.update({"feed": run_feed(plan, (bare, mockd)), "pack_feeds": run_pack_feeds(plan, mockd),
+                    "churn": run_churn(plan, (bare, mockd))})
     results["aged_churn"] = run_aged_churn(plan, make_mockd) if plan.aging else None
     make_bare = functools.partial(gevent_server, plan.feed_period, pinning)
     results["memory"] = {"gevent-bare": run_memory(plan, make_bare, bare, "/", "/"),

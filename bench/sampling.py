@@ -98,6 +98,13 @@ def latency_fields(samples_ns, prefix=""):
             f"{prefix}max_ms": percentile_ms(ordered, 1.0)}
 
 
+def cpu_us(result):
+    """Server CPU microseconds per round trip (or per message) of a timed run, from /proc."""
+    if not result or not result.get("server_cpu_pct") or not result.get("msgs_per_s"):
+        return None
+    return result["server_cpu_pct"] * 1e4 / result["msgs_per_s"]
+
+
 def spread(counts):
     """Messages per connection: the least served, the median and the most served connection."""
     counts = sorted(counts) or [0]

@@ -9,8 +9,13 @@ import time
 from collections import namedtuple
 
 from . import cases, loadgen
+from .sampling import cpu_us
+from .servers import WORKERS
 
 AGING_RATE = 3000.0   # handshakes/s asked for while ageing a server: as fast as it takes them
+
+# Servers of the cluster cases' round trips (bench/servers: mockd_server with --cluster, workers_server).
+CLUSTER_SERVERS = ("mockd-cluster", f"mockd-workers{WORKERS}")
 
 # One closed-loop run of a round: ``case_id`` is "<case>/<connections>/<server name>".
 RoundTripJob = namedtuple("RoundTripJob", "case_id server path conns options")
@@ -29,13 +34,16 @@ def round_trip_jobs(plan, servers):
     echoes that the targets compare with, and mockd's matcher and proxy cases at the middle
     count. The proxied echo goes through mockd's ``/proxy`` to the upstream (a second bare
     server, see ``servers.upstream_server``); the direct echo it is compared with is that
-    upstream's own, in the same round."""
+    upstream's own, in the same round. ``--cluster-only``: mockd's echo at the middle count and
+    the cluster's (:func:`cluster_jobs`)."""
+    if plan.cluster_only:
+        return [RoundTripJob(f"echo/{plan.mid}/mockd", servers["mockd"], "/echo", plan.mid, {}),
+                *cluster_jobs(plan, servers)]
     mockd, nojournal, upstream = servers["mockd"], servers["mockd-nojournal"], servers["gevent-upstream"]
-    cluster = servers.get("mockd-cluster")  # a node of a cluster: its echo at the middle count
+    apart = {nojournal, upstream, *(servers.get(name) for name in CLUSTER_SERVERS)}
     jobs = [RoundTripJob(f"echo/{conns}/{name}", server, echo_path(server), conns, {})
-            for conns in plan.conns for name, server in servers.items() if server not in (nojournal, upstream, cluster)]
-    if cluster is not None:
-        jobs.append(RoundTripJob(f"echo/{plan.mid}/mockd-cluster", cluster, "/echo", plan.mid, {}))
+            for conns in plan.conns for name, server in servers.items() if server not in apart]
+    jobs += cluster_jobs(plan, servers)
     jobs += [RoundTripJob(f"echo/{conns}/{nojournal.name}", nojournal, "/echo", conns, {})
              for conns in sorted({plan.mid, plan.top})]
     exact = {"payload": cases.EXACT_REQUEST, "reply": cases.EXACT_REPLY}
@@ -48,6 +56,13 @@ def round_trip_jobs(plan, servers):
         RoundTripJob(f"direct/{plan.mid}/gevent-upstream", upstream, "/", plan.mid, {}),
     ]
     return jobs
+
+
+def cluster_jobs(plan, servers):
+    """The echo at the middle count of a node of a cluster and of ``--workers 2`` (issue 16),
+    when the run has them (they need ``redis-server``)."""
+    return [RoundTripJob(f"echo/{plan.mid}/{name}", servers[name], "/echo", plan.mid, {})
+            for name in CLUSTER_SERVERS if name in servers]
 
 
 def run_round_trips(plan, jobs):
@@ -66,10 +81,11 @@ def run_round_trips(plan, jobs):
 
 def median_run(runs, key="msgs_per_s"):
     """The run with the median ``key`` (the middle one of an odd count, else the lower), with
-    every run's ``key`` under ``rounds``."""
+    every run's ``key`` under ``rounds`` and its server CPU per round trip under ``cpu_rounds``."""
     ordered = sorted(runs, key=lambda run: run.get(key) or 0)
     chosen = dict(ordered[(len(ordered) - 1) // 2])
     chosen["rounds"] = [round(run.get(key) or 0) for run in runs]
+    chosen["cpu_rounds"] = [cpu_us(run) for run in runs]
     return chosen
 
 

@@ -99,6 +99,7 @@ def test_frames_recorded_while_redis_is_away_reach_the_stream_when_it_is_back(tm
     on_a = websocket.create_connection(a.url("/echo"), timeout=5)
     on_a.send("before")
     on_a.recv()
+    assert wait_until(lambda: len(b.admin.get("/websocket/messages").json["messages"]) == 2, 2)  # in Redis
     redis_server.stop()
     on_a.send("during")  # the node serves on, and keeps the frame
     assert on_a.recv() == "during"
@@ -175,3 +176,20 @@ def test_a_node_that_joins_later_gets_the_faults_the_api_gave(nodes):
     c = nodes("c")
     assert c.admin.get("/mocks/echo/faults").json["faults"] == []
     assert b.admin.get("/mocks/echo/faults").json["faults"] == []
+
+
+def test_the_shared_journal_keeps_the_last_journal_size_frames(nodes, redis_server):
+    import msgpack
+    import redis
+    a = nodes("a", "--journal-size", "50")
+    on_a = websocket.create_connection(a.url("/echo"), timeout=5)
+    for number in range(120):
+        on_a.send(str(number))
+        assert on_a.recv() == str(number)
+    messages = a.admin.get("/websocket/messages").json["messages"]
+    assert len(messages) == 50 and messages[-1]["body"] == "119"
+    assert [m["seq"] for m in messages] == list(range(messages[0]["seq"], messages[0]["seq"] + 50))
+    stream = redis.Redis.from_url(redis_server.url)
+    kept = sum(len(msgpack.unpackb(fields[b"f"])) for _, fields in stream.xrange("mockd:journal"))
+    assert 50 <= kept < 50 + 241  # whole batches: at most one more than the size asks
+    on_a.close()

@@ -41,7 +41,7 @@ from _cli import ADMIN_URL, MOCK_URL, ROOT, end, env, read_until
 from mockd.adminclient import AdminClient
 
 README = ROOT / "README.rst"
-EXPECTED_BLOCKS = 52
+EXPECTED_BLOCKS = 53
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 GENERATED_ID = re.compile(r"conn-[0-9a-f]{16}-[0-9a-f]{8}-[0-9a-f]{8}|websocket_[0-9a-f]{16}")
 PORTS = re.compile(r"localhost:(4280|4290)")
@@ -90,6 +90,7 @@ ELSEWHERE = {
     "Faults and reconnection testing #5": ("test_fault_docs.py", "test_readme_backoff"),
     "Faults and reconnection testing #6": ("test_fault_docs.py", "test_readme_backoff"),
     "Faults and reconnection testing #7": ("test_fault_docs.py", "test_readme_backoff"),
+    "Running several instances #1": ("test_cluster_docs.py", "test_two_node_session"),
     **{f"{hook} #1": ("test_plugin_docs.py", "test_readme_hook_examples_work_together") for hook in (
         "mockd_register_matchers()", "mockd_register_template_functions()", "mockd_register_step_types()",
         "mockd_register_response_types()", "mockd_register_protocols()", "mockd_register_fault_types()",

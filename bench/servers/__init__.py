@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 NODE_WS = HERE.parent / "node" / "node_modules" / "ws"
 PORT_LINE = re.compile(rb"LISTENING (\d+)|ws://(?:\[[^\]\s]+\]|[^\s:/\[]+):(\d+)")  # [::1] too
+ADMIN_LINE = re.compile(rb"Admin API:\s+https?://\S+:(\d+)")  # mockd's banner, when asked for
 
 
 class Pinning:
@@ -55,12 +56,14 @@ class Pinning:
 class Server:
     """One server subprocess; ``start()`` waits for the line that tells its port."""
 
-    def __init__(self, name, argv, pinning=None, cpu=None):
+    def __init__(self, name, argv, pinning=None, cpu=None, admin=False):
         self.name, self.argv, self.pinning = name, argv, pinning
         # The CPU of a pinned run: the servers' one unless told (the proxy's upstream).
         self.cpu = None if pinning is None else pinning.server_cpu if cpu is None else cpu
         self.proc = None
         self.port = None
+        self.admin = admin      # mockd with its admin API: start() waits for its port too
+        self.admin_port = None
         self._stderr = None
 
     @property
@@ -69,6 +72,9 @@ class Server:
 
     def url(self, path="/"):
         return f"ws://127.0.0.1:{self.port}{path}"
+
+    def admin_url(self, path="/"):
+        return f"http://127.0.0.1:{self.admin_port}{path}"
 
     def start(self, timeout=30.0):
         self._stderr = tempfile.TemporaryFile()
@@ -80,16 +86,16 @@ class Server:
                                      stderr=self._stderr)
         if self.pinning is not None and not taskset:
             os.sched_setaffinity(self.proc.pid, {self.cpu})
-        found = []
+        found = {}
         threading.Thread(target=_read_port, args=(self.proc.stdout, found), daemon=True).start()
         deadline = time.monotonic() + timeout
-        while not found:
+        while "port" not in found or (self.admin and "admin" not in found):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 err = self.stderr_tail()
                 self.stop()
                 raise RuntimeError(f"server {self.name} did not start: {err}")
             time.sleep(0.02)
-        self.port = found[0]
+        self.port, self.admin_port = found["port"], found.get("admin")
         return self
 
     def stderr_tail(self, size=600):
@@ -112,13 +118,18 @@ class Server:
 
 
 def _read_port(stdout, found):
-    """Put the first port the server announces into ``found``, then keep draining its output so
-    that a chatty server never blocks on a full pipe."""
+    """Put the first port the server announces into ``found["port"]`` and mockd's admin port
+    into ``found["admin"]``, then keep draining its output so that a chatty server never blocks
+    on a full pipe."""
     for line in stdout:
-        if not found:
+        if "admin" not in found:
+            match = ADMIN_LINE.search(line)
+            if match:
+                found["admin"] = int(match.group(1))
+        if "port" not in found:
             match = PORT_LINE.search(line)
             if match:
-                found.append(int(match.group(1) or match.group(2)))
+                found["port"] = int(match.group(1) or match.group(2))
 
 
 def gevent_server(feed_period, pinning=None, name="gevent-bare", cpu=None):
@@ -143,10 +154,22 @@ def node_server(pinning=None):
     return Server("node-ws", ["node", str(HERE / "node_ws_echo.js")], pinning)
 
 
-def mockd_server(config_path, pinning=None, journal_size=10000, name="mockd", extra=()):
+def mockd_server(config_path, pinning=None, journal_size=10000, name="mockd", extra=(), admin=False):
+    """``mockd serve`` on a free port; with ``admin`` its admin API on another (``-a 0``)."""
     return Server(name, [sys.executable, "-m", "mockd", "serve", "-c", str(config_path), "--host", "127.0.0.1",
-                         "-p", "0", "--no-admin", "--journal-size", str(journal_size), "--log-level", "warning",
-                         "--no-plugin-autoload", *extra], pinning)
+                         "-p", "0", *(("-a", "0") if admin else ("--no-admin",)), "--journal-size", str(journal_size),
+                         "--log-level", "warning", "--no-plugin-autoload", *extra], pinning, admin=admin)
+
+
+WORKERS = 2
+
+
+def workers_server(config_path, pinning=None):
+    """``mockd serve --workers 2`` (``--cluster auto``: the supervisor starts a private
+    ``redis-server`` on a Unix socket); pinned, the supervisor, both workers and that Redis
+    share the servers' CPU (taskset is inherited)."""
+    return mockd_server(config_path, pinning, name=f"mockd-workers{WORKERS}",
+                        extra=("--workers", str(WORKERS), "--cluster", "auto"))
 
 
 class RedisProcess:

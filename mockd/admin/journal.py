@@ -15,7 +15,7 @@ import time
 
 from flask import Blueprint, request
 
-from ..backend.journal import JournalUnavailable
+from ..backend.base import JournalUnavailable
 from ..blame import blame
 from ..build import Build
 from ..errors import ConfigError

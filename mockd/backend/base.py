@@ -1,6 +1,12 @@
 """The :class:`Backend` interface (``mockd/backend/__init__.py`` says what goes through it)."""
 
-__all__ = ["Backend"]
+from ..errors import MockdError
+
+__all__ = ["Backend", "JournalUnavailable"]
+
+
+class JournalUnavailable(MockdError):
+    """The cluster's journal could not be read (Redis is away): answer from this node's."""
 
 
 class Backend:
