@@ -5,8 +5,11 @@ changes); ``mockd serve --cluster redis://HOST:PORT/DB`` uses
 :class:`~mockd.backend.redis.RedisBackend`, through which every node serves the same mocks and
 lists the others. The admin API and the mock table talk to the backend, never to another node.
 
-What goes through it so far: the mock table (a change on any node is applied on every node:
-its clients get 1012 there too) and membership (``GET /cluster``).
+What goes through it: the mock table (a change on any node is applied on every node: its
+clients get 1012 there too), membership (``GET /cluster``), the node commands of the admin API
+(``commands.py``: connections, stats, sends, closes, broadcasts, faults, handshakes), the
+journal (``journal.py``: one Redis stream), recordings (``recordings.py``), the faults the
+admin API gave (for nodes that join later) and ``sequence()`` counters.
 """
 
 from .base import Backend

@@ -45,6 +45,7 @@ NODE_PREFIX = "mockd:node:"
 NODE_TTL = 5          # seconds a node stays listed after its last heartbeat
 HEARTBEAT = 1.0       # seconds between heartbeats
 COALESCE = 0.02       # seconds a burst of local changes is gathered into one write
+MINIMUM_REDIS = (6, 2)
 FAULTS_KEY = "mockd:faults"  # mock id -> its faults as this node last had them (for later nodes)
 
 
@@ -77,6 +78,10 @@ class RedisBackend(Backend):
         except redis.RedisError as exc:
             raise MockdError(f"--cluster {self.url}: Redis cannot be reached ({exc}); start redis-server or "
                              "check the URL") from None
+        version = str(self._redis.info("server").get("redis_version", "0"))
+        if tuple(int(part) for part in version.split(".")[:2] if part.isdigit()) < MINIMUM_REDIS:
+            raise MockdError(f"--cluster {self.url}: Redis {version} is too old: mockd needs "
+                             f"{'.'.join(map(str, MINIMUM_REDIS))} or later (streams trimmed by id)")
         ours = _table(server)
         document = json.dumps({"version": self._next_version(), "node": self.node_id, "mocks": ours})
         if self.reset or self._redis.set(MOCKS_KEY, document, nx=True):
