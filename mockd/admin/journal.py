@@ -33,6 +33,9 @@ DIRECTIONS = ("inbound", "outbound", "event")  # "event": what mockd did to a co
 DEFAULT_WAIT = 5.0
 MAX_WAIT = 300.0
 MAX_COUNT = 1_000_000
+#: The largest ``since``: sequence numbers stay below it (2**53, what JavaScript counts exactly;
+#: the cluster's stream ids would refuse a larger one).
+MAX_SEQ = 2 ** 53
 #: Seconds the budgeted matchers of one wait may spend on the entries already recorded.
 SCAN_TIME_BUDGET = 1.0
 #: Seconds of scanning between two turns of the hub (a timer: sleep(0) would not poll sockets).
@@ -43,31 +46,35 @@ def _last_seq(journal):
     return journal.entries[-1].seq if journal.entries else 0
 
 
-def _shared():
+def _shared(srv=None):
     """The cluster's journal (``--cluster``) while its Redis answers; else None: this node's
     ring is all there is, and the answer says it is partial (mockd/admin/cluster.py)."""
-    backend = server().backend
+    backend = (srv or server()).backend
     return backend.journal if backend.journal is not None and backend.available else None
+
+
+def read_messages(srv, **filters):
+    """``(entries, lastSeq)`` of the journal (:meth:`~mockd.journal.Journal.query`'s filters):
+    the cluster's, or this node's while Redis is away. ``GET /websocket/messages`` and the
+    dashboard's event stream (events.py) read it so."""
+    shared = _shared(srv)
+    if shared is not None:
+        try:
+            return shared.query(**filters), shared.last_seq()
+        except JournalUnavailable:
+            pass  # this node's own, marked partial
+    return srv.journal.query(**filters), _last_seq(srv.journal)
 
 
 @bp.get("/websocket/messages")
 def list_messages():
-    filters = dict(mock_id=request.args.get("mockId") or None,
-                   connection_id=request.args.get("connectionId") or None,
-                   direction=query_choice("direction", DIRECTIONS),
-                   matched=query_bool("matched"),
-                   since=query_int("since"),
-                   limit=query_int("limit"))
-    shared = _shared()
-    if shared is not None:
-        try:
-            entries = shared.query(**filters)
-            return {"messages": [e.to_json() for e in entries], "count": len(entries), "lastSeq": shared.last_seq()}
-        except JournalUnavailable:
-            pass  # this node's own, marked partial
-    journal = server().journal
-    entries = journal.query(**filters)
-    return {"messages": [e.to_json() for e in entries], "count": len(entries), "lastSeq": _last_seq(journal)}
+    entries, last_seq = read_messages(server(), mock_id=request.args.get("mockId") or None,
+                                      connection_id=request.args.get("connectionId") or None,
+                                      direction=query_choice("direction", DIRECTIONS),
+                                      matched=query_bool("matched"),
+                                      since=query_int("since", maximum=MAX_SEQ),
+                                      limit=query_int("limit"))
+    return {"messages": [e.to_json() for e in entries], "count": len(entries), "lastSeq": last_seq}
 
 
 @bp.delete("/websocket/messages")
@@ -94,7 +101,7 @@ class _Filters:
             raise invalid(f"direction: expected one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
         self.matched = field(body, "matched", (bool,), "true or false")
         since = body.get("since")
-        self.since = None if since is None else bounded_int(since, "since")
+        self.since = None if since is None else bounded_int(since, "since", maximum=MAX_SEQ)
         self.criteria = None
         self._server = srv = server()  # accept() runs in connections' greenlets, without the app
         self._failed = False

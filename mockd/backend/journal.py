@@ -25,7 +25,6 @@ this node's own numbering.
 """
 import functools
 import logging
-import time
 from operator import itemgetter
 
 import gevent
@@ -33,6 +32,7 @@ import msgpack
 from gevent.event import Event
 from gevent.lock import Semaphore
 
+from ..greenlets import spawn
 from ..journal import Entry, select
 from .base import JournalUnavailable
 
@@ -99,17 +99,23 @@ def _scrub(value):
 
 
 def _decode(stream_id, fields, since):
-    """The entries of one stream entry (a batch) numbered after ``since``."""
-    frames = msgpack.unpackb(fields[b"f"])
-    node = fields[b"n"].decode("utf-8", "replace")
-    seq = _seq(stream_id) - len(frames)
-    entries = []
-    for _, moment, connection_id, mock_id, path, direction, is_binary, size, body, matched in frames:
-        seq += 1
-        if seq > since:
-            entries.append(ClusterEntry((seq, moment, connection_id, mock_id, path, direction, is_binary, size, body,
-                                         matched, node)))
-    return entries
+    """The entries of one stream entry (a batch) numbered after ``since``; none, said in the log,
+    for an entry that is not mockd's (another program's, or garbage written to the stream)."""
+    try:
+        frames = msgpack.unpackb(fields[b"f"])
+        node = fields[b"n"].decode("utf-8", "replace")
+        seq = _seq(stream_id) - len(frames)
+        entries = []
+        for _, moment, connection_id, mock_id, path, direction, is_binary, size, body, matched in frames:
+            seq += 1
+            if seq > since:
+                entries.append(ClusterEntry((seq, float(moment), connection_id, mock_id, path, direction,
+                                             bool(is_binary), int(size), body, matched, node)))
+        return entries
+    except Exception as exc:  # noqa: BLE001 (msgpack's errors, KeyError, a bad shape: all the same here)
+        log.warning("cluster: the journal entry %s in Redis is not mockd's (%s): left out",
+                    stream_id.decode("ascii", "replace"), exc)
+        return []
 
 
 def _seq(stream_id):
@@ -142,6 +148,9 @@ class SharedJournal:
         self._ready = Event()
         self._sending = Semaphore()  # one batch at a time: batches are numbered in order
         self._floor = 0              # the highest seq this node assigned or read
+        self._waiters = []           # the waits on the stream (wait())
+        self._follower = None        # the greenlet reading new entries for them
+        self._followed = 0           # the last seq it read
         self._append = self._redis.register_script(_APPEND)
         journal.tee(self._pending, self._ready.set)
 
@@ -224,25 +233,80 @@ class SharedJournal:
     @_reaching_redis
     def wait(self, filters, count, timeout):
         """``POST /websocket/messages/wait`` across the cluster: the entries after
-        ``filters.since`` first (``filters.scan``), then each new one as the stream gets it, until
+        ``filters.since`` (``filters.scan``), and each new one as the stream gets it, until
         ``count`` are accepted or ``timeout`` seconds pass. Returns ``(complete, entries, last
-        seq read)``."""
-        deadline = time.monotonic() + timeout
+        seq read)``.
+
+        New entries come from one reader of the stream, :meth:`_follow`, however many waits
+        there are (a blocking read each would take a connection each). The wait is registered
+        with it before the entries already there are read, so none falls between the two (one
+        seen by both counts once)."""
         self.flush()
-        recorded = list(self._read(filters.since))
-        last = recorded[-1].seq if recorded else max(filters.since or 0, 0)
-        found = list(filters.scan(recorded, count))
-        while len(found) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            answer = self._redis.xread({STREAM: f"{last}-0"}, count=READ_CHUNK, block=max(1, int(min(left, BLOCK) * 1000)))
-            for _, rows in answer or ():
-                for stream_id, fields in rows:
-                    for entry in _decode(stream_id, fields, last):
-                        if len(found) < count and filters.accept(entry, entry.body):
-                            found.append(entry)
-                    last = max(last, _seq(stream_id))
-        self._floor = max(self._floor, last)
+        waiter = _Waiter(filters, count)
+        self._start_follower()
+        self._waiters.append(waiter)
+        try:
+            recorded = list(self._read(filters.since))
+            for entry in filters.scan(recorded, count):
+                waiter.take(entry)
+            waiter.event.wait(timeout)
+        finally:
+            self._waiters.remove(waiter)
+        if waiter.failed:
+            raise JournalUnavailable("the stream could not be read")
+        found = sorted(waiter.found, key=lambda entry: entry.seq)
         complete = len(found) >= count
+        last = max(self._followed, recorded[-1].seq if recorded else 0)
         return complete, (found[:count] if complete else found), last
+
+    def _start_follower(self):
+        if self._follower is None:
+            rows = self._redis.xrevrange(STREAM, "+", "-", count=1)
+            self._followed = max(self._followed, _seq(rows[0][0]) if rows else 0)
+            self._follower = spawn(self._follow)  # runs once this greenlet yields: after the wait is registered
+
+    def _follow(self):
+        """Read the stream's new entries while anybody waits, and offer each to every wait."""
+        import redis
+        try:
+            while self._waiters:
+                try:
+                    answer = self._redis.xread({STREAM: f"{self._followed}-0"}, count=READ_CHUNK,
+                                               block=int(BLOCK * 1000))
+                except redis.RedisError as exc:
+                    self._backend._lost(exc)
+                    for waiter in self._waiters:
+                        waiter.failed = True
+                        waiter.event.set()
+                    return
+                for _, rows in answer or ():
+                    for stream_id, fields in rows:
+                        for entry in _decode(stream_id, fields, self._followed):
+                            for waiter in list(self._waiters):
+                                if waiter.filters.accept(entry, entry.body):
+                                    waiter.take(entry)
+                        self._followed = max(self._followed, _seq(stream_id))
+        finally:
+            self._follower = None
+            self._floor = max(self._floor, self._followed)
+
+
+class _Waiter:
+    """One ``POST /websocket/messages/wait`` on the shared journal."""
+
+    __slots__ = ("filters", "count", "found", "seqs", "event", "failed")
+
+    def __init__(self, filters, count):
+        self.filters = filters
+        self.count = count
+        self.found = []
+        self.seqs = set()
+        self.event = Event()
+        self.failed = False
+
+    def take(self, entry):
+        if entry.seq not in self.seqs:
+            self.seqs.add(entry.seq)
+            self.found.append(entry)
+            if len(self.found) >= self.count:
+                self.event.set()

@@ -4,12 +4,9 @@ one machine or many, serve as one mock server.
 Through Redis (redis-py; its sockets are gevent's once the process is patched, so every call
 here yields instead of blocking the hub):
 
-- the mock table is one JSON document (``mockd:mocks``: the mocks as written, id and type filled in,
-  a version and the node that wrote it). A node whose table changes writes it and publishes
-  its version on ``mockd:changes``; every other node reads it and applies it as a config reload
-  does (a changed mock's clients get 1012). Changes in a burst (``DELETE /mocks``, an import)
-  go out as one write. The first node seeds the document from its config; a later one with a
-  different file says so and follows the cluster, unless ``--cluster-reset``.
+- the mock table (``table.py``): a hash of the mocks by id; a node writes what it changed and
+  publishes a notice on ``mockd:changes``; every node then applies the cluster's table as a
+  config reload does (a changed mock's clients get 1012);
 - membership: each node refreshes ``mockd:node:<id>`` (its address, start, connection count)
   every second with a time to live of :data:`NODE_TTL` seconds, so a node killed with -9
   leaves ``GET /cluster`` within that.
@@ -23,28 +20,27 @@ import uuid
 
 import gevent
 
-from ..config import build_mock
 from ..errors import ConfigError, MockdError
 from ..greenlets import spawn
 from ..templatefuncs import share_sequences
 from .base import Backend
 from .commands import run_command
 from .node import node_entry
+from .table import CHANNEL, SharedTable
 
 __all__ = ["RedisBackend"]
 
 log = logging.getLogger("mockd.cluster")
 
-MOCKS_KEY = "mockd:mocks"
-VERSION_KEY = "mockd:mocks:version"
-CHANNEL = "mockd:changes"
 COMMANDS = "mockd:commands"  # what a node asks the others (GET /websocket/connections...)
 ASK_TIMEOUT = 2.0     # seconds a node waits for the others' answers (a broadcast: BROADCAST_WAIT)
 BROADCAST_WAIT = 12.0
 NODE_PREFIX = "mockd:node:"
 NODE_TTL = 5          # seconds a node stays listed after its last heartbeat
 HEARTBEAT = 1.0       # seconds between heartbeats
-COALESCE = 0.02       # seconds a burst of local changes is gathered into one write
+POOL_SIZE = 200       # connections to Redis at most (a node's waits share one: journal.py)
+POOL_WAIT = 10        # seconds a call waits for one of them
+ANSWER_POLL = 4.0     # seconds one BLPOP of an answer blocks at most (below the socket timeout)
 MINIMUM_REDIS = (6, 2)
 FAULTS_KEY = "mockd:faults"  # mock id -> its faults as this node last had them (for later nodes)
 
@@ -55,13 +51,13 @@ class RedisBackend(Backend):
         self.url = url
         self.node_id = node_id or f"{socket.gethostname()}-{os.getpid()}"
         self.reset = reset
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # A blocking pool: past its size a call waits for a free connection (redis-py's default
+        # pool raises "Too many connections" at 100, which is no outage of Redis).
+        self._redis = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=5, socket_connect_timeout=5))
         self._server = None
         self._greenlets = []
-        self._dirty = None          # an Event-like flag: a local change waits to be written
-        self._applying = False      # a remote table is being applied: not a local change
-        self._seen_version = None   # the table version this node serves
-        self._unpublished = False   # a change made here has not reached Redis (it went away)
+        self.table = SharedTable(self)
         #: False while Redis cannot be reached: the node serves what it has, admin writes of
         #: the mock table answer 503, reads say they are partial (mockd/admin/app.py).
         self.available = True
@@ -82,24 +78,13 @@ class RedisBackend(Backend):
         if tuple(int(part) for part in version.split(".")[:2] if part.isdigit()) < MINIMUM_REDIS:
             raise MockdError(f"--cluster {self.url}: Redis {version} is too old: mockd needs "
                              f"{'.'.join(map(str, MINIMUM_REDIS))} or later (streams trimmed by id)")
-        ours = _table(server)
-        document = json.dumps({"version": self._next_version(), "node": self.node_id, "mocks": ours})
-        if self.reset or self._redis.set(MOCKS_KEY, document, nx=True):
-            log.info("cluster %s: this node's mocks are the cluster's (%d mocks)%s", self.url, len(ours),
-                     " (--cluster-reset)" if self.reset else "")
-            self._seen_version = json.loads(document)["version"]
+        try:
             if self.reset:
-                self._redis.set(MOCKS_KEY, document)
-            self._redis.publish(CHANNEL, json.dumps({"node": self.node_id, "version": self._seen_version}))
-        else:
-            theirs = json.loads(self._redis.get(MOCKS_KEY))
-            if theirs["mocks"] != ours:
-                log.warning("cluster %s: this node's config differs from the cluster's mocks; following the "
-                            "cluster (%d mocks; --cluster-reset replaces them with this node's)", self.url,
-                            len(theirs["mocks"]))
-            self._apply(theirs)
+                self._redis.delete(FAULTS_KEY)
+            self.table.join(server, self.reset)
+        except redis.RedisError as exc:
+            raise MockdError(f"--cluster {self.url}: Redis failed while joining ({exc})") from None
         self._take_faults()
-        server.mocks.on_change = self.mocks_changed
         share_sequences(self._counter)
         self._beat()
         self._greenlets = [spawn(self._heartbeats), spawn(self._listen)]
@@ -132,7 +117,15 @@ class RedisBackend(Backend):
         from .commands import compile_fault
         server = self._server
         for mock_id, raw in self._redis.hgetall(FAULTS_KEY).items():
-            mock_id, kept = mock_id.decode(), json.loads(raw)
+            mock_id = mock_id.decode("utf-8", "replace")
+            try:
+                kept = json.loads(raw)
+                if not isinstance(kept, dict) or not {"config", "faults"} <= kept.keys():
+                    raise ValueError("not mockd's")
+            except ValueError:
+                log.warning("cluster: the faults of mock %s in Redis (%s) are not mockd's: left out", mock_id,
+                            FAULTS_KEY)
+                continue
             if mock_id not in server.mocks:
                 continue
             faults = server.mocks.faults_of(mock_id)
@@ -179,28 +172,19 @@ class RedisBackend(Backend):
                 self._lost(exc)
 
     def _lost(self, exc):
+        import redis
+        if isinstance(exc, redis.ResponseError):  # Redis answered: it refused one command, it is not away
+            log.error("cluster: Redis at %s refused a command: %s", self.url, exc)
+            return
         if self.available:
             self.available = False
             log.warning("cluster: Redis at %s cannot be reached (%s): serving the mocks this node has; changes to "
                         "them answer 503 until it is back", self.url, exc)
 
     def _back(self):
-        """Redis answers again: take the cluster's table; or send this node's, when Redis lost
-        it or when a change made here did not reach it and nobody changed the table since."""
-        raw = self._redis.get(MOCKS_KEY)
-        theirs = json.loads(raw) if raw is not None else None
-        if theirs is None:
-            log.warning("cluster: Redis at %s is back without the mocks: seeding them from this node", self.url)
-            self._publish(wait=False)
-        elif self._unpublished and theirs["version"] == self._seen_version:
-            log.warning("cluster: Redis at %s is back: sending the change made here while it was away", self.url)
-            self._publish(wait=False)
-        else:
-            if self._unpublished:
-                log.warning("cluster: Redis at %s is back, and node %s changed the mocks meanwhile: the change made "
-                            "here while Redis was away is dropped for the cluster's", self.url, theirs.get("node"))
-            self._apply(theirs)
-        self._unpublished = False
+        """Redis answers again: write the changes made here meanwhile and take the cluster's
+        mocks (seeding them from this node if Redis came back without them)."""
+        self.table.sync()
         self.available = True
         if self._recordings is not None:
             self._recordings.resend()
@@ -218,45 +202,27 @@ class RedisBackend(Backend):
         return self.available
 
     def nodes(self):
-        keys = sorted(self._redis.scan_iter(match=NODE_PREFIX + "*", count=1000))
-        values = self._redis.mget(keys) if keys else []
-        listed = [json.loads(value) for value in values if value is not None]
-        if not any(node["id"] == self.node_id for node in listed):  # asked before its first heartbeat
-            listed = sorted([*listed, node_entry(self._server, self.node_id)], key=lambda node: node["id"])
-        return listed
-
-    # ------------------------------------------------------------ the mock table
-
-    def mocks_changed(self):
-        """Called by the mock table after a local change; the write happens a moment later, once
-        for a burst of changes, in a greenlet of its own (the admin request does not wait)."""
-        if self._applying:
-            return
-        if self._dirty is None:
-            self._dirty = spawn(self._publish)
-
-    def _publish(self, wait=True):
+        """The live nodes; this one alone (the answer marked partial) while Redis is away."""
         import redis
-        if wait:
-            gevent.sleep(COALESCE)
-        self._dirty = None
+        listed = []
         try:
-            self._write_table()
-        except redis.RedisError as exc:  # Redis went away after the change was made: sent when back
-            self._unpublished = True
+            keys = sorted(self._redis.scan_iter(match=NODE_PREFIX + "*", count=1000))
+            values = self._redis.mget(keys) if keys else []
+        except redis.RedisError as exc:
             self._lost(exc)
-            if not wait:
-                raise
-
-    def _write_table(self):
-        version = self._next_version()
-        self._redis.set(MOCKS_KEY, json.dumps({"version": version, "node": self.node_id,
-                                               "mocks": _table(self._server)}))
-        self._seen_version = version
-        self._redis.publish(CHANNEL, json.dumps({"node": self.node_id, "version": version}))
-
-    def _next_version(self):
-        return int(self._redis.incr(VERSION_KEY))
+            keys = values = []
+        for key, value in zip(keys, values):
+            entry = _node(value)
+            if entry is None:
+                if value is not None:
+                    log.warning("cluster: %s in Redis is not a node's entry: left out", key.decode("utf-8", "replace"))
+            else:
+                listed.append(entry)
+        # Every node as of its last heartbeat (this one too, so that any node answers alike);
+        # this one as it is now before its first, or while Redis is away.
+        if not any(node["id"] == self.node_id for node in listed):
+            listed.append(node_entry(self._server, self.node_id))
+        return sorted(listed, key=lambda node: node["id"])
 
     def ask(self, op, **args):
         """Run ``op`` here and, through ``mockd:commands``, on every other live node; each
@@ -278,18 +244,27 @@ class RedisBackend(Backend):
     def _answers(self, reply, count, wait):
         """Up to ``count`` answers from the ``reply`` list, within ``wait`` seconds."""
         answers, deadline = [], time.monotonic() + wait
-        for _ in range(count):
+        while len(answers) < count:
             left = deadline - time.monotonic()
-            got = self._redis.blpop([reply], timeout=left) if left > 0 else None
-            if got is None:
+            if left <= 0:
                 log.warning("cluster: %d node(s) did not answer in time", count - len(answers))
                 break
-            answers.append(json.loads(got[1]))
+            # In steps below the socket timeout: a long wait is not a Redis that stopped answering.
+            got = self._redis.blpop([reply], timeout=max(0.01, min(left, ANSWER_POLL)))
+            if got is not None:
+                try:
+                    answers.append(json.loads(got[1]))
+                except ValueError:
+                    log.warning("cluster: an answer on %s is not JSON: left out", reply)
         self._redis.delete(reply)
         return answers
 
     def _answer(self, request):
-        answer = run_command(self._server, self.node_id, request["op"], request["args"])
+        try:
+            answer = run_command(self._server, self.node_id, request["op"], request["args"])
+        except (KeyError, TypeError) as exc:  # an op or arguments this version does not know
+            log.warning("cluster: a command from node %s cannot be run here (%r): ignored", request.get("node"), exc)
+            return
         self._redis.rpush(request["reply"], json.dumps(answer))
         self._redis.expire(request["reply"], 30)
 
@@ -306,44 +281,32 @@ class RedisBackend(Backend):
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(CHANNEL, COMMANDS)
         for message in pubsub.listen():
-            notice = json.loads(message["data"])
-            if notice.get("node") == self.node_id:
+            try:
+                notice = json.loads(message["data"])
+                if not isinstance(notice, dict):
+                    raise ValueError("not a JSON object")
+                if notice.get("node") == self.node_id:
+                    continue
+                if message["channel"] in (COMMANDS, COMMANDS.encode()):
+                    if not (isinstance(notice.get("op"), str) and isinstance(notice.get("args"), dict)
+                            and isinstance(notice.get("reply"), str)):
+                        raise ValueError("not a command")
+                    spawn(self._answer, notice)  # a broadcast may take a while: the listener goes on
+                    continue
+            except ValueError as exc:  # not mockd's: one bad message must not stop the listener
+                log.warning("cluster: a message on %s is not mockd's (%s): ignored", message["channel"], exc)
                 continue
-            if message["channel"] in (COMMANDS, COMMANDS.encode()):
-                spawn(self._answer, notice)  # a broadcast may take a while: the listener goes on
-                continue
-            raw = self._redis.get(MOCKS_KEY)
-            if raw is not None:
-                self._apply(json.loads(raw))
-
-    def _apply(self, document):
-        """Serve the cluster's mock table (a reload: changed mocks' clients get 1012)."""
-        if document["version"] == self._seen_version:
-            return
-        server = self._server
-        try:
-            mocks = [build_mock(spec, server.registry, f"cluster mocks[{index}]", plugins=server.config.plugins,
-                                source=server.config.source)
-                     for index, spec in enumerate(document["mocks"])]
-        except ConfigError as exc:
-            log.error("cluster: node %s's mocks do not load here (different plugins?): %s; keeping this node's",
-                      document.get("node"), exc)
-            return
-        self._applying = True
-        try:
-            report = server.mocks.reload(mocks)
-        finally:
-            self._applying = False
-        self._seen_version = document["version"]
-        log.info("cluster: mocks of node %s applied (version %d): %s", document.get("node"), document["version"],
-                 ", ".join(f"{len(ids)} {what}" for what, ids in report.items() if ids) or "no change")
+            self.table.sync()
 
 
-def _table(server):
-    # The specs as written, not to_json() (which adds "enabled": true): a node that applies them
-    # holds the very specs a reload of the same file builds, so that a SIGHUP changing nothing
-    # closes no client with 1012 there.
-    return [mock.spec for mock in server.mocks.values()]
+def _node(value):
+    """A node's entry from Redis, or None when it is not one (garbage, or another program's)."""
+    try:
+        entry = json.loads(value)
+    except ValueError:
+        return None
+    needed = ("id", "address", "startedAt", "lastHeartbeat", "connections")
+    return entry if isinstance(entry, dict) and all(key in entry for key in needed) else None
 
 
 class _SharedCounter:
