@@ -24,15 +24,17 @@ from ..blame import blame
 from ..errors import ConfigError
 from ..greenlets import UNWIND
 from ..errors import MockConflict, UnknownMock
-from . import cluster, configio, connections, faults, guard, journal, mocks, openapi, protocols, recordings, system
+from . import cluster, configio, connections, dashboard, events, faults, guard, journal, mocks, openapi, protocols, \
+    recordings, system
 from ..ws.guard import RequestTimeout
 from .common import MAX_BODY, SERVER_KEY, ApiError
 
 log = logging.getLogger("mockd.admin")
 
 BLUEPRINTS = (mocks.bp, configio.bp, connections.bp, faults.bp, journal.bp, recordings.bp, system.bp, cluster.bp,
-              openapi.bp)
-OPEN_ENDPOINTS = ("system.health",)
+              openapi.bp, events.bp, dashboard.bp)
+#: Routes without the token: the health check, and the dashboard's static files (no data in them).
+OPEN_ENDPOINTS = ("system.health", "dashboard.to_index", "dashboard.index", "dashboard.asset")
 _CODES = {413: "payload_too_large"}  # Werkzeug's name, "Request Entity Too Large", is the RFC 2616 one
 # What passes through the views untouched: the greenlet's kill, a gevent.Timeout its starter
 # catches, and the listener's request deadline (ws/guard.py answers it with 408 and closes).
@@ -87,7 +89,8 @@ def create_app(server):
     app.after_request(guard.add_cors_headers)
     app.after_request(cluster.mark_partial)
     app.register_error_handler(ApiError, _api_error)
-    app.register_error_handler(ConfigError, lambda exc: _error(400, "validation_error", str(exc)))
+    app.register_error_handler(ConfigError, lambda exc: _error(400, "validation_error", str(exc), errors=[
+        {"message": problem.message, "where": problem.where} for problem in exc.errors]))
     app.register_error_handler(MockConflict, lambda exc: _error(409, exc.code, str(exc)))
     app.register_error_handler(UnknownMock, lambda exc: _error(404, "not_found", "mock not found"))
     app.register_error_handler(HTTPException, _http_error)

@@ -68,11 +68,11 @@ def json_body(default=_ABSENT):
         raise invalid(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", "invalid_json") from None
     except (ValueError, RecursionError) as exc:  # a 5000-digit number, or nesting too deep
         raise invalid(f"invalid JSON: {exc}", "invalid_json") from None
-    _check_parsed(value)
+    check_parsed(value)
     return value
 
 
-def _check_parsed(value):
+def check_parsed(value):
     """Refuse JSON nested deeper than a config file may be (the same walks follow: validating,
     compiling, rendering), and strings holding a lone surrogate: JSON's ``"\\ud800"`` parses to
     one, which is no text and fails whenever it is encoded as UTF-8 (sent in a frame, journaled,

@@ -46,11 +46,15 @@ def frame_payload(body):
         raise invalid("data is not valid base64 (standard alphabet, with '=' padding)", "invalid_base64") from None
 
 
+def listing(srv):
+    """Every node's live connections and the totals, as ``GET /websocket/connections`` answers."""
+    found = [c for answer in srv.backend.ask("connections") for c in answer]
+    return {"connections": found, "stats": merge_stats(srv.backend.ask("stats"))}
+
+
 @bp.get("/websocket/connections")
 def list_connections():
-    backend = server().backend
-    found = [c for answer in backend.ask("connections") for c in answer]
-    return {"connections": found, "stats": merge_stats(backend.ask("stats"))}
+    return listing(server())
 
 
 @bp.get("/websocket/connections/<connection_id>")

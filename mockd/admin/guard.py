@@ -93,7 +93,15 @@ def _is_json(mimetype):
     return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
+#: Routes that also take a YAML body (``mockd/admin/yamlbody.py``): no form or no-preflight
+#: ``fetch`` can send those types either.
+YAML_ENDPOINTS = ("mocks.create_mock", "mocks.replace_mock")
+
+
 def require_json():
+    from .yamlbody import YAML_TYPES
+    if request.endpoint in YAML_ENDPOINTS and request.mimetype in YAML_TYPES:
+        return
     if _has_body() and not _is_json(request.mimetype):
         sent = request.headers.get("Content-Type")
         raise ApiError(415, "unsupported_media_type",

@@ -9,11 +9,13 @@ concurrent editors into 412 ``precondition_failed``.
 import hashlib
 import json
 
+import yaml
 from flask import Blueprint, request
 
 from . import batch
+from .yamlbody import built, mock_body
 from .common import ApiError, field, invalid, json_body, json_object, no_content, not_found, query_bool, \
-    query_int, rfc3339, server
+    query_choice, query_int, rfc3339, server
 
 bp = Blueprint("mocks", __name__)
 
@@ -107,7 +109,8 @@ def list_mocks():
 
 @bp.post("/mocks")
 def create_mock():
-    mock = _build(_stamped(json_object()))
+    spec, text = mock_body()
+    mock = built(_build, _stamped(spec), text)
     server().mocks.add(mock)
     return _answer(mock, "created", f"Created {mock.type} mock", 201)
 
@@ -115,16 +118,24 @@ def create_mock():
 @bp.get("/mocks/<mock_id>")
 def get_mock(mock_id):
     mock = _get(mock_id)
+    if query_choice("format", ("json", "yaml")) == "yaml":  # for an editor: the mock as a file has it
+        text = yaml.safe_dump(_as_written(mock), sort_keys=False, allow_unicode=True, default_flow_style=False)
+        return text, 200, {"ETag": f'"{etag(mock)}"', "Content-Type": "application/yaml; charset=utf-8"}
     return mock_json(mock), 200, {"ETag": f'"{etag(mock)}"'}
+
+
+def _as_written(mock):
+    """The mock as one would write it in a file: without the server's timestamps."""
+    return {key: value for key, value in mock_json(mock).items() if key not in ("createdAt", "updatedAt")}
 
 
 @bp.put("/mocks/<mock_id>")
 def replace_mock(mock_id):
     old = _get(mock_id)
-    spec = json_object()
+    spec, text = mock_body()
     _check_if_match(old)
     # The URL names the mock: an id in the body cannot move it.
-    mock = _build(_stamped(dict(spec, id=mock_id), old.spec.get("createdAt")))
+    mock = built(_build, _stamped(dict(spec, id=mock_id), old.spec.get("createdAt")), text)
     server().mocks.replace(mock_id, mock)
     return _answer(mock, "updated", f"Updated {mock.type} mock")
 

@@ -56,15 +56,19 @@ def _op(summary, tag, responses, body=None, params=(), errors=()):
     if params:
         operation["parameters"] = list(params)
     if body is not None:
-        schema, required = body
-        operation["requestBody"] = {"required": required, "content": {"application/json": {"schema": schema}}}
+        schema, required, *also = body
+        content = {"application/json": {"schema": schema}}
+        if also and also[0] == "yaml":  # the mock as a config file writes it (mockd/admin/yamlbody.py)
+            content["application/yaml"] = {"schema": _STR}
+        operation["requestBody"] = {"required": required, "content": content}
         operation["responses"].setdefault("415", _error(_ERROR_TEXT[415]))
     operation["responses"].setdefault("403", _error(_ERROR_TEXT[403]))
     return operation
 
 
 _ERROR_TEXT = {
-    400: "invalid input: invalid_json, validation_error, invalid_type, invalid_base64, invalid_parameter",
+    400: "invalid input: invalid_json, invalid_yaml, validation_error, invalid_type, invalid_base64, "
+         "invalid_parameter",
     403: "forbidden_host (a Host that is not this API's: see --admin-allow-host) or forbidden_origin (a web "
          "page of another origin: see --admin-allow-origin)",
     404: "not_found",
@@ -165,7 +169,7 @@ def _paths():
                 _param("offset", schema=_INT), _param("limit", schema={"type": "integer", "minimum": 1})],
                 errors=[400]),
             "post": _op("Create a mock; it serves as soon as this answers", "mocks",
-                        {"201": _json(_ref("MockAction"), "created")}, body=(_ref("NewMock"), True),
+                        {"201": _json(_ref("MockAction"), "created")}, body=(_ref("NewMock"), True, "yaml"),
                         errors=[400, 409]),
             "delete": _op("Delete every mock (of one type); their clients get 1012", "mocks",
                           {"204": _NO_CONTENT}, params=[_param("type")]),
@@ -174,10 +178,14 @@ def _paths():
             {"created": _INT, "mocks": {"type": "array", "items": mock}}), "created")},
             body=({"type": "array", "items": _ref("NewMock")}, True), errors=[400, 409])},
         "/mocks/{mock_id}": {
-            "get": _op("Get a mock (with its ETag)", "mocks", {"200": _json(mock, "the mock")}, params=[MOCK_ID],
-                       errors=[404]),
+            "get": _op("Get a mock (with its ETag); as YAML with ?format=yaml", "mocks", {"200": dict(
+                _json(mock, "the mock"), content={"application/json": {"schema": mock},
+                                                  "application/yaml": {"schema": _STR}})},
+                params=[MOCK_ID, _param("format", schema={"type": "string", "enum": ["json", "yaml"]},
+                                        description="yaml: the mock as a config file writes it")],
+                errors=[400, 404]),
             "put": _op("Replace a mock; its clients get 1012", "mocks", {"200": action},
-                       body=(_ref("NewMock"), True), params=[MOCK_ID, IF_MATCH], errors=[400, 404, 409, 412]),
+                       body=(_ref("NewMock"), True, "yaml"), params=[MOCK_ID, IF_MATCH], errors=[400, 404, 409, 412]),
             "patch": _op("Merge-patch a mock (RFC 7396); its clients get 1012", "mocks", {"200": action},
                          body=(_ref("MockPatch"), True), params=[MOCK_ID, IF_MATCH], errors=[400, 404, 409, 412]),
             "delete": _op("Delete a mock; its clients get 1012", "mocks", {"204": _NO_CONTENT},
@@ -240,6 +248,22 @@ def _paths():
             "Block until N matching journal entries exist, or time out with 408", "journal",
             {"200": _json(_ref("Messages"), "the first N matching entries")}, body=(_WAIT, False),
             errors=[400, 408])},
+        "/ui": {"get": dict(_op("Redirect to /ui/", "dashboard", {"308": {"description": "to /ui/"}}),
+                            security=[])},
+        "/ui/": {"get": dict(_op("The dashboard (HTML); never needs a token", "dashboard", {"200": {
+            "description": "the page", "content": {"text/html": {"schema": _STR}}}}), security=[])},
+        "/ui/{name}": {"get": dict(_op("The dashboard's files (JavaScript, CSS); never need a token", "dashboard", {
+            "200": {"description": "the file", "content": {"*/*": {"schema": _STR}}}}, params=[
+                _param("name", "path", description="a file of the dashboard")], errors=[404]), security=[])},
+        "/events": {"get": _op(
+            "Server-sent events: hello, mocks and connections on change, new journal messages, stats every "
+            "second", "system", {"200": {"description": "an endless text/event-stream", "content": {
+                "text/event-stream": {"schema": _STR}}},
+                "503": _error("too_many_streams: 16 streams are open already")},
+            params=[_param("connectionId", description="only this connection's messages"),
+                    _param("mockId", description="only this mock's messages"),
+                    _param("messages", schema={"type": "string", "enum": ["true", "false"]},
+                           description="false: no messages events")])},
         "/health": {"get": dict(_op("Liveness; never needs a token", "system", {"200": _json(_obj(
             {"status": _STR, "uptime": _INT, "timestamp": _STR}, ["status", "uptime", "timestamp"]), "up")}),
             security=[])},
