@@ -203,20 +203,31 @@ class RedisBackend(Backend):
 
     def nodes(self):
         """The live nodes; this one alone (the answer marked partial) while Redis is away."""
+        return self._nodes()
+
+    def _nodes(self, beating=False):
+        """The nodes listed in Redis; with ``beating``, only those that beat lately: one that
+        missed two heartbeats is dying (its entry stays until it expires), and a question to
+        every node does not wait for its answer. (Told by the entry's time to live, Redis's
+        clock: the nodes' clocks may differ.)"""
         import redis
         listed = []
         try:
             keys = sorted(self._redis.scan_iter(match=NODE_PREFIX + "*", count=1000))
-            values = self._redis.mget(keys) if keys else []
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(key)
+                pipe.pttl(key)
+            answers = pipe.execute() if keys else []
         except redis.RedisError as exc:
             self._lost(exc)
-            keys = values = []
-        for key, value in zip(keys, values):
+            keys = answers = []
+        for key, value, ttl in zip(keys, answers[::2], answers[1::2]):
             entry = _node(value)
             if entry is None:
                 if value is not None:
                     log.warning("cluster: %s in Redis is not a node's entry: left out", key.decode("utf-8", "replace"))
-            else:
+            elif not beating or ttl > (NODE_TTL - 2.5 * HEARTBEAT) * 1000 or entry["id"] == self.node_id:
                 listed.append(entry)
         # Every node as of its last heartbeat (this one too, so that any node answers alike);
         # this one as it is now before its first, or while Redis is away.
@@ -231,7 +242,8 @@ class RedisBackend(Backend):
         import redis
         answers = [run_command(self._server, self.node_id, op, args)]
         try:
-            others = [node["id"] for node in self.nodes() if node["id"] != self.node_id] if self.available else []
+            others = [node["id"] for node in self._nodes(beating=True) if node["id"] != self.node_id] \
+                if self.available else []
             if others:
                 reply = f"mockd:reply:{uuid.uuid4().hex}"
                 self._redis.publish(COMMANDS, json.dumps({"op": op, "args": args, "reply": reply,
