@@ -209,6 +209,27 @@ def load_yaml(text, name=None):
         loader.dispose()
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes the loader's numbers (:class:`LiteralInt`, :class:`LiteralFloat`)
+    as they were written: SafeDumper refuses subclasses of int and float."""
+
+
+def _represent_literal(dumper, value):
+    tag = "tag:yaml.org,2002:int" if isinstance(value, int) else "tag:yaml.org,2002:float"
+    base = int(value) if isinstance(value, int) else float(value)
+    text = value.literal if value.literal is not None else dumper.represent_data(base).value
+    return dumper.represent_scalar(tag, text)
+
+
+_Dumper.add_representer(LiteralInt, _represent_literal)
+_Dumper.add_representer(LiteralFloat, _represent_literal)
+
+
+def dump_yaml(value):
+    """``value`` (a mock, as loaded from a file or the API) as block YAML, keys in their order."""
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
 def scalar_text(value):
     """The literal text of a YAML scalar as the Go decoder would store it in a string field."""
     if isinstance(value, bool):

@@ -88,6 +88,16 @@ def raw(make_mockd_server):
 
 
 @pytest.fixture
+def served_demo(tmp_path):
+    """The real CLI, ``mockd serve`` without -c: the built-in demo, in a process of its own
+    (``Served`` of tests/test_readme_examples.py), stopped at teardown."""
+    from test_readme_examples import Served
+    server = Served(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def redis_server(tmp_path):
     """A real redis-server on a free port (tests/_redis.py), stopped at teardown."""
     from _redis import RedisServer

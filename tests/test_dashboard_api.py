@@ -208,3 +208,16 @@ def test_yaml_is_taken_only_where_the_dashboard_sends_it(srv):
         f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 50) + "]\n" for i in range(5))
     refused = srv.admin.request("POST", "/mocks", data=bomb.encode(), headers={"Content-Type": YAML})
     assert refused.status == 400 and refused.json["error"] == "invalid_yaml"  # the config loader's alias budget
+
+
+def test_a_mock_from_a_yaml_file_is_read_back_as_yaml_with_its_numbers_as_written(make_mockd_server, tmp_path):
+    path = tmp_path / "mockd.yaml"
+    path.write_text('version: "1.0"\nmocks:\n  - id: feed\n    websocket:\n      path: /feed\n'
+                    "      maxMessageSize: 65536\n      defaultResponse: {type: json, value: {price: 1.50, n: 0x1F}}\n")
+    srv = make_mockd_server(str(path))
+    read = srv.admin.get("/mocks/feed", query={"format": "yaml"})
+    assert read.status == 200, read.body
+    text = read.body.decode()
+    assert "maxMessageSize: 65536" in text and "price: 1.50" in text and "n: 0x1F" in text
+    again = srv.admin.request("PUT", "/mocks/feed", data=read.body, headers={"Content-Type": YAML})
+    assert again.status == 200 and again.json["mock"]["websocket"]["maxMessageSize"] == 65536

@@ -177,10 +177,9 @@ class Served:
 
 
 @pytest.fixture
-def demo(tmp_path):
-    server = Served(tmp_path)
-    yield server
-    server.stop()
+def demo(served_demo):
+    """The real CLI, ``mockd serve`` without -c: the built-in demo (tests/conftest.py)."""
+    return served_demo
 
 
 @pytest.fixture
@@ -679,7 +678,8 @@ def documented_files():
     the plugin's distribution (its sources and README)."""
     plugin = ROOT / "plugins" / "mockd-protobuf"
     return [*sorted((ROOT / "mockd").rglob("*.py")), ROOT / "mockd" / "demo.yaml", README, ROOT / "setup.cfg",
-            *sorted((ROOT / "docs").iterdir()), *sorted((ROOT / "etc").iterdir()), *sorted((ROOT / "man").iterdir()),
+            *sorted(path for path in (ROOT / "docs").iterdir() if path.is_file()), *sorted((ROOT / "etc").iterdir()),
+            *sorted((ROOT / "man").iterdir()),
             plugin / "README.rst", plugin / "setup.cfg", *sorted((plugin / "mockd_protobuf").glob("*.py"))]
 
 

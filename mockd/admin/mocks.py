@@ -9,9 +9,9 @@ concurrent editors into 412 ``precondition_failed``.
 import hashlib
 import json
 
-import yaml
 from flask import Blueprint, request
 
+from ..yamlload import dump_yaml
 from . import batch
 from .yamlbody import built, mock_body
 from .common import ApiError, field, invalid, json_body, json_object, no_content, not_found, query_bool, \
@@ -119,7 +119,7 @@ def create_mock():
 def get_mock(mock_id):
     mock = _get(mock_id)
     if query_choice("format", ("json", "yaml")) == "yaml":  # for an editor: the mock as a file has it
-        text = yaml.safe_dump(_as_written(mock), sort_keys=False, allow_unicode=True, default_flow_style=False)
+        text = dump_yaml(_as_written(mock))
         return text, 200, {"ETag": f'"{etag(mock)}"', "Content-Type": "application/yaml; charset=utf-8"}
     return mock_json(mock), 200, {"ETag": f'"{etag(mock)}"'}
 
