@@ -102,6 +102,7 @@ def test_a_chrome_har_converted_as_a_scenario_replays_every_frame(tmp_path, make
     play(server.url("/chat"), frames, "chat.v1", rewrite=lambda text: text)  # each connection from step 0
 
 
+@pytest.mark.slow
 def test_a_chrome_har_converted_as_matchers_answers_with_the_first_reply(tmp_path, make_mockd_server):
     result, out = convert(tmp_path, CHROME_HAR, "--as", "matchers")
     assert result.stderr == ("mockd: warning: mocks.yaml: mocks[0]: 1 client message was followed by several server "

@@ -130,6 +130,7 @@ def test_every_block_is_run():
         assert f"\ndef {test}(" in (ROOT / "tests" / path).read_text(encoding="utf-8"), (name, path, test)
 
 
+@pytest.mark.slow
 def test_blocks_are_the_ones_docutils_sees():
     """The extraction above finds exactly the literal blocks a reStructuredText parser finds."""
     import docutils.core as docutils_core  # a test extra: missing, this fails rather than skips

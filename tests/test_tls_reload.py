@@ -93,6 +93,7 @@ def test_tls_options_are_checked_at_startup(cert, tmp_path):
 # ---------------------------------------------------------------- SIGHUP reload, pid file
 
 
+@pytest.mark.slow
 def test_sighup_reload_closes_only_the_changed_mocks_clients(tmp_path):
     config = tmp_path / "mockd.yaml"
     config.write_text(TWO_MOCKS % "pong", encoding="utf-8")
@@ -132,6 +133,7 @@ def test_sighup_reload_closes_only_the_changed_mocks_clients(tmp_path):
     assert not pid_file.exists()
 
 
+@pytest.mark.slow
 def test_json_logs_carry_connection_and_mock_ids(tmp_path):
     config = tmp_path / "mockd.yaml"
     config.write_text(TWO_MOCKS % "pong", encoding="utf-8")

@@ -202,6 +202,7 @@ def test_mockd_workers_is_read_from_the_environment(tmp_path):
     assert done.returncode == 1 and "--cluster auto needs redis-server" in done.stderr
 
 
+@pytest.mark.slow
 def test_cluster_auto_without_workers_is_a_usage_error():
     done = mockd("serve", "-p", "0", "-a", "0", "--cluster", "auto")
     assert done.returncode == 2 and "--cluster auto starts a private redis-server" in done.stderr

@@ -235,6 +235,7 @@ def _mockd(*args):
     return done
 
 
+@pytest.mark.slow
 def test_mockd_plugins_lists_the_installed_plugin_and_hides_it_when_disabled():
     dist = _installed()
     done = _mockd("plugins")
