@@ -90,15 +90,9 @@ def _reloader(args, server, registry):
 
     from .configfile import load_config
     from .errors import MockdError
-    from .greenlets import spawn
+    from .greenlets import in_thread, spawn
     log = logging.getLogger("mockd.server")
     one_at_a_time = Semaphore()  # two quick SIGHUPs must not apply their files out of order
-
-    def in_thread(func, *func_args):
-        # PyYAML parses in pure Python (3 s for a 640 KB file): in a worker thread the loop
-        # keeps serving, switching with the parser every few ms under the GIL. A hostile file
-        # is refused within the YAML alias and depth budgets there (mockd/yamlload.py).
-        return gevent.get_hub().threadpool.apply(func, func_args)
 
     def reload():
         if not args.config:
@@ -106,6 +100,7 @@ def _reloader(args, server, registry):
             return
         try:
             with one_at_a_time:
+                # A hostile file is refused within the YAML alias and depth budgets there (yamlload.py).
                 report = server.reload(load_config(args.config, registry, offload=in_thread))
         except MockdError as exc:
             log.error("reload failed, still serving the previous config: %s", exc)

@@ -11,25 +11,28 @@ import yaml
 
 from .yamlload import CoreLoader
 
-__all__ = ["place_of"]
+__all__ = ["places_of"]
 
 _STEP = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
 
 
-def place_of(text, where):
-    """``(line, column)``, 1-based, of the node at path ``where`` in ``text``; None when the
-    text does not parse or ``where`` is empty."""
-    if not where:
-        return None
+def places_of(text, wheres):
+    """``{where: (line, column)}``, 1-based, of the nodes at the paths ``wheres`` in ``text``,
+    composed once (a body with twenty errors is parsed once, not twenty times); empty when the
+    text does not parse."""
     loader = CoreLoader(text)
     try:
-        node = loader.get_single_node()
+        root = loader.get_single_node()
     except yaml.YAMLError:
-        return None
+        return {}
     finally:
         loader.dispose()
-    if node is None:
-        return None
+    if root is None:
+        return {}
+    return {where: _walk(root, where) for where in wheres if where}
+
+
+def _walk(node, where):
     for index, key in _STEP.findall(where):
         found = None
         if key and isinstance(node, yaml.MappingNode):

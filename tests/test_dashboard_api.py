@@ -221,3 +221,48 @@ def test_a_mock_from_a_yaml_file_is_read_back_as_yaml_with_its_numbers_as_writte
     assert "maxMessageSize: 65536" in text and "price: 1.50" in text and "n: 0x1F" in text
     again = srv.admin.request("PUT", "/mocks/feed", data=read.body, headers={"Content-Type": YAML})
     assert again.status == 200 and again.json["mock"]["websocket"]["maxMessageSize"] == 65536
+
+
+def test_the_editors_usual_mistakes_are_said_as_such(srv):
+    def post(text, method="POST", path="/mocks"):
+        return srv.admin.request(method, path, data=text.encode(), headers={"Content-Type": YAML})
+    entry = post("- id: a\n  websocket: {path: /a}\n")
+    assert entry.status == 400 and "remove the leading '- '" in entry.json["message"]
+    whole = post('version: "1.0"\nmocks:\n  - id: a\n    websocket: {path: /a}\n')
+    assert whole.status == 400 and "whole config file" in whole.json["message"]
+    renamed = post("name: Echo\nid: echo-v2\nwebsocket: {path: /echo, echoMode: true}\n", "PUT", "/mocks/echo")
+    assert renamed.status == 400 and "cannot be changed" in renamed.json["message"]
+    assert (renamed.json["errors"][0]["line"], renamed.json["errors"][0]["where"]) == (2, "id")
+    assert srv.admin.get("/mocks/echo-v2").status == 404
+    taken = post("id: other\nname: x\nwebsocket:\n  path: /echo\n")
+    assert taken.status == 409 and taken.json["error"] == "duplicate_path"
+    assert (taken.json["errors"][0]["where"], taken.json["errors"][0]["line"]) == ("websocket.path", 4)
+
+
+@pytest.mark.slow
+def test_a_large_yaml_body_with_errors_does_not_stop_the_server(srv):
+    """PyYAML is pure Python: a 250 KB body is parsed (and its twenty errors placed, in one
+    composition) in a worker thread, and the listeners keep answering meanwhile."""
+    import threading
+    lines = ["id: big", "websocket:", "  path: /big", "  matchers:"]
+    for n in range(3000):
+        lines.append(f"    - match: {{type: {'exakt' if n % 150 == 0 else 'exact'}, value: v{n}}}\n"
+                     f"      response: {{type: text, value: r{n}}}")
+    body = ("\n".join(lines) + "\n").encode()
+    answers = []
+    posting = threading.Thread(target=lambda: answers.append(srv.admin.request(
+        "POST", "/mocks", data=body, headers={"Content-Type": YAML})))
+    posting.start()
+    client = websocket.create_connection(f"ws://127.0.0.1:{srv.port}/echo", timeout=5)
+    slowest = 0.0
+    while posting.is_alive():
+        started = time.monotonic()
+        client.send("tick")
+        assert client.recv() == "tick"
+        slowest = max(slowest, time.monotonic() - started)
+        time.sleep(0.05)
+    posting.join()
+    assert answers[0].status == 400 and len(answers[0].json["errors"]) == 20
+    assert all("line" in error for error in answers[0].json["errors"])
+    assert slowest < 1.0  # blocked for the whole parse before (seconds)
+    client.close()

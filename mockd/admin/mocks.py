@@ -13,7 +13,8 @@ from flask import Blueprint, request
 
 from ..yamlload import dump_yaml
 from . import batch
-from .yamlbody import built, mock_body
+from ..errors import MockConflict
+from .yamlbody import built, check_id, conflict_error, mock_body
 from .common import ApiError, field, invalid, json_body, json_object, no_content, not_found, query_bool, \
     query_choice, query_int, rfc3339, server
 
@@ -111,7 +112,10 @@ def list_mocks():
 def create_mock():
     spec, text = mock_body()
     mock = built(_build, _stamped(spec), text)
-    server().mocks.add(mock)
+    try:
+        server().mocks.add(mock)
+    except MockConflict as exc:
+        raise conflict_error(exc, spec, text) from None
     return _answer(mock, "created", f"Created {mock.type} mock", 201)
 
 
@@ -134,9 +138,13 @@ def replace_mock(mock_id):
     old = _get(mock_id)
     spec, text = mock_body()
     _check_if_match(old)
+    check_id(spec, text, mock_id)
     # The URL names the mock: an id in the body cannot move it.
     mock = built(_build, _stamped(dict(spec, id=mock_id), old.spec.get("createdAt")), text)
-    server().mocks.replace(mock_id, mock)
+    try:
+        server().mocks.replace(mock_id, mock)
+    except MockConflict as exc:
+        raise conflict_error(exc, spec, text) from None
     return _answer(mock, "updated", f"Updated {mock.type} mock")
 
 

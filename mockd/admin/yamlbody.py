@@ -16,7 +16,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..errors import ConfigError
 from ..yamlerrors import explain
 from ..yamlload import load_yaml
-from ..yamlplaces import place_of
+from ..greenlets import in_thread
+from ..yamlplaces import places_of
 from .common import MAX_BODY, ApiError, check_parsed, invalid, json_object
 
 __all__ = ["YAML_TYPES", "mock_body", "validation_error"]
@@ -37,7 +38,8 @@ def mock_body():
     except UnicodeDecodeError:
         raise invalid("request body is not UTF-8", "invalid_yaml") from None
     try:
-        spec = load_yaml(text, "<body>")
+        # PyYAML is pure Python (seconds for a large body): parsed off the loop, as a reload is.
+        spec = in_thread(load_yaml, text, "<body>")
     except yaml.YAMLError as exc:
         where, message = explain(exc, text)
         place = _PLACE.search(where or "")
@@ -45,21 +47,56 @@ def mock_body():
         if place:
             error.update(line=int(place.group(1)), column=int(place.group(2)))
         raise ApiError(400, "invalid_yaml", f"{where}: {message}" if where else message, errors=[error]) from None
-    if not isinstance(spec, dict):
-        raise ApiError(400, "validation_error", "the YAML must be one mock: a mapping with id, websocket...",
-                       errors=[{"message": "expected a mapping (one mock)", "line": 1, "column": 1}])
+    if not isinstance(spec, dict) or ("mocks" in spec and "websocket" not in spec):
+        raise _not_one_mock(spec)
     check_parsed(spec)
     return spec, text
 
 
-def validation_error(exc, text):
-    """A 400 for ``exc`` (a :class:`ConfigError`) with each problem's place in ``text``."""
-    errors = []
-    for problem in exc.errors:
-        error = {"message": problem.message, "where": problem.where}
-        place = place_of(text, problem.where) if text is not None else None
+def _not_one_mock(spec):
+    """The usual paste mistakes, said as such: a list entry with its ``- ``, a whole file."""
+    if isinstance(spec, list) and len(spec) == 1 and isinstance(spec[0], dict):
+        message = "this is a list of one mock: remove the leading '- ' (and its indentation)"
+    elif isinstance(spec, list):
+        message = f"this is a list of {len(spec)} items: paste one mock (to add many, POST /mocks/bulk or /config)"
+    elif isinstance(spec, dict):
+        message = "this is a whole config file (it has mocks:): paste one of its mocks, or import it with POST /config"
+    else:
+        message = "expected one mock: a mapping with id, websocket..."
+    return ApiError(400, "validation_error", message, errors=[{"message": message, "line": 1, "column": 1}])
+
+
+def check_id(spec, text, mock_id):
+    """A YAML ``PUT /mocks/{id}`` whose text names another id: an editor's rename, which the URL
+    would silently undo (a JSON body's id is ignored, as upstream's API does)."""
+    if text is not None and spec.get("id") not in (None, mock_id):
+        message = (f"the id cannot be changed here (this is mock {mock_id!r}): to make {spec['id']!r}, create a "
+                   f"new mock, then delete this one")
+        place = in_thread(places_of, text, ["id"]).get("id", (1, 1))
+        raise ApiError(400, "validation_error", message,
+                       errors=[{"message": message, "where": "id", "line": place[0], "column": place[1]}])
+
+
+def conflict_error(exc, spec, text):
+    """A 409 (:class:`~mockd.errors.MockConflict`) with the place of the id or the path taken,
+    for a YAML body (the editor shows it at its line)."""
+    where = "id" if exc.code == "duplicate_id" else "websocket.path"
+    error = {"message": str(exc), "where": where}
+    if text is not None:
+        place = in_thread(places_of, text, [where]).get(where)
         if place is not None:
             error.update(line=place[0], column=place[1])
+    return ApiError(409, exc.code, str(exc), errors=[error])
+
+
+def validation_error(exc, text):
+    """A 400 for ``exc`` (a :class:`ConfigError`) with each problem's place in ``text``."""
+    places = in_thread(places_of, text, [problem.where for problem in exc.errors]) if text is not None else {}
+    errors = []
+    for problem in exc.errors:  # at most MAX_REPORTED of them (mockd/errors.py)
+        error = {"message": problem.message, "where": problem.where}
+        if problem.where in places:
+            error.update(line=places[problem.where][0], column=places[problem.where][1])
         errors.append(error)
     return ApiError(400, "validation_error", str(exc), errors=errors)
 
