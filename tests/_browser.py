@@ -10,10 +10,13 @@ import os
 import pathlib
 import re
 import shutil
+from importlib.resources import files
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# What `mockd serve` serves without -c (mockd/bootstrap.py reads the same file).
+DEMO_CONFIG = files("mockd").joinpath("demo.yaml").read_text(encoding="utf-8")
 IMAGES = ROOT / "docs" / "images"
 #: ``MOCKD_SCREENSHOTS=docs`` writes the README's screenshots into docs/images (commit them);
 #: otherwise each run takes them into its own temporary directory (they differ in every run:

@@ -123,3 +123,38 @@ def nodes(tmp_path, redis_server):
     for node in started:
         if node.proc is not None and node.proc.poll() is None:
             node.stop()
+
+
+# ---------------------------------------------------------------- the dashboard's browser tests
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright (tests/_browser.py: skipped without it, but in CI)."""
+    from _browser import launch_browser
+    yield from launch_browser()
+
+
+@pytest.fixture
+def demo(make_mockd_server):
+    """The built-in demo's mocks, in-process on port 0 (tests/test_readme_examples.py has a
+    ``demo`` of its own: the real ``mockd serve``)."""
+    from _browser import DEMO_CONFIG
+    return make_mockd_server(DEMO_CONFIG)
+
+
+@pytest.fixture
+def tabs(browser, make_mockd_server):
+    """``open_tab(url, viewport=DESKTOP)``: a fresh context's page at ``url``; closed at teardown,
+    before the servers stop (a tab holds an event stream open)."""
+    from _browser import DESKTOP, Tab
+    opened = []
+
+    def open_tab(url, viewport=DESKTOP):
+        tab = Tab(browser, viewport)
+        opened.append(tab)
+        tab.page.goto(url)
+        return tab
+    yield open_tab
+    for tab in opened:
+        tab.close()

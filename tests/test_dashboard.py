@@ -7,14 +7,13 @@ tests/test_dashboard_api.py.
 Chromium and Playwright: see tests/_browser.py (skipped without them, but in CI)."""
 import re
 import time
-from importlib.resources import files
 
 import gevent
 import gevent.pywsgi
 import pytest
 import websocket
 
-from _browser import DESKTOP, PHONE, Tab, connection_row, document_width, launch_browser, mock_row, text_frame, ui
+from _browser import DEMO_CONFIG, PHONE, connection_row, document_width, mock_row, text_frame, ui
 from mockd.testing import assert_silent, recv_close, recv_text
 
 try:
@@ -24,36 +23,8 @@ except ImportError:  # the browser fixture skips (or fails, in CI) with what to 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_unhandled_errors")]
 
-# What `mockd serve` serves without -c (mockd/bootstrap.py reads the same file).
-DEMO_CONFIG = files("mockd").joinpath("demo.yaml").read_text(encoding="utf-8")
 DEMO_MOCKS = {"demo-echo": "/ws", "chat-room": "/ws/chat", "stock-ticker": "/ws/stocks"}
 TOKEN = "dashboard-s3cret"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch_browser()
-
-
-@pytest.fixture
-def demo(make_mockd_server):
-    return make_mockd_server(DEMO_CONFIG)
-
-
-@pytest.fixture
-def tabs(browser, make_mockd_server):
-    """``open_tab(url, viewport=DESKTOP)``: a fresh context's page at ``url``; closed at teardown,
-    before the servers stop (a tab holds an event stream open)."""
-    opened = []
-
-    def open_tab(url, viewport=DESKTOP):
-        tab = Tab(browser, viewport)
-        opened.append(tab)
-        tab.page.goto(url)
-        return tab
-    yield open_tab
-    for tab in opened:
-        tab.close()
 
 
 def only_connection_id(server):

@@ -27,14 +27,41 @@ export function getToken() {
   }
 }
 
-export function setToken(token) {
+export function setToken(token, {forgotten = false} = {}) {
   try {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
   } catch {
     // storage disabled: the token lives as long as nothing asks for it again
   }
-  document.dispatchEvent(new CustomEvent('mockd:token', {detail: {present: Boolean(token)}}));
+  document.dispatchEvent(new CustomEvent('mockd:token', {detail: {present: Boolean(token), forgotten}}));
+}
+
+// Every request made with the current token: aborted all at once when it is forgotten.
+let session = new AbortController();
+
+/** Forget the token: requests under way are aborted (their answers are not used), and the
+ * event streams (sse.js) close on the `mockd:token` event ({forgotten: true}). */
+export function forgetToken() {
+  session.abort();
+  session = new AbortController();
+  setToken('', {forgotten: true});
+}
+
+function forgottenError() {
+  return new ApiError(401, {error: 'unauthorized', message: 'the admin token was forgotten'});
+}
+
+/** The caller's signal (if any) and the session's, as one. */
+function withSession(signal, mine) {
+  if (!signal) return mine;
+  if (AbortSignal.any) return AbortSignal.any([signal, mine]);
+  const both = new AbortController();
+  for (const s of [signal, mine]) {
+    if (s.aborted) both.abort(s.reason);
+    else s.addEventListener('abort', () => both.abort(s.reason), {once: true});
+  }
+  return both.signal;
 }
 
 export function authHeaders() {
@@ -110,20 +137,24 @@ export async function request(method, path, {json, yaml, query, headers = {}, si
       sent['Content-Type'] = 'application/yaml';
       body = yaml;
     }
+    const mine = session.signal;
     let res;
+    let data;
     try {
-      res = await fetch(url, {method, headers: sent, body, signal, cache: 'no-store', credentials: 'same-origin'});
+      res = await fetch(url, {method, headers: sent, body, signal: withSession(signal, mine), cache: 'no-store',
+        credentials: 'same-origin'});
+      data = await readBody(res);
     } catch (err) {
+      if (mine.aborted) throw forgottenError();
       if (err && err.name === 'AbortError') throw err;
       throw new ApiError(0, null, `cannot reach the mockd admin API (${err && err.message ? err.message : err})`);
     }
+    if (mine.aborted) throw forgottenError(); // an answer to the forgotten token: not used
     if (res.status === 401 && attempt < 5) {
-      await res.text().catch(() => '');
       // Another request may have got a token meanwhile: retry with it before asking.
       if (getToken() === token) await needToken(Boolean(token));
       continue;
     }
-    const data = await readBody(res);
     if (!res.ok) throw new ApiError(res.status, data, `${method} ${path}: HTTP ${res.status}`);
     return full ? {data, res} : data;
   }

@@ -1,8 +1,8 @@
 // The dashboard's entry point: the token dialog, the page-wide event stream feeding the
 // store, a slow poll while that stream is down, and the hash router.
 
-import {api, getToken, needToken, setToken, setTokenPrompt} from './api.js';
-import {h, notify} from './dom.js';
+import {api, forgetToken, getToken, needToken, setTokenPrompt} from './api.js';
+import {confirmDialog, h, notify} from './dom.js';
 import {openEventStream} from './sse.js';
 import * as store from './store.js';
 import * as mocksPage from './mocks.js';
@@ -61,30 +61,47 @@ function installTokenDialog() {
   store.on('stream', showChange);
   showChange();
   change.addEventListener('click', () => {
-    if (getToken()) {
-      setToken('');
-      notify('Token forgotten: the next request asks for one', 'ok');
-      refreshAll();
-    } else {
-      needToken(false).then(refreshAll, () => {});
-    }
+    if (getToken()) forget();
+    else needToken(false).then(refreshAll, () => {});
   });
+}
+
+/** Stop at once everything the token fed: the streams and requests made with it (api.js and
+ * sse.js abort them on forgetToken), the poll, the data shown. Then load again: without a
+ * token, the first answer (a 401) asks for one. */
+function forget() {
+  forgetToken();
+  stopPolling();
+  store.reset();
+  notify('Token forgotten: nothing is shown or updated until one is given', 'ok');
+  refreshAll();
 }
 
 // ------------------------------------------------------------------ live data
 
-function refreshAll() {
-  return Promise.all([
-    mocksPage.refreshMocks(),
-    connectionsPage.refreshConnections().catch((err) => notify(`Could not list the connections: ${err.message}`)),
-  ]);
+/** The mocks and the connections, now; one notice when they failed for want of a token. */
+async function refreshAll() {
+  const [mocks, connections] = await Promise.allSettled([mocksPage.loadMocks(), connectionsPage.refreshConnections()]);
+  const failed = [['mocks', mocks], ['connections', connections]].filter(([, r]) => r.status === 'rejected');
+  const unauthorized = failed.find(([, r]) => r.reason && r.reason.status === 401);
+  if (unauthorized) {
+    notify(`Could not list the ${failed.map(([what]) => what).join(' or the ')}: ${unauthorized[1].reason.message}`);
+  } else {
+    for (const [what, r] of failed) notify(`Could not list the ${what}: ${r.reason && r.reason.message}`);
+  }
 }
 
 const STREAM_TEXT = {connecting: 'connecting…', open: 'live', unauthorized: 'needs a token', closed: 'stopped'};
 
+let pollTimer = null;
+
+function stopPolling() {
+  clearInterval(pollTimer);
+  pollTimer = null;
+}
+
 function startStream() {
   const indicator = document.getElementById('stream-status');
-  let pollTimer = null;
 
   const poll = async () => {
     try {
@@ -122,8 +139,7 @@ function startStream() {
       if (s === 'retrying') {
         if (!pollTimer) pollTimer = setInterval(poll, POLL_MS);
       } else if (s !== 'connecting') {
-        clearInterval(pollTimer);
-        pollTimer = null;
+        stopPolling();
       }
     },
   });
@@ -132,8 +148,8 @@ function startStream() {
 // ------------------------------------------------------------------ router
 
 /** '#/connections/conn-1?x=y' -> {segments: ['connections', 'conn-1'], query} */
-function parseHash() {
-  const raw = location.hash.replace(/^#\/?/, '');
+function parseHash(hash = location.hash) {
+  const raw = hash.replace(/^#\/?/, '');
   const [path, search = ''] = raw.split('?');
   const segments = path.split('/').filter(Boolean).map((s) => {
     try {
@@ -163,8 +179,10 @@ function resolve({segments, query}) {
 
 const TITLES = {mocks: 'Mocks', connections: 'Connections', journal: 'Journal', stats: 'Stats'};
 let current = null; // {page, key, view}
+let shownHash = ''; // the route render() last showed
 
 function render() {
+  shownHash = location.hash;
   const main = document.getElementById('main');
   const found = resolve(parseHash());
   for (const link of document.querySelectorAll('nav.pages a')) {
@@ -188,10 +206,60 @@ function render() {
   current = {page: found.page, key: found.key, view};
 }
 
+// ------------------------------------------------------------------ leaving unsaved changes
+
+let asking = false;
+
+/** '' or what to ask before `hash` replaces the current view (an editor with changes). */
+function leaveWarning(hash) {
+  if (!current || !current.view.leaveWarning) return '';
+  const found = resolve(parseHash(hash));
+  return current.view.leaveWarning(found && found.page === current.page ? found.params : null);
+}
+
+async function askToLeave(message, leave) {
+  asking = true;
+  let yes;
+  try {
+    yes = await confirmDialog(message, {yes: 'Discard'});
+  } finally {
+    asking = false;
+  }
+  if (!yes) return;
+  if (current && current.view.discard) current.view.discard();
+  leave();
+}
+
+function guardLinks() {
+  // A link of the page: asked before the hash changes (the history stays as it was if not).
+  document.addEventListener('click', (e) => {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const link = e.target instanceof Element ? e.target.closest('a[href^="#"]') : null;
+    if (!link || link.target) return;
+    const hash = link.getAttribute('href');
+    const message = hash === location.hash ? '' : leaveWarning(hash);
+    if (!message) return;
+    e.preventDefault();
+    askToLeave(message, () => { location.hash = hash; });
+  });
+}
+
+/** Back, Forward or a typed address: the entry changed already. The shown route goes back on
+ * top and the question is asked; yes goes back to the entry asked for. True when asked. */
+function heldBack() {
+  const message = leaveWarning(location.hash);
+  if (!message) return false;
+  history.pushState(null, '', shownHash);
+  if (!asking) askToLeave(message, () => history.back());
+  return true;
+}
+
 function start() {
   installTokenDialog();
   if (!location.hash || location.hash === '#' || location.hash === '#/') history.replaceState(null, '', '#/mocks');
+  guardLinks();
   window.addEventListener('hashchange', () => {
+    if (heldBack()) return;
     render();
     document.getElementById('main').focus({preventScroll: true});
     window.scrollTo(0, 0);

@@ -79,15 +79,18 @@ export function mount(root, params) {
     facts.replaceChildren(...rows);
   }
 
-  api.connection(id).then((c) => {
-    info = {...c, ...(info || {})};
-    seenLive = true;
-    listed = false; // a list sent before this answer may not have it yet
-    renderFacts();
-  }).catch((err) => {
-    if (err.status === 404) notFound = true;
-    renderFacts();
-  });
+  function loadFacts() {
+    api.connection(id).then((c) => {
+      info = {...c, ...(info || {})};
+      seenLive = true;
+      listed = false; // a list sent before this answer may not have it yet
+      renderFacts();
+    }).catch((err) => {
+      if (err.status === 404) notFound = true;
+      renderFacts();
+    });
+  }
+  loadFacts();
 
   // ---------------------------------------------------------------- frames
 
@@ -119,6 +122,7 @@ export function mount(root, params) {
   });
 
   let hellos = 0;
+  let cleared = false; // emptied when the token was forgotten: loaded again once the stream is back
   const stream = openEventStream({connectionId: id}, {
     wants: (name) => name === 'messages' || name === 'hello',
     onEvent(name, data) {
@@ -127,7 +131,13 @@ export function mount(root, params) {
         // The first hello: nothing to catch up on (the first load is under way or done). A
         // journal behind ours is a restarted server: it knows nothing of this connection,
         // so the frames shown stay as they are.
-        if (hellos > 1 && !(data.lastSeq < feed.maxSeq)) feed.catchUp();
+        if (cleared) {
+          cleared = false;
+          loadFacts();
+          feed.load();
+        } else if (hellos > 1 && !(data.lastSeq < feed.maxSeq)) {
+          feed.catchUp();
+        }
       } else if (name === 'messages' && Array.isArray(data.messages)) {
         feed.push(data.messages);
       }
@@ -140,7 +150,19 @@ export function mount(root, params) {
   });
   feed.load();
 
-  const offs = [on('connections', () => { listed = true; renderFacts(); })];
+  const offs = [
+    on('connections', () => { listed = true; renderFacts(); }),
+    on('reset', () => {
+      // The token was forgotten: nothing of what it showed stays.
+      info = null;
+      notFound = false;
+      seenLive = false;
+      listed = false;
+      cleared = true;
+      feed.clear();
+      renderFacts();
+    }),
+  ];
   renderFacts();
 
   return {

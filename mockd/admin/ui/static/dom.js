@@ -97,6 +97,9 @@ export function notify(message, kind = 'error', timeout = kind === 'error' ? 900
     h('span', {text: message}), close);
   const remove = () => el.remove();
   close.addEventListener('click', remove);
+  // The same message again (several requests that failed alike): shown once, the newest.
+  for (const shown of [...box.children]) if (shown.dataset.message === message) shown.remove();
+  el.dataset.message = message;
   box.append(el);
   while (box.children.length > 4) box.firstElementChild.remove();
   if (timeout) setTimeout(remove, timeout);
@@ -107,6 +110,7 @@ export function notify(message, kind = 'error', timeout = kind === 'error' ? 900
 /** Ask in the page's own dialog (#confirm-dialog), resolves true on confirm-yes. */
 export function confirmDialog(message, {yes = 'Delete', danger = true} = {}) {
   const dialog = document.getElementById('confirm-dialog');
+  if (dialog.open) return Promise.resolve(false); // one question at a time
   const yesButton = document.getElementById('confirm-yes');
   const noButton = document.getElementById('confirm-no');
   document.getElementById('confirm-message').textContent = message;

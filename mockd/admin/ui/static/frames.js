@@ -139,9 +139,10 @@ export function passes(entry, f) {
 
 /**
  * Entries for one set of filters, ordered by seq, each once.
- * onChange({added, reset, dropped}) after each merge: `added` are the new entries (in seq
- * order), `dropped` how many of the oldest went (past `max`); reset means the whole list was
- * reloaded (or an older entry was inserted): redraw this.entries.
+ * onChange({added, reset, dropped, reloaded, live}) after each merge: `added` are the new
+ * entries (in seq order), `dropped` how many of the oldest went (past `max`); reset means the
+ * whole list changed (reloaded: it was loaded or cleared; else an older entry was inserted,
+ * or more came than `max`): redraw this.entries. `live`: they came in a stream batch.
  */
 export class FrameFeed {
   constructor(filters, {limit = 500, max = 2000, onChange, onError = () => {}}) {
@@ -170,7 +171,7 @@ export class FrameFeed {
     try {
       const answer = await api.messages(this.query({limit: this.limit}));
       if (generation !== this.generation) return;
-      this.merge(answer.messages || [], true);
+      this.merge(answer.messages || [], {reset: true});
     } catch (err) {
       if (generation === this.generation) this.onError(err);
     }
@@ -201,10 +202,11 @@ export class FrameFeed {
 
   /** Entries from the stream; those that do not pass the filters are left out. */
   push(messages) {
-    this.merge(messages.filter((m) => passes(m, this.filters)));
+    this.merge(messages.filter((m) => passes(m, this.filters)), {live: true});
   }
 
-  merge(list, reset = false) {
+  merge(list, {reset = false, live = false} = {}) {
+    const reloaded = reset;
     const fresh = list.filter((m) => m && typeof m.seq === 'number' && !this.seen.has(m.seq));
     if (!fresh.length && !reset) return;
     fresh.sort((a, b) => a.seq - b.seq);
@@ -218,13 +220,13 @@ export class FrameFeed {
       for (const m of this.entries.splice(0, dropped)) this.seen.delete(m.seq);
       if (dropped > before) reset = true; // some of the new ones went too
     }
-    this.onChange({added: fresh, reset, dropped: reset ? 0 : dropped});
+    this.onChange({added: fresh, reset, dropped: reset ? 0 : dropped, reloaded, live});
   }
 
   clear() {
     this.generation += 1;
     this.entries = [];
     this.seen = new Set();
-    this.onChange({added: [], reset: true, dropped: 0});
+    this.onChange({added: [], reset: true, dropped: 0, reloaded: true, live: false});
   }
 }

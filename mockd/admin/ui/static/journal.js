@@ -5,6 +5,7 @@
 import {api} from './api.js';
 import {confirmDialog, fmtBytes, fmtNumber, fmtTime, h, nextId, notify, route, select, setOptions, setText} from './dom.js';
 import {DIRECTION_LABEL, DIRECTION_TITLE, FrameFeed, preview, renderBody, searchText} from './frames.js';
+import {BUDGET, JournalRows} from './journalrows.js';
 import {mockIds, on, state} from './store.js';
 
 const LIMITS = ['50', '200', '500', '1000'];
@@ -54,7 +55,8 @@ export function mount(root, params) {
     {testid: 'journal-direction', value: q.get('direction') || ''});
   const matched = select([['', 'Any'], ['true', 'Matched'], ['false', 'Not matched']],
     {testid: 'journal-matched', value: q.get('matched') || ''});
-  const limit = select(LIMITS.map((n) => [n, n]), {testid: 'journal-limit', value: '200'});
+  const limit = select(LIMITS.map((n) => [n, `${n} entries`]), {testid: 'journal-limit', value: '200',
+    title: 'How many entries the table shows, the live tail included: the oldest drop off as new ones come'});
   const search = h('input', {type: 'search', testid: 'journal-search', placeholder: 'text in the bodies'});
   const live = h('input', {type: 'checkbox', testid: 'journal-live', id: 'journal-live', checked: true});
   const refresh = h('button', {type: 'button', testid: 'journal-refresh', text: 'Refresh'});
@@ -62,6 +64,9 @@ export function mount(root, params) {
   const count = h('span', {class: 'muted', testid: 'journal-count', role: 'status'});
   const tbody = h('tbody');
   const empty = h('p', {class: 'empty', testid: 'journal-empty', hidden: true});
+  const resume = h('button', {type: 'button', class: 'small', testid: 'journal-resume', text: 'Show the newest'});
+  const pausedText = h('span');
+  const paused = h('p', {class: 'banner banner-info', testid: 'journal-paused', hidden: true}, pausedText, resume);
   const table = h('table', {class: 'data cards journal', testid: 'journal-table'},
     h('caption', {class: 'visually-hidden', text: 'Journal entries, newest first'}),
     h('thead', {}, h('tr', {}, ['Seq', 'Time', 'Dir', 'Connection', 'Mock', 'Type', 'Size', 'Matched', 'Body']
@@ -72,9 +77,10 @@ export function mount(root, params) {
     h('div', {class: 'page-head'}, h('h1', {text: 'Journal'}), count),
     h('form', {class: 'filters', 'aria-label': 'Journal filters', on: {submit: (e) => e.preventDefault()}},
       labelled('Mock', mock), labelled('Connection', connection), connections, labelled('Direction', direction),
-      labelled('Matched', matched), labelled('Limit', limit), labelled('Search', search),
+      labelled('Matched', matched), labelled('Show the newest', limit), labelled('Search', search),
       h('div', {class: 'field check-field'}, h('label', {class: 'check', for: 'journal-live'}, live, ' Live tail')),
       h('div', {class: 'field buttons'}, refresh, clear)),
+    paused,
     h('div', {class: 'table-wrap'}, table),
     empty);
 
@@ -103,36 +109,39 @@ export function mount(root, params) {
   // ---------------------------------------------------------------- rows
 
   let feed = null;
+  let cleared = false; // emptied when the token was forgotten: loaded again once the stream is back
 
-  function applySearch() {
-    const needle = search.value.trim().toLowerCase();
-    let shown = 0;
-    for (const tr of tbody.children) {
-      const hit = !needle || searchText(tr.entry).includes(needle);
-      tr.hidden = !hit;
-      if (hit) shown += 1;
-    }
-    const total = tbody.children.length;
-    setText(count, needle ? `${fmtNumber(shown)} of ${fmtNumber(total)} entries match` : `${fmtNumber(total)} entries`);
-    empty.hidden = shown > 0;
+  const rows = new JournalRows(tbody, {
+    makeRow: journalRow,
+    matcher() {
+      const needle = search.value.trim().toLowerCase();
+      return needle ? (entry) => searchText(entry).includes(needle) : null;
+    },
+    onRender: renderCount,
+  });
+
+  function renderCount() {
+    const total = rows.total;
+    const full = feed && total >= feed.max ? ` (the newest ${fmtNumber(feed.max)}: the limit)` : '';
+    setText(count, search.value.trim()
+      ? `${fmtNumber(rows.matching)} of ${fmtNumber(total)} entries match${full}`
+      : `${fmtNumber(total)} entries${full}`);
+    empty.hidden = rows.matching > 0;
     setText(empty, total ? 'No entry matches the search.' : 'No journal entries for these filters.');
-  }
-
-  function onChange({added, reset, dropped}) {
-    if (reset) {
-      tbody.replaceChildren(...feed.entries.slice().reverse().map(journalRow));
-    } else {
-      for (let i = 0; i < dropped && tbody.lastElementChild; i += 1) tbody.lastElementChild.remove();
-      for (const entry of added) tbody.prepend(journalRow(entry));
-    }
-    applySearch();
+    paused.hidden = !rows.paused;
+    setText(pausedText, `Live tail paused: ${fmtNumber(rows.pending)} newer entries not shown (more than ` +
+      `${BUDGET} came at once). It goes on when they slow down.`);
   }
 
   function reload() {
-    const n = Number(limit.value);
-    feed = new FrameFeed(filters(), {limit: n, max: Math.max(n, 2000), onChange,
+    // The limit caps the rows shown, the live tail included: the oldest drop off the bottom.
+    feed = new FrameFeed(filters(), {limit: Number(limit.value), max: Number(limit.value),
+      onChange: (change) => rows.change(change),
       onError: (err) => notify(`Could not read the journal: ${err.message}`)});
-    tbody.replaceChildren();
+    cleared = false;
+    rows.show(feed);
+    empty.hidden = true;
+    paused.hidden = true;
     setText(count, 'loading…');
     feed.load();
   }
@@ -141,10 +150,12 @@ export function mount(root, params) {
     control.addEventListener('change', () => { syncHash(); reload(); });
   }
   connection.addEventListener('change', () => { syncHash(); reload(); });
-  search.addEventListener('input', applySearch);
+  search.addEventListener('input', () => rows.research());
+  resume.addEventListener('click', () => rows.resume());
   refresh.addEventListener('click', reload);
   live.addEventListener('change', () => {
     if (live.checked && feed) feed.catchUp();
+    else rows.resume(); // stopped: the newest entries kept, to read
   });
   clear.addEventListener('click', async () => {
     if (!(await confirmDialog('Clear the whole message journal (every connection, every mock)?', {yes: 'Clear'}))) return;
@@ -158,7 +169,15 @@ export function mount(root, params) {
 
   const offs = [
     on('messages', (messages) => { if (live.checked && feed) feed.push(messages); }),
-    on('hello', (hello) => { if (live.checked && feed) feed.resync(hello.lastSeq); }),
+    on('hello', (hello) => {
+      if (cleared) reload();
+      else if (live.checked && feed) feed.resync(hello.lastSeq);
+    }),
+    on('reset', () => {
+      // The token was forgotten: nothing of what it showed stays; loaded again with the next token.
+      feed.clear();
+      cleared = true;
+    }),
     on('mocks', renderOptions),
     on('connections', renderOptions),
   ];
@@ -168,6 +187,7 @@ export function mount(root, params) {
   return {
     unmount() {
       offs.forEach((off) => off());
+      rows.destroy();
     },
   };
 }

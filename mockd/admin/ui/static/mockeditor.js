@@ -32,7 +32,9 @@ function describe(err) {
 
 /**
  * Open the editor in `slot` for mockId (null: a new mock). onDone(savedId | null) is called
- * when it should close (saved or cancelled). Returns {destroy()}.
+ * when it should close (saved or cancelled). Returns {dirty(), discard(), destroy()}: dirty()
+ * says whether it holds changes not saved (a reload or a closed tab asks first, as the
+ * router does before leaving it); discard() forgets them.
  */
 export function openMockEditor(slot, mockId, {onDone}) {
   const listId = nextId('editor-errors');
@@ -64,6 +66,13 @@ export function openMockEditor(slot, mockId, {onDone}) {
   let destroyed = false;
 
   editor.textarea.addEventListener('input', () => { dirty = true; });
+  // Reloading or closing the tab with changes not saved: the browser asks first.
+  const onBeforeUnload = (e) => {
+    if (!dirty) return;
+    e.preventDefault();
+    e.returnValue = ''; // older browsers want it set
+  };
+  window.addEventListener('beforeunload', onBeforeUnload);
 
   function clearFeedback() {
     banner.hidden = true;
@@ -165,6 +174,7 @@ export function openMockEditor(slot, mockId, {onDone}) {
   }
   cancel.addEventListener('click', async () => {
     if (dirty && !(await confirmDialog('Discard your changes to this mock?', {yes: 'Discard'}))) return;
+    dirty = false;
     onDone(null);
   });
 
@@ -174,9 +184,14 @@ export function openMockEditor(slot, mockId, {onDone}) {
   if (!mockId) editor.textarea.focus({preventScroll: true});
 
   return {
+    dirty: () => dirty && !destroyed,
+    discard() {
+      dirty = false;
+    },
     destroy() {
       destroyed = true;
       window.removeEventListener('resize', onResize);
+      window.removeEventListener('beforeunload', onBeforeUnload);
       slot.replaceChildren();
     },
   };

@@ -6,13 +6,20 @@ import {confirmDialog, fmtNumber, h, notify, route, setText, syncRows} from './d
 import {openMockEditor} from './mockeditor.js';
 import {liveCount, on, pathOf, protocolOf, removeMock, setMocks, state, upsertMock} from './store.js';
 
-export async function refreshMocks() {
-  try {
-    const answer = await api.mocks();
-    setMocks(answer.mocks || []);
-  } catch (err) {
-    notify(`Could not list the mocks: ${err.message}`);
+let listing = null;
+
+/** GET /mocks into the store; callers while one is under way share it. Rejects on failure. */
+export function loadMocks() {
+  if (!listing) {
+    listing = api.mocks().then((answer) => { setMocks(answer.mocks || []); })
+      .finally(() => { listing = null; });
   }
+  return listing;
+}
+
+/** loadMocks(), a notice if it fails. */
+export function refreshMocks() {
+  return loadMocks().catch((err) => notify(`Could not list the mocks: ${err.message}`));
 }
 
 function cell(label, ...children) {
@@ -132,7 +139,10 @@ export function mount(root, params) {
       await api.deleteMock(id);
       removeMock(id);
       notify(`Deleted mock ${id}`, 'ok');
-      if (editorFor === id) location.hash = '#/mocks';
+      if (editorFor === id) {
+        if (editor) editor.discard(); // nothing left to save it to
+        location.hash = '#/mocks';
+      }
     } catch (err) {
       notify(`Could not delete mock ${id}: ${err.message}`);
       refreshMocks();
@@ -140,6 +150,15 @@ export function mount(root, params) {
   }
 
   async function broadcast(r) {
+    if (r.broadcastInput.value === '') {
+      const n = liveCount(r.id);
+      const whom = `${n} live client${n === 1 ? '' : 's'}`;
+      if (!(await confirmDialog(`The message is empty: send an empty text frame to the ${whom} of mock “${r.id}”?`,
+        {yes: 'Send it empty', danger: false}))) {
+        r.broadcastInput.focus();
+        return;
+      }
+    }
     r.broadcastButton.disabled = true;
     setText(r.broadcastResult, 'sending…');
     try {
@@ -160,8 +179,13 @@ export function mount(root, params) {
   let editor = null;
   let editorFor; // undefined: closed; null: a new mock; else the id edited
 
+  /** The editor a route's params open: undefined (none), null (a new mock) or an id. */
+  function editorOf(p) {
+    return p.editor === 'new' ? null : (p.editor === 'edit' ? p.id : undefined);
+  }
+
   function showEditor(p) {
-    const wanted = p.editor === 'new' ? null : (p.editor === 'edit' ? p.id : undefined);
+    const wanted = editorOf(p);
     if (wanted === editorFor && (editor || wanted === undefined)) return;
     if (editor) editor.destroy();
     editor = null;
@@ -179,11 +203,20 @@ export function mount(root, params) {
   const offs = [on('mocks', render), on('connections', renderCounts)];
   render();
   showEditor(params);
-  if (!state.mocksLoaded) refreshMocks();
+  if (!state.mocksLoaded) loadMocks().catch(() => {}); // app.js's first load says why it failed
 
   return {
     update(p) {
       showEditor(p);
+    },
+    /** What to ask before going to a route of this page (params) or another (null): '' for nothing. */
+    leaveWarning(p) {
+      if (!editor || !editor.dirty() || (p && editorOf(p) === editorFor)) return '';
+      return editorFor ? `Leave the editor and discard your changes to mock ${editorFor}?`
+        : 'Leave the editor and discard the new mock?';
+    },
+    discard() {
+      if (editor) editor.discard();
     },
     unmount() {
       offs.forEach((off) => off());

@@ -66,18 +66,32 @@ export async function parseEventStream(body, onEvent, onBytes = () => {}) {
 export function openEventStream(query, {onEvent, onState = () => {}, wants = () => true}) {
   const url = `${BASE}/events${qs(query)}`;
   let stopped = false;
-  let controller = null;
+  let controller = null; // the request under way; its .watchdog, .dropped (aborted on purpose)
   let timer = null;
   let delay = MIN_DELAY;
-  let lastByte = 0;
-  let watchdog = null;
 
-  const onToken = () => {
-    if (!stopped && !controller) {
-      clearTimeout(timer);
-      delay = MIN_DELAY;
-      run();
+  /** Abort the request under way (its run ends quietly: no retry). */
+  function drop() {
+    clearTimeout(timer);
+    timer = null;
+    if (!controller) return;
+    controller.dropped = true;
+    clearInterval(controller.watchdog);
+    controller.abort();
+    controller = null;
+  }
+
+  const onToken = (e) => {
+    if (stopped) return;
+    if (e.detail && e.detail.forgotten) {
+      // The stream was opened with the forgotten token: it goes now, and the next asks for one.
+      drop();
+    } else if (controller) {
+      return;
     }
+    clearTimeout(timer);
+    delay = MIN_DELAY;
+    run();
   };
   document.addEventListener('mockd:token', onToken);
 
@@ -118,6 +132,7 @@ export function openEventStream(query, {onEvent, onState = () => {}, wants = () 
         signal: mine.signal, cache: 'no-store', credentials: 'same-origin'});
       if (res.status === 401) {
         await res.text().catch(() => '');
+        if (mine.dropped) return;
         controller = null;
         if (getToken() === token) {
           try {
@@ -135,20 +150,20 @@ export function openEventStream(query, {onEvent, onState = () => {}, wants = () 
         throw new ApiError(res.status, await readBody(res), `GET /events: HTTP ${res.status}`);
       }
       onState('open', {});
-      lastByte = Date.now();
-      watchdog = setInterval(() => {
+      let lastByte = Date.now();
+      mine.watchdog = setInterval(() => {
         if (Date.now() - lastByte > STALL_MS) mine.abort();
       }, 5000);
       await parseEventStream(res.body, dispatch, () => { lastByte = Date.now(); });
     } catch (err) {
-      if (stopped) return;
+      if (stopped || mine.dropped) return;
       if (err && err.name === 'AbortError') failure = 'no data for a while: reconnecting';
       else failure = err && err.message ? err.message : String(err);
     } finally {
-      clearInterval(watchdog);
-      watchdog = null;
+      clearInterval(mine.watchdog);
       if (controller === mine) controller = null;
     }
+    if (mine.dropped) return;
     retry(failure);
   }
 
@@ -156,11 +171,8 @@ export function openEventStream(query, {onEvent, onState = () => {}, wants = () 
   return {
     close() {
       stopped = true;
-      clearTimeout(timer);
-      clearInterval(watchdog);
+      drop();
       document.removeEventListener('mockd:token', onToken);
-      if (controller) controller.abort();
-      controller = null;
       onState('closed', {});
     },
   };

@@ -5,24 +5,29 @@ export const HISTORY_MS = 5 * 60 * 1000;
 /** Two samples further apart than this are not joined by a line in the charts. */
 export const GAP_MS = 5000;
 
-export const state = {
-  mocks: [],
-  mocksLoaded: false,
-  connections: [],
-  connectionsLoaded: false,
-  stats: {totalConnections: 0, activeConnections: 0, totalMessagesSent: 0, totalMessagesRecv: 0, connectionsByMock: {}},
-  /** [{t, active, inRate, outRate, gap}] oldest first; rates in messages per second, or null. */
-  history: [],
-  lastSample: null,
-  node: '',
-  lastSeq: 0,
-  stream: {state: 'connecting', message: '', delay: 0},
-};
+function initial() {
+  return {
+    mocks: [],
+    mocksLoaded: false,
+    connections: [],
+    connectionsLoaded: false,
+    stats: {totalConnections: 0, activeConnections: 0, totalMessagesSent: 0, totalMessagesRecv: 0, connectionsByMock: {}},
+    /** [{t, active, inRate, outRate, gap}] oldest first; rates in messages per second, or null. */
+    history: [],
+    lastSample: null,
+    /** The stream was (re)opened since the last sample: the next one starts a new line. */
+    resumed: false,
+    node: '',
+    lastSeq: 0,
+  };
+}
+
+export const state = {...initial(), stream: {state: 'connecting', message: '', delay: 0}};
 
 const bus = new EventTarget();
 const listening = new Map(); // type -> number of subscribers
 
-/** on('mocks' | 'connections' | 'stats' | 'messages' | 'hello' | 'stream', fn) -> unsubscribe */
+/** on('mocks' | 'connections' | 'stats' | 'messages' | 'hello' | 'stream' | 'reset', fn) -> unsubscribe */
 export function on(type, fn) {
   const listener = (e) => fn(e.detail);
   bus.addEventListener(type, listener);
@@ -84,18 +89,22 @@ export function addStats(sample) {
   if (prev && sample.time <= prev.time) return;
   let inRate = null;
   let outRate = null;
-  let gap = !prev;
+  // No line across missing samples: the stream was away (reopened since), or they are far apart.
+  let gap = !prev || state.resumed;
   if (prev) {
     const dt = (sample.time - prev.time) / 1000;
     const dIn = sample.totalMessagesRecv - prev.totalMessagesRecv;
     const dOut = sample.totalMessagesSent - prev.totalMessagesSent;
-    // A counter that went down is another server (a restart): no rate across it.
+    // A counter that went down is another server (a restart): no rate, and no line, across it.
     if (dt > 0 && dIn >= 0 && dOut >= 0) {
       inRate = dIn / dt;
       outRate = dOut / dt;
+    } else {
+      gap = true;
     }
-    gap = sample.time - prev.time > GAP_MS;
+    if (sample.time - prev.time > GAP_MS) gap = true;
   }
+  state.resumed = false;
   state.lastSample = sample;
   state.stats = {...state.stats, activeConnections: sample.activeConnections,
     totalMessagesSent: sample.totalMessagesSent, totalMessagesRecv: sample.totalMessagesRecv};
@@ -113,8 +122,22 @@ export function addMessages(messages) {
 
 export function hello(data) {
   state.node = data && data.node ? String(data.node) : '';
-  if (data && typeof data.lastSeq === 'number') state.lastSeq = Math.max(state.lastSeq, data.lastSeq);
+  if (data && typeof data.lastSeq === 'number') {
+    // A journal behind ours is a restarted server's: its counters start over too.
+    if (data.lastSeq < state.lastSeq) state.lastSample = null;
+    state.lastSeq = data.lastSeq;
+  }
+  if (state.lastSample) state.resumed = true;
   emit('hello', data || {});
+}
+
+/** Forget everything shown (the token was forgotten): the pages empty, until a new token. */
+export function reset() {
+  Object.assign(state, initial());
+  emit('reset', null);
+  emit('mocks', state.mocks);
+  emit('connections', {connections: state.connections, stats: state.stats});
+  emit('stats', null);
 }
 
 export function setStream(streamState, info = {}) {
