@@ -48,8 +48,9 @@ def frame_payload(body):
 
 def listing(srv):
     """Every node's live connections and the totals, as ``GET /websocket/connections`` answers."""
-    found = [c for answer in srv.backend.ask("connections") for c in answer]
-    return {"connections": found, "stats": merge_stats(srv.backend.ask("stats"))}
+    answers = srv.backend.ask("listing")
+    return {"connections": [c for answer in answers for c in answer["connections"]],
+            "stats": merge_stats([answer["stats"] for answer in answers])}
 
 
 @bp.get("/websocket/connections")

@@ -2,10 +2,11 @@
 client that wants to follow the server without polling each route).
 
 One stream is one request greenlet that looks every :data:`TICK` seconds: the journal entries
-recorded since the last look (filtered by ``connectionId`` / ``mockId``; none with ``messages=false``), and, twice a second,
-whether the mocks or the connections changed; the totals once a second. Looking, rather than
-hooking every connection's events, keeps the per-message path untouched, works the same over
-a cluster (the backend answers) and costs nothing while nobody watches.
+recorded since the last look (filtered by ``connectionId`` / ``mockId``; none with
+``messages=false``), and, twice a second, whether the mocks or the connections changed; the
+totals once a second. Looking, rather than hooking every connection's events, keeps the
+per-message path untouched, works the same over a cluster (the backend answers) and costs
+nothing while nobody watches.
 
 Events (``event: NAME`` + ``data: JSON``): ``hello`` {node, lastSeq}; ``mocks`` {mocks} and
 ``connections`` {connections, stats} at start and on change; ``messages`` {messages};
@@ -78,7 +79,8 @@ def _stream(srv, filters, open_streams):
             if now >= stats:
                 stats = now + STATS
                 totals = connections["stats"]
-                yield _event("stats", {"time": int(time.time() * 1000), "activeConnections": totals["activeConnections"],
+                yield _event("stats", {"time": int(time.time() * 1000),
+                                       "activeConnections": totals["activeConnections"],
                                        "totalMessagesSent": totals["totalMessagesSent"],
                                        "totalMessagesRecv": totals["totalMessagesRecv"]})
             gevent.sleep(TICK)

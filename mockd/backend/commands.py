@@ -29,6 +29,12 @@ def stats(server, node):
     return server.connections.stats()
 
 
+def listing(server, node):
+    """The live connections and the totals in one answer: taken together, so that a listing
+    never counts a connection it does not show (two questions could straddle an arrival)."""
+    return {"connections": connections(server, node), "stats": stats(server, node)}
+
+
 def describe(server, node, connectionId):
     connection = server.connections.get(connectionId)
     return None if connection is None or connection.closed else _described(connection, node)
@@ -127,7 +133,7 @@ def encode_payload(payload):
     return "text", payload
 
 
-COMMANDS = {"connections": connections, "stats": stats, "describe": describe, "close": close,
+COMMANDS = {"connections": connections, "stats": stats, "listing": listing, "describe": describe, "close": close,
             "close_mock": close_mock, "send": send, "broadcast": broadcast, "fault": fault,
             "mock_fault": mock_fault, "mock_faults_clear": mock_faults_clear, "handshakes": handshakes,
             "clear_handshakes": clear_handshakes, "clear_journal": clear_journal}
