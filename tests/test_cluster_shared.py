@@ -66,6 +66,18 @@ def test_every_nodes_frames_are_listed_by_any_node_with_their_node(nodes):
         ws.close()
 
 
+def test_a_read_on_one_node_lists_what_another_node_just_answered(nodes):
+    a, b = nodes("a"), nodes("b")
+    joined(a)
+    on_b = websocket.create_connection(b.url("/echo"), timeout=5)
+    for number in range(20):  # no wait between the answer and the read: the read asks b to send first
+        on_b.send(f"n{number}")
+        assert on_b.recv() == f"n{number}"
+        bodies = [m["body"] for m in a.admin.get("/websocket/messages", query={"limit": 2}).json["messages"]]
+        assert bodies == [f"n{number}", f"n{number}"]
+    on_b.close()
+
+
 def test_a_wait_on_one_node_returns_when_the_frame_arrives_on_another(nodes):
     a, b = nodes("a"), nodes("b")
     joined(a)

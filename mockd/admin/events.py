@@ -56,7 +56,7 @@ def _event(name, data):
 def _stream(srv, filters, open_streams):
     open_streams[0] += 1  # here, not in the view: a stream never started is never counted down
     try:
-        _, last_seq = read_messages(srv, limit=0)
+        _, last_seq = read_messages(srv, False, limit=0)
         yield _event("hello", {"node": srv.backend.node_id, "lastSeq": last_seq})
         mocks = connections = None
         check = stats = time.monotonic()
@@ -72,7 +72,7 @@ def _stream(srv, filters, open_streams):
                 if current != connections:
                     connections = current
                     yield _event("connections", current)
-            entries = read_messages(srv, since=last_seq, **filters)[0] if filters is not None else ()
+            entries = read_messages(srv, False, since=last_seq, **filters)[0] if filters is not None else ()
             if entries:
                 last_seq = entries[-1].seq
                 yield _event("messages", {"messages": [entry.to_json() for entry in entries]})

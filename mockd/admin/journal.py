@@ -53,14 +53,15 @@ def _shared(srv=None):
     return backend.journal if backend.journal is not None and backend.available else None
 
 
-def read_messages(srv, **filters):
+def read_messages(srv, fresh=True, **filters):
     """``(entries, lastSeq)`` of the journal (:meth:`~mockd.journal.Journal.query`'s filters):
     the cluster's, or this node's while Redis is away. ``GET /websocket/messages`` and the
-    dashboard's event stream (events.py) read it so."""
+    dashboard's event stream (events.py) read it so; ``fresh`` first has every node send its
+    pending frames (the stream, which reads four times a second, takes them as they come)."""
     shared = _shared(srv)
     if shared is not None:
         try:
-            return shared.query(**filters), shared.last_seq()
+            return shared.query(fresh=fresh, **filters), shared.last_seq()
         except JournalUnavailable:
             pass  # this node's own, marked partial
     return srv.journal.query(**filters), _last_seq(srv.journal)

@@ -113,6 +113,19 @@ def clear_handshakes(server, node):
     return server.handshakes.clear()
 
 
+def flush_journal(server, node):
+    """Send this node's pending journal frames to the cluster's stream now (a read on another
+    node asks every node first, so that it lists what any client has had answered)."""
+    import redis  # a flush_journal only comes with --cluster
+    shared = server.backend.journal
+    try:
+        if shared is not None:
+            shared.flush()
+    except redis.RedisError:  # kept for the writer's next try; the reader answers partial
+        return False
+    return True
+
+
 def clear_journal(server, node):
     shared = server.backend.journal
     if shared is not None:
@@ -136,7 +149,8 @@ def encode_payload(payload):
 COMMANDS = {"connections": connections, "stats": stats, "listing": listing, "describe": describe, "close": close,
             "close_mock": close_mock, "send": send, "broadcast": broadcast, "fault": fault,
             "mock_fault": mock_fault, "mock_faults_clear": mock_faults_clear, "handshakes": handshakes,
-            "clear_handshakes": clear_handshakes, "clear_journal": clear_journal}
+            "clear_handshakes": clear_handshakes, "clear_journal": clear_journal,
+            "flush_journal": flush_journal}
 
 
 def run_command(server, node, op, args):

@@ -205,9 +205,16 @@ class SharedJournal:
             start = f"{_seq(rows[-1][0]) + 1}-0"
 
     @_reaching_redis
-    def query(self, mock_id=None, connection_id=None, direction=None, matched=None, since=None, limit=None):
-        """As :meth:`mockd.journal.Journal.query`, over every node's frames."""
-        self.flush()
+    def query(self, mock_id=None, connection_id=None, direction=None, matched=None, since=None, limit=None,
+              fresh=True):
+        """As :meth:`mockd.journal.Journal.query`, over every node's frames: every node sends its
+        pending ones first (``flush_journal``), so that a frame a client has had answered on any
+        node is listed (a node's batch would otherwise come up to :data:`FLUSH` seconds later).
+        Without ``fresh`` (the dashboard's stream, four reads a second) only this node's are."""
+        if fresh:
+            self._backend.ask("flush_journal")
+        else:
+            self.flush()
         recorded = list(self._read(since))
         if recorded:  # the stream keeps whole batches: the oldest may reach past the size
             oldest = recorded[-1].seq - self._size
