@@ -4,6 +4,8 @@ import json
 
 import websocket
 
+from _helpers import wait_until
+
 CONFIG = {"version": "1.0", "mocks": [{"id": "echo", "websocket": {"path": "/echo", "echoMode": True}}]}
 
 
@@ -22,3 +24,8 @@ def drain(ws, quiet=0.5):
             received.append(ws.recv())
     except websocket.WebSocketTimeoutException:
         return received
+
+
+def joined(node, count=2):
+    """Wait until ``node``'s ``GET /cluster`` lists ``count`` nodes (every node has joined)."""
+    assert wait_until(lambda: len(node.admin.get("/cluster").json["nodes"]) == count, 5)

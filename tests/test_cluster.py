@@ -10,7 +10,7 @@ import time
 import pytest
 import websocket
 
-from _cluster import CONFIG, drain
+from _cluster import CONFIG, drain, joined
 from _helpers import wait_until
 from mockd.testing import recv_close
 
@@ -48,7 +48,7 @@ def test_two_nodes_serve_the_same_mocks_and_list_each_other(nodes):
 @pytest.mark.slow
 def test_a_node_killed_with_9_and_its_connections_leave_the_lists_within_10_s(nodes):
     a, b = nodes("a"), nodes("b")
-    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    joined(a)
     on_a = websocket.create_connection(a.url("/echo"), timeout=5)
     on_b = websocket.create_connection(b.url("/echo"), timeout=5)
     assert sorted(c["node"] for c in a.admin.get("/websocket/connections").json["connections"]) == ["a", "b"]
@@ -107,7 +107,7 @@ def test_one_process_lists_itself_as_the_only_node(make_mockd_server):
 @pytest.mark.slow
 def test_any_node_lists_sends_to_closes_and_broadcasts_to_every_nodes_clients(nodes):
     a, b = nodes("a"), nodes("b")
-    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    joined(a)
     on_a = websocket.create_connection(a.url("/echo"), timeout=5)
     on_b = [websocket.create_connection(b.url("/echo"), timeout=5) for _ in range(2)]
     listed = a.admin.get("/websocket/connections").json
@@ -131,7 +131,7 @@ def test_any_node_lists_sends_to_closes_and_broadcasts_to_every_nodes_clients(no
 @pytest.mark.slow
 def test_faults_posted_to_one_node_reach_every_nodes_clients(nodes):
     a, b = nodes("a"), nodes("b")
-    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    joined(a)
     on_b = websocket.create_connection(b.url("/echo"), timeout=5)
     on_a = websocket.create_connection(a.url("/echo"), timeout=5)
     remote = next(c["id"] for c in a.admin.get("/websocket/connections").json["connections"] if c["node"] == "b")
@@ -152,7 +152,7 @@ def test_without_redis_the_nodes_serve_refuse_changes_and_resynchronise_when_it_
                                                                                           redis_server):
     from _redis import RedisServer
     a, b = nodes("a"), nodes("b")
-    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == 2, 5)
+    joined(a)
     client = websocket.create_connection(b.url("/echo"), timeout=5)
     traffic = Traffic(a.url("/echo"))  # a client of a that talks all along, through the restart
     redis_server.stop()

@@ -10,13 +10,10 @@ import pytest
 import redis
 import websocket
 
+from _cluster import joined
 from _helpers import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def joined(a, count=2):
-    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == count, 5)
 
 
 def ids(node):

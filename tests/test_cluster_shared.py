@@ -10,13 +10,10 @@ import time
 import pytest
 import websocket
 
+from _cluster import joined
 from _helpers import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def joined(a, count=2):
-    assert wait_until(lambda: len(a.admin.get("/cluster").json["nodes"]) == count, 5)
 
 
 def test_every_nodes_frames_are_listed_by_any_node_with_their_node(nodes):
