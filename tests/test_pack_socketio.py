@@ -217,9 +217,14 @@ def test_docs_client_as_written(served):
     """The docs' python-socketio client, its URL pointed at the test's port."""
     (script,) = docs_blocks("python")
     script = script.replace("http://localhost:4280", f"http://127.0.0.1:{served.port}")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    # The event handlers print from the client's threads, in any order, and print() writes its
+    # words and its newline one by one, so two threads' lines can interleave ("chat {'ok':
+    # True}" once in CI): a lock around print keeps each line whole without touching the script.
+    whole_lines = ("import builtins, threading\n_lock, _print = threading.Lock(), builtins.print\n"
+                   "def _locked_print(*args, **kwargs):\n    with _lock:\n        _print(*args, **kwargs)\n"
+                   "builtins.print = _locked_print\n")
+    done = subprocess.run([sys.executable, "-c", whole_lines + script], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
-    # The event handlers print from the client's threads: in any order.
     assert sorted(done.stdout.splitlines()) == ["chat echo: hi there", "websocket", "welcome {'text': 'hello'}",
                                                 "{'ok': True}"]
 
