@@ -167,9 +167,15 @@ def test_the_journal_limit_caps_the_live_tail(demo, tabs, ws_client):
 # entries every 250 ms (the server's tick), sent to the page as one `messages` event.
 HEAVY_TRAFFIC = """async ({batches, size}) => {
     const store = await import('./store.js');
-    const long = [];
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) long.push(e.duration); })
-      .observe({type: 'longtask'});
+    // Rows built in one task: a MutationObserver's callback runs once after each task, with the
+    // rows that task added (the page once built every new row of a batch in one go: 893 ms).
+    let mostRowsInOneTask = 0;
+    const tbody = document.querySelector('[data-testid=journal-table] tbody');
+    new MutationObserver((records) => {
+      let added = 0;
+      for (const record of records) added += record.addedNodes.length;
+      mostRowsInOneTask = Math.max(mostRowsInOneTask, added);
+    }).observe(tbody, {childList: true});
     const paused = document.querySelector('[data-testid=journal-paused]');
     let seq = 1e6;
     let sawPause = false;
@@ -186,7 +192,7 @@ HEAVY_TRAFFIC = """async ({batches, size}) => {
       sawPause = sawPause || Boolean(paused && !paused.hidden);
     }
     await new Promise((resolve) => setTimeout(resolve, 2000)); // quiet: the tail goes on
-    return {longest: Math.max(0, ...long), sawPause, lastSeq: seq};
+    return {mostRowsInOneTask, sawPause, lastSeq: seq};
 }"""
 
 
@@ -196,7 +202,8 @@ def test_the_journal_stays_responsive_under_heavy_traffic(demo, tabs):
     page.get_by_test_id("journal-limit").select_option("1000")  # the most rows it shows
     expect(page.get_by_test_id("journal-count")).to_have_text("0 entries")
     got = page.evaluate(HEAVY_TRAFFIC, {"batches": 12, "size": 750})
-    assert got["longest"] < 200, got  # no stall of the page over 200 ms
+    # The work of one task is bounded (counted, not timed: a busy CI machine stretches any task)
+    assert 0 < got["mostRowsInOneTask"] <= 100, got  # journalrows.js BUDGET
     assert got["sawPause"], got  # too many to show as they come: paused, and said so
     # once they slow down, the newest 1000 are shown
     rows = page.get_by_test_id("journal-row")
