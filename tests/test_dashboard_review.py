@@ -298,8 +298,10 @@ def test_the_active_connections_line_breaks_across_a_server_restart(tabs, ws_cli
         page.wait_for_timeout(1500)  # a sample or two more after the restart
         # two lines (or a line and a dot): nothing drawn across the restart
         expect(chart.locator("polyline.series-active, circle.series-active")).to_have_count(2)
-        cut = "net::ERR_INCOMPLETE_CHUNKED_ENCODING"  # the event stream, as the server stopped
-        assert [p for p in tab.problems() if cut not in p] == []
+        # The event stream cut as the server stopped, and its retries (and polls) refused while
+        # it was down: a busy machine takes long enough over the restart for one to land there.
+        restart = ("net::ERR_INCOMPLETE_CHUNKED_ENCODING", "net::ERR_CONNECTION_REFUSED")
+        assert [p for p in tab.problems() if not p.endswith(restart)] == []
     finally:
         if client is not None:
             client.close()
