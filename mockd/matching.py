@@ -6,12 +6,11 @@ compiled once at load (regexes, JSON paths, the bytes form of a value).
 
 Patterns come from configs and the admin API, payloads from any client, and both meet on the
 event loop: the regex and real-JSONPath matchers of one message share a time budget
-(:mod:`mockd.budget`), a pattern longer than :data:`MAX_PATTERN_LENGTH`
-or nested too deeply to compile is a :class:`ConfigError` like any other invalid value.
+(:mod:`mockd.budget`), a pattern longer than :data:`MAX_PATTERN_LENGTH`, with a literal longer
+than :data:`mockd.regexcost.MAX_LITERAL_RUN` (see there why) or nested too deeply to compile is a
+:class:`ConfigError` like any other invalid value.
 """
 import logging
-import re
-import sys
 
 import regex
 
@@ -21,6 +20,7 @@ from .errors import ConfigError
 from .hookspecs import hookimpl
 from .jsonpaths import MAX_JSONPATH_NODES, JsonPath, PathTooCostly
 from .message import NOT_JSON, config_text
+from .regexcost import MAX_LITERAL_RUN, longest_literal_run, unbudgeted_below
 from .schema import excerpt, join_where
 from .textrender import to_text
 
@@ -33,14 +33,6 @@ MATCHED = {}  # the captures of a match that captures nothing; shared, never mut
 #: (both the text and the bytes form): 10,000 is 0.1 s, and far beyond any hand-written pattern;
 #: the 200,000-branch alternation that took 5.7 s is refused with a located error instead.
 MAX_PATTERN_LENGTH = 10_000
-# The budget's clock costs two system calls a search (a few times the search of a short
-# message), so a search that cannot overrun goes without it: see _unbudgeted_below.
-_FREE_STEPS = 10_000_000  # backtracking steps: about the budget at worst
-# Longer patterns are always budgeted: from about 350 characters the regex package searches a
-# literal differently, in time cubic in its length (700 x's and a $: 0.1 s on 700 characters).
-_SHORT_PATTERN = 256
-_QUANTIFIER = re.compile(r"[*+?]|\{[\d,]")
-_MAY_NEST = re.compile(r"[(|]|\{(?![\d,])")  # groups, alternation, regex's {e<=1} and \p{..}
 
 
 def _one_search():
@@ -180,6 +172,14 @@ class RegexMatcher(MatchType):
                               f"than {MAX_PATTERN_LENGTH}: compiling it would stall the server; match a prefix, "
                               "split it over several matchers, or use a 'json' matcher",
                               where=join_where(where, "value"))
+        run, start = longest_literal_run(pattern)
+        if run > MAX_LITERAL_RUN:
+            raise ConfigError(f"regular expression {excerpt(pattern)} has a literal of {run} characters (from "
+                              f"character {start + 1}), more than {MAX_LITERAL_RUN}: the regex package prepares "
+                              "the search for a literal in time that grows with the cube of its length, holding up "
+                              "the server at its first message; match long literal text with an 'exact', "
+                              "'contains', 'prefix' or 'suffix' matcher, or repeat a character with {n}",
+                              where=join_where(where, "value"))
         try:
             self.regex = regex.compile(pattern, regex.V0)
             self.regex_bytes = regex.compile(pattern.encode("utf-8"), regex.V0)
@@ -189,7 +189,7 @@ class RegexMatcher(MatchType):
         except RecursionError:
             raise ConfigError(f"regular expression {excerpt(pattern)} is nested too deeply to compile",
                               where=join_where(where, "value")) from None
-        self.unbudgeted_below = _unbudgeted_below(pattern)
+        self.unbudgeted_below = unbudgeted_below(pattern)
         self._group_keys = tuple(str(number) for number in range(1, self.regex.groups + 1))
         self._named_groups = bool(self.regex.groupindex)
         self._warned = False
@@ -240,25 +240,6 @@ def _overrun(matcher, kind, message, context, limit, why):
                 kind, matcher.where or "match", f" of mock {mock_id!r}" if mock_id is not None else "",
                 limit, len(message), why,
                 extra={"mock_id": mock_id, "connection_id": getattr(connection, "id", None)})
-
-
-def _unbudgeted_below(pattern):
-    """The message length below which a search of ``pattern`` cannot overrun the budget.
-
-    Without groups or alternation no repeat contains another (``(a+)+``, ``(a|a)+`` are the
-    exponential cases): each of ``k`` repeats of one character or class takes one of ``n + 1``
-    lengths, so a search tries at most ``n`` starts, ``(n + 1) ** k`` paths, ``n + m`` steps
-    each. Anything the scan cannot rule out (escaped or bracketed ``*``, ``(``) counts against.
-    """
-    if len(pattern) > _SHORT_PATTERN or _MAY_NEST.search(pattern):
-        return 0
-    repeats = len(_QUANTIFIER.findall(pattern))
-    if not repeats:
-        return sys.maxsize  # linear: at most the pattern's length at each position
-    n = 0
-    while (n + 1) * (n + 2) ** repeats * (n + 1 + len(pattern)) <= _FREE_STEPS:
-        n += 1
-    return n
 
 
 def render_json_scalar(value):
