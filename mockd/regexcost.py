@@ -31,6 +31,8 @@ _MAY_NEST = re.compile(r"[(|]|\{(?![\d,])")  # groups, alternation, regex's {e<=
 # the last character out of the literal; a { that starts no quantifier is a literal). Parentheses
 # do not: the package joins the literals of (?:abc)(?:def) into one, so a group is read through.
 _ENDS_A_LITERAL = frozenset("|[.^$*+?")
+# One character spelt by its code: \x41 \u0041 \U00000041 \N{LATIN SMALL LETTER A}.
+_CHARACTER_CODE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\})")
 _COUNTED_REPEAT = re.compile(r"\{(?:\d+(?:,\d*)?|,\d*)\}")  # {} and { 2} are literals
 
 
@@ -57,7 +59,7 @@ def longest_literal_run(pattern):
     """``(length, start)`` of the longest stretch of ``pattern`` that may be one literal.
 
     Counted generously, so that nothing longer slips through: an escape counts as a character
-    even where it is a class (``\\d``), the characters after it as more (``\\x41`` counts 3),
+    even where it is a class (``\\d``), a code (``\\x41``, ``\\u00e9``) as one, an octal one as more,
     spaces and comments count in verbose mode, and parentheses are read through. A bracketed
     class, ``|``, ``.``, ``^``, ``$`` and quantifiers end a run.
     """
@@ -79,7 +81,8 @@ def longest_literal_run(pattern):
                 start = i
             run += 1
             longest = max(longest, (run, -start))
-        i += 2 if char == "\\" else 1
+        code = _CHARACTER_CODE.match(pattern, i) if char == "\\" else None
+        i = code.end() if code else i + 2 if char == "\\" else i + 1
     return longest[0], -longest[1]
 
 

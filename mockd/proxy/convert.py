@@ -40,6 +40,7 @@ from ..configfile import MAX_CONFIG_BYTES
 from ..depth import MAX_NESTING, deeper_than
 from ..errors import ConfigError
 from ..durations import format_duration
+from ..regexcost import MAX_LITERAL_RUN
 from ..textrender import to_text
 from .files import load_recordings
 
@@ -50,6 +51,9 @@ MODES = ("scenario", "matchers")
 DEFAULT_MAX_MESSAGE = 65536
 #: Bytes of a binary client message a regex can spell (4 characters each, 10,000 at most).
 MAX_PATTERN_BYTES = 2400
+# Every this many bytes one is spelt as a lookahead and any byte, which ends the literal: mockd
+# refuses longer literals (mockd.regexcost says why), and the pattern matches the same bytes.
+_LITERAL_BREAK = MAX_LITERAL_RUN - 8  # \A, and what the scan counts of (?=\xNN)(?s:
 #: A recorded wait longer than this gets a ``timeout`` of twice it instead of the 30s default.
 LONG_WAIT_MS = 15_000
 
@@ -230,8 +234,14 @@ def _match(frame, notes):
     if len(frame.data) > MAX_PATTERN_BYTES:
         notes.append(f"A binary client message of {len(frame.data)} bytes (at {_duration(frame.t)}) is matched on its "
                      f"first {MAX_PATTERN_BYTES} bytes.")
-    pattern = "\\A" + "".join(f"\\x{byte:02x}" for byte in data) + ("\\Z" if len(data) == len(frame.data) else "")
+    pattern = "\\A" + _spelt(data) + ("\\Z" if len(data) == len(frame.data) else "")
     return {"type": "regex", "value": pattern, "messageType": "binary"}
+
+
+def _spelt(data):
+    """A regex that matches exactly ``data``, in literals of _LITERAL_BREAK bytes at most."""
+    return "".join(f"(?=\\x{byte:02x})(?s:.)" if index % _LITERAL_BREAK == _LITERAL_BREAK - 1 else f"\\x{byte:02x}"
+                   for index, byte in enumerate(data))
 
 
 def _json(text):
