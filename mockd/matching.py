@@ -6,8 +6,8 @@ compiled once at load (regexes, JSON paths, the bytes form of a value).
 
 Patterns come from configs and the admin API, payloads from any client, and both meet on the
 event loop: the regex and real-JSONPath matchers of one message share a time budget
-(:mod:`mockd.budget`), a pattern longer than :data:`MAX_PATTERN_LENGTH`, with a literal longer
-than :data:`mockd.regexcost.MAX_LITERAL_RUN` (see there why) or nested too deeply to compile is a
+(:mod:`mockd.budget`), a pattern longer than :data:`MAX_PATTERN_LENGTH`, with literals too long
+to prepare (:mod:`mockd.regexcost` says why) or nested too deeply to compile is a
 :class:`ConfigError` like any other invalid value.
 """
 import logging
@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .hookspecs import hookimpl
 from .jsonpaths import MAX_JSONPATH_NODES, JsonPath, PathTooCostly
 from .message import NOT_JSON, config_text
-from .regexcost import MAX_LITERAL_RUN, longest_literal_run, unbudgeted_below
+from .regexcost import MAX_LITERAL_WEIGHT, literal_cost, unbudgeted_below
 from .schema import excerpt, join_where
 from .textrender import to_text
 
@@ -30,7 +30,8 @@ log = logging.getLogger("mockd.matching")
 
 MATCHED = {}  # the captures of a match that captures nothing; shared, never mutated
 #: Characters of a regex pattern. Compiling runs on the event loop at about 10 us a character
-#: (both the text and the bytes form): 10,000 is 0.1 s, and far beyond any hand-written pattern;
+#: (both the text and the bytes form, and as much again to weigh its literals: mockd.regexcost):
+#: 10,000 is 0.25 s, and far beyond any hand-written pattern;
 #: the 200,000-branch alternation that took 5.7 s is refused with a located error instead.
 MAX_PATTERN_LENGTH = 10_000
 
@@ -172,14 +173,6 @@ class RegexMatcher(MatchType):
                               f"than {MAX_PATTERN_LENGTH}: compiling it would stall the server; match a prefix, "
                               "split it over several matchers, or use a 'json' matcher",
                               where=join_where(where, "value"))
-        run, start = longest_literal_run(pattern)
-        if run > MAX_LITERAL_RUN:
-            raise ConfigError(f"regular expression {excerpt(pattern)} has a literal of {run} characters (from "
-                              f"character {start + 1}), more than {MAX_LITERAL_RUN}: the regex package prepares "
-                              "the search for a literal in time that grows with the cube of its length, holding up "
-                              "the server at its first message; match long literal text with an 'exact', "
-                              "'contains', 'prefix' or 'suffix' matcher, or repeat a character with {n}",
-                              where=join_where(where, "value"))
         try:
             self.regex = regex.compile(pattern, regex.V0)
             self.regex_bytes = regex.compile(pattern.encode("utf-8"), regex.V0)
@@ -189,10 +182,23 @@ class RegexMatcher(MatchType):
         except RecursionError:
             raise ConfigError(f"regular expression {excerpt(pattern)} is nested too deeply to compile",
                               where=join_where(where, "value")) from None
+        self._refuse_costly_literals(where)
         self.unbudgeted_below = unbudgeted_below(pattern)
         self._group_keys = tuple(str(number) for number in range(1, self.regex.groups + 1))
         self._named_groups = bool(self.regex.groupindex)
         self._warned = False
+
+    def _refuse_costly_literals(self, where):
+        cost = literal_cost(self.pattern)
+        if cost is None or cost.weight <= MAX_LITERAL_WEIGHT:
+            return
+        together = "" if cost.weight == cost.longest else f"; together they cost as much as one of {cost.weight}"
+        raise ConfigError(f"regular expression {excerpt(self.pattern)} has literal text too long to search safely: "
+                          f"the longest literal, {excerpt(cost.text)}, has {cost.longest} {cost.unit}{together}, more "
+                          f"than {MAX_LITERAL_WEIGHT}. The regex package prepares a literal at its first search in time "
+                          "that grows with the cube of its length, holding up the server; match long literal text "
+                          "with an 'exact', 'contains', 'prefix' or 'suffix' matcher, or repeat a character with {n}",
+                          where=join_where(where, "value"))
 
     @classmethod
     def from_config(cls, spec, where, build):

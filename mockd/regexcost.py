@@ -1,39 +1,44 @@
-"""What searching with a regex pattern may cost, read from the pattern's text at load.
+"""What searching with a regex pattern may cost, found at load.
 
-Two costs of the ``regex`` package are known from the text alone:
+Two costs of the ``regex`` package can be known before any message comes:
 
 - **Backtracking**, which the search's ``timeout`` stops: :func:`unbudgeted_below` says how
   long a message may be before a search of the pattern could overrun the budget, so that the
   common short patterns skip the budget's clock (two system calls a search).
 - **The fast-search tables of a literal**, which no timeout stops. The first time the package
   searches a text for a literal of five or more characters (the pattern's required string, or
-  the literal after a ``.*``), it builds Boyer-Moore tables for it in C, holding the GIL, in
+  the literal after a ``.*?``), it builds Boyer-Moore tables for it in C, holding the GIL, in
   time cubic in the literal's length when the literal repeats itself (``build_fast_tables`` in
   ``_regex.c``): 999 x's and a ``$`` held the whole server 0.28 s on its first long message,
-  4,000 x's 17.6 s, and a 10,000-character literal would hold it for minutes. That cannot be
-  wrapped (the timeout starts after the tables, and a thread does not help: the GIL is held),
-  so :func:`longest_literal_run` finds long literals at load, where they are refused.
+  4,000 x's 17.6 s, and a 10,000-character literal would hold it for minutes; 38 literals of
+  256 x's after ``.*?`` each, 0.19 s. That cannot be wrapped (the timeout starts after the
+  tables, and a thread does not help: the GIL is held), so :func:`literal_cost` weighs the
+  literals at load, where a pattern that would cost too much is refused.
+
+The literals are those the package itself makes: its parser joins ``(?:ab)(?:cd)``, drops
+comments and ``x{1}``, turns ``[x]`` into ``x``, so reading the pattern's text would miss them.
 """
+import logging
 import re
 import sys
+from typing import NamedTuple
 
-#: Characters of one literal in a pattern: 256 x's cost 6 ms at their first search, on a
-#: laptop core. Longer literal text belongs in an exact, contains, prefix or suffix matcher.
-MAX_LITERAL_RUN = 256
+import regex
+from regex import _regex_core  # the package's own parser: see literal_cost
 
+log = logging.getLogger("mockd.matching")
+
+#: The most a pattern's literals may weigh, as one literal of this many characters (or bytes,
+#: for binary messages): 256 x's cost 5 ms at their first search, on a laptop core. Longer
+#: literal text belongs in an exact, contains, prefix or suffix matcher.
+MAX_LITERAL_WEIGHT = 256
+
+_MOST_FOLDED = 3  # characters a character folds to: (?fi) searches "ß" as "ss", "ΐ" as three
 _FREE_STEPS = 10_000_000  # backtracking steps: about the budget at worst
 # Longer patterns are always budgeted: a simplification of the count below, on the safe side.
 _SHORT_PATTERN = 256
 _QUANTIFIER = re.compile(r"[*+?]|\{[\d,]")
 _MAY_NEST = re.compile(r"[(|]|\{(?![\d,])")  # groups, alternation, regex's {e<=1} and \p{..}
-
-# What ends a literal: alternation, a class, a wildcard, an anchor or a quantifier (which takes
-# the last character out of the literal; a { that starts no quantifier is a literal). Parentheses
-# do not: the package joins the literals of (?:abc)(?:def) into one, so a group is read through.
-_ENDS_A_LITERAL = frozenset("|[.^$*+?")
-# One character spelt by its code: \x41 \u0041 \U00000041 \N{LATIN SMALL LETTER A}.
-_CHARACTER_CODE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\})")
-_COUNTED_REPEAT = re.compile(r"\{(?:\d+(?:,\d*)?|,\d*)\}")  # {} and { 2} are literals
 
 
 def unbudgeted_below(pattern):
@@ -55,44 +60,83 @@ def unbudgeted_below(pattern):
     return n
 
 
-def longest_literal_run(pattern):
-    """``(length, start)`` of the longest stretch of ``pattern`` that may be one literal.
+class LiteralCost(NamedTuple):
+    """The literals of a compiled pattern: ``weight`` is the length of the one literal that
+    would cost as much to prepare as all of them (the cube root of the sum of their cubes),
+    ``longest`` the longest one's length and ``text`` its text; ``unit`` "characters", or
+    "bytes" for the UTF-8 form binary messages are searched with."""
+    weight: int
+    longest: int
+    text: str
+    unit: str
 
-    Counted generously, so that nothing longer slips through: an escape counts as a character
-    even where it is a class (``\\d``), a code (``\\x41``, ``\\u00e9``) as one, an octal one as more,
-    spaces and comments count in verbose mode, and parentheses are read through. A bracketed
-    class, ``|``, ``.``, ``^``, ``$`` and quantifiers end a run.
-    """
-    longest = (0, 0)
-    run = start = 0
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        repeat = _COUNTED_REPEAT.match(pattern, i) if char == "{" else None
-        if char in _ENDS_A_LITERAL or repeat:
-            run = 0
-            i = _class_end(pattern, i) if char == "[" else repeat.end() if repeat else i + 1
+
+def literal_cost(pattern):
+    """The :class:`LiteralCost` of ``pattern`` (a str that compiles with ``regex.V0``): the
+    heavier of its text form and its UTF-8 bytes form, where a character may be four bytes.
+    None if the pattern is too short to matter, or if this version of the package parses in a
+    way not foreseen here (logged once)."""
+    encoded = pattern.encode("utf-8")
+    if len(encoded) * _MOST_FOLDED <= MAX_LITERAL_WEIGHT:
+        return None  # its literals together are shorter than the limit: no need to parse it again
+    try:
+        costs = [_cost(pattern, "characters"), _cost(encoded, "bytes")]
+    except Exception:  # a private API: an upgrade of the package must not make configs fail
+        if not _unforeseen:
+            _unforeseen.append(True)
+            log.warning("regex %s parses patterns in a way mockd does not know: the cost of long literals in "
+                        "regex matchers is not checked", getattr(regex, "__version__", "?"), exc_info=True)
+        return None
+    return max(costs, key=lambda cost: cost.weight)
+
+
+_unforeseen = []
+
+
+def _cost(pattern, unit):
+    lengths, longest = 0, ()
+    for literal in _literals(_parsed(pattern)):
+        lengths += len(literal) ** 3
+        longest = max(longest, literal, key=len)
+    text = "".join(map(chr, longest)) if unit == "characters" else bytes(longest).decode("utf-8", "replace")
+    return LiteralCost(round(lengths ** (1 / 3)), len(longest), text, unit)
+
+
+def _parsed(pattern):
+    """``pattern`` as ``regex.compile`` builds it before making its code: the steps of
+    ``regex._main._compile`` up to ``pack_characters``, which forms the literals."""
+    core = _regex_core
+    flags = regex.V0
+    while True:  # a flag such as (?x) met inside the pattern starts the parse again
+        source = core.Source(pattern)
+        info = core.Info(flags, source.char_type, {})
+        info.guess_encoding = core.UNICODE if isinstance(pattern, str) else core.ASCII
+        source.ignore_space = bool(info.flags & regex.VERBOSE)
+        source.use_unicode_space(bool(info.flags & regex.VERSION1))
+        try:
+            parsed = core._parse_pattern(source, info)
+            break
+        except core._UnscopedFlagSet:
+            flags = info.global_flags
+    if not info.flags & (regex.ASCII | regex.LOCALE | regex.UNICODE):
+        info.flags |= regex.UNICODE if isinstance(pattern, str) else regex.ASCII
+    reverse = bool(info.flags & regex.REVERSE)
+    parsed.fix_groups(pattern, reverse, False)
+    return parsed.optimise(info, reverse).pack_characters(info)
+
+
+def _literals(node):
+    """The characters (code points) of each literal in a parsed pattern, as the C code gets them."""
+    pending, seen = [node], set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
             continue
-        if char == "(" and pattern.startswith("?", i + 1):
-            i += 2  # (?: (?i) (?P<name> and the like: what follows the ? counts, generously
-            continue
-        if char not in "()":
-            if run == 0:
-                start = i
-            run += 1
-            longest = max(longest, (run, -start))
-        code = _CHARACTER_CODE.match(pattern, i) if char == "\\" else None
-        i = code.end() if code else i + 2 if char == "\\" else i + 1
-    return longest[0], -longest[1]
-
-
-def _class_end(pattern, i):
-    """The index after the bracketed class that starts at ``pattern[i]`` ("[")."""
-    i += 1
-    if i < len(pattern) and pattern[i] == "^":
-        i += 1
-    if i < len(pattern) and pattern[i] == "]":  # a ] first is a member
-        i += 1
-    while i < len(pattern) and pattern[i] != "]":
-        i += 2 if pattern[i] == "\\" else 1
-    return i + 1
+        seen.add(id(node))
+        if isinstance(node, _regex_core.String):
+            yield node.folded_characters
+        for value in vars(node).values():
+            if isinstance(value, _regex_core.RegexBase):
+                pending.append(value)
+            elif isinstance(value, (list, tuple)):
+                pending.extend(item for item in value if isinstance(item, _regex_core.RegexBase))
