@@ -176,13 +176,13 @@ class RegexMatcher(MatchType):
         try:
             self.regex = regex.compile(pattern, regex.V0)
             self.regex_bytes = regex.compile(pattern.encode("utf-8"), regex.V0)
+            self._refuse_costly_literals(where)  # a ConfigError, or a RecursionError parsing it again
         except (regex.error, ValueError, OverflowError) as exc:  # ValueError: (?u) in the bytes form
             raise ConfigError(f"invalid regular expression {excerpt(pattern)}: {exc}",
                               where=join_where(where, "value")) from None
         except RecursionError:
             raise ConfigError(f"regular expression {excerpt(pattern)} is nested too deeply to compile",
                               where=join_where(where, "value")) from None
-        self._refuse_costly_literals(where)
         self.unbudgeted_below = unbudgeted_below(pattern)
         self._group_keys = tuple(str(number) for number in range(1, self.regex.groups + 1))
         self._named_groups = bool(self.regex.groupindex)
@@ -192,7 +192,7 @@ class RegexMatcher(MatchType):
         cost = literal_cost(self.pattern)
         if cost is None or cost.weight <= MAX_LITERAL_WEIGHT:
             return
-        together = "" if cost.weight == cost.longest else f"; together they cost as much as one of {cost.weight}"
+        together = "" if cost.weight == cost.longest else f", and its literals cost as much as one of {cost.weight}"
         raise ConfigError(f"regular expression {excerpt(self.pattern)} has literal text too long to search safely: "
                           f"the longest literal, {excerpt(cost.text)}, has {cost.longest} {cost.unit}{together}, more "
                           f"than {MAX_LITERAL_WEIGHT}. The regex package prepares a literal at its first search in time "

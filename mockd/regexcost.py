@@ -75,12 +75,15 @@ def literal_cost(pattern):
     """The :class:`LiteralCost` of ``pattern`` (a str that compiles with ``regex.V0``): the
     heavier of its text form and its UTF-8 bytes form, where a character may be four bytes.
     None if the pattern is too short to matter, or if this version of the package parses in a
-    way not foreseen here (logged once)."""
+    way not foreseen here (logged once). A pattern nested too deeply raises RecursionError: it
+    is parsed again a few calls deeper than it was compiled, and must be refused, not let by."""
     encoded = pattern.encode("utf-8")
     if len(encoded) * _MOST_FOLDED <= MAX_LITERAL_WEIGHT:
         return None  # its literals together are shorter than the limit: no need to parse it again
     try:
         costs = [_cost(pattern, "characters"), _cost(encoded, "bytes")]
+    except RecursionError:
+        raise
     except Exception:  # a private API: an upgrade of the package must not make configs fail
         if not _unforeseen:
             _unforeseen.append(True)
@@ -91,21 +94,27 @@ def literal_cost(pattern):
 
 
 _unforeseen = []
+# A case-insensitive literal compares each character in all its cases: 2.3 times the time.
+_IGNORING_CASE = 2.5
 
 
 def _cost(pattern, unit):
-    lengths, longest = 0, ()
-    for literal in _literals(_parsed(pattern)):
-        lengths += len(literal) ** 3
-        longest = max(longest, literal, key=len)
+    total, longest = 0, ()
+    for characters, ignoring_case in _literals(pattern):
+        total += len(characters) ** 3 * (_IGNORING_CASE if ignoring_case else 1)
+        longest = max(longest, characters, key=len)
     text = "".join(map(chr, longest)) if unit == "characters" else bytes(longest).decode("utf-8", "replace")
-    return LiteralCost(round(lengths ** (1 / 3)), len(longest), text, unit)
+    return LiteralCost(round(total ** (1 / 3)), len(longest), text, unit)
 
 
-def _parsed(pattern):
-    """``pattern`` as ``regex.compile`` builds it before making its code: the steps of
-    ``regex._main._compile`` up to ``pack_characters``, which forms the literals."""
-    core = _regex_core
+def _literals(pattern):
+    """``(characters, ignoring case)`` of each literal the C code gets for ``pattern``: those in
+    the code ``regex.compile`` makes (each copy a group call needs counts: each has its own
+    tables), and the required string it is given apart, unless it is one of them (a literal and
+    the required string it is both prepare tables once, unless the literal also follows a
+    repeat: counted once, it is then under-weighed by at most a cube root of two). The steps of
+    ``regex._main._compile``."""
+    core, op = _regex_core, _regex_core.OP
     flags = regex.V0
     while True:  # a flag such as (?x) met inside the pattern starts the parse again
         source = core.Source(pattern)
@@ -122,21 +131,23 @@ def _parsed(pattern):
         info.flags |= regex.UNICODE if isinstance(pattern, str) else regex.ASCII
     reverse = bool(info.flags & regex.REVERSE)
     parsed.fix_groups(pattern, reverse, False)
-    return parsed.optimise(info, reverse).pack_characters(info)
-
-
-def _literals(node):
-    """The characters (code points) of each literal in a parsed pattern, as the C code gets them."""
-    pending, seen = [node], set()
-    while pending:
-        node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, _regex_core.String):
-            yield node.folded_characters
-        for value in vars(node).values():
-            if isinstance(value, _regex_core.RegexBase):
-                pending.append(value)
-            elif isinstance(value, (list, tuple)):
-                pending.extend(item for item in value if isinstance(item, _regex_core.RegexBase))
+    parsed = parsed.optimise(info, reverse).pack_characters(info)
+    _offset, required, required_flags = core._get_required_string(parsed, info.flags)
+    core._check_group_features(info, parsed)
+    code = parsed.compile(reverse)
+    for group, group_reverse, fuzzy in info.additional_groups:
+        code += group.compile(group_reverse, fuzzy)
+    strings = {op.STRING: False, op.STRING_REV: False, op.STRING_IGN: True, op.STRING_IGN_REV: True,
+               op.STRING_FLD: True, op.STRING_FLD_REV: True}
+    sets = {getattr(op, name) for name in dir(op) if name.startswith("SET_")}
+    in_set = 0  # a STRING inside a set lists its members: no literal
+    for instruction in code:
+        if instruction[0] in sets:
+            in_set += 1
+        elif in_set and instruction[0] == op.END:
+            in_set -= 1
+        elif not in_set and instruction[0] in strings:
+            yield instruction[3:], strings[instruction[0]]
+            required = () if tuple(required) == instruction[3:] else required
+    if required:  # its own node and tables, when it is no literal of the code (it usually is one)
+        yield tuple(required), bool(required_flags & regex.IGNORECASE)

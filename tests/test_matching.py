@@ -374,7 +374,7 @@ def test_literals_too_long_to_prepare_are_refused_at_load(build, pattern, longes
     assert info.value.where == "m.value"
     message = str(info.value)
     assert f"has {longest} {unit}" in message and "more than 256" in message, message
-    assert (f"together they cost as much as one of {weight}," in message) is (weight != longest), message
+    assert (f"and its literals cost as much as one of {weight}," in message) is (weight != longest), message
     assert "'exact', 'contains', 'prefix' or 'suffix' matcher" in message
 
 
@@ -409,3 +409,39 @@ def test_an_unforeseen_regex_parser_leaves_literals_unchecked(monkeypatch, caplo
             assert hit(build, {"type": "regex", "value": "x" * 300}, "x" * 300)  # loads, as before the check
     warnings = [r.getMessage() for r in caplog.records if r.name == "mockd.matching"]
     assert len(warnings) == 1 and "the cost of long literals in regex matchers is not checked" in warnings[0]
+
+
+@pytest.mark.parametrize("calls", [2, 8])
+def test_each_copy_of_a_literal_a_group_call_needs_is_weighed(build, calls):
+    """A group called from a lookbehind is compiled again, reversed, with a literal of its own:
+    200 x's called 8 times took 90 ms at the first message when only the first was weighed."""
+    pattern = ("(?<=" + "".join(f"(?<!(?{i}))" for i in range(1, calls + 1)) + ")(?:" + "(" * calls
+               + "(?>" + "x" * 200 + ".*?)" + ")" * calls + ")?")
+    with pytest.raises(ConfigError) as info:
+        build.criteria({"type": "regex", "value": pattern}, "m")
+    assert "has 200 characters, and its literals cost as much as one of" in str(info.value)
+
+
+def test_a_literal_in_a_class_is_no_literal(build):
+    members = "".join(chr(c) for c in range(0x4E00, 0x4E00 + 400))  # 400 CJK ideographs
+    assert hit(build, {"type": "regex", "value": f"^[{members}]+$"}, "\u4e01\u4e02")
+
+
+def test_nesting_at_the_parsers_limit_is_refused_not_let_through(build):
+    """The literals are weighed by parsing the pattern again, a few calls deeper than it was
+    compiled: a nesting that compiles but cannot be parsed there is refused, never unweighed."""
+    for depth in range(180, 200):
+        for around in ("", "(", "((", "(?=", "(?>"):
+            pattern = "(?:" * depth + around + "x" * 2000 + "$" + ")" * around.count("(") + ")" * depth
+            with pytest.raises(ConfigError) as info:
+                build.criteria({"type": "regex", "value": pattern}, "m")
+            assert "nested too deeply" in str(info.value) or "has 2000 characters" in str(info.value)
+
+
+def test_a_recursion_error_weighing_the_literals_refuses_the_pattern(monkeypatch, build):
+    def too_deep(source, info):
+        raise RecursionError("maximum recursion depth exceeded")
+    monkeypatch.setattr(regexcost._regex_core, "_parse_pattern", too_deep)
+    with pytest.raises(ConfigError) as info:
+        build.criteria({"type": "regex", "value": "x" * 300}, "m")
+    assert "nested too deeply" in str(info.value)
