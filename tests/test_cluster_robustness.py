@@ -109,6 +109,23 @@ def test_a_since_too_large_is_a_400_not_an_outage(nodes):
     assert a.admin.post("/mocks", echo("fine")).status == 201
 
 
+def test_node_entries_expiring_while_listed_are_left_out(nodes, redis_server):
+    """A dead node's entry expires when it will: between the scan that finds its key and the
+    read of it, it is gone (a 500 of GET /cluster once, in a kill -9 test on a busy machine)."""
+    a = nodes("a")
+    client = redis.Redis.from_url(redis_server.url)
+    entry = '{"id": "gone", "address": "127.0.0.1:1", "startedAt": "x", "lastHeartbeat": "x", "connections": 0}'
+    statuses = set()
+    for round_ in range(40):
+        pipe = client.pipeline(transaction=False)
+        for i in range(300):
+            pipe.set(f"mockd:node:gone-{round_}-{i}", entry, px=1 + i % 20)
+        pipe.execute()
+        statuses.add(a.admin.get("/cluster").status)
+    assert statuses == {200}
+    assert wait_until(lambda: [n["id"] for n in a.admin.get("/cluster").json["nodes"]] == ["a"], 2)
+
+
 def test_get_cluster_while_redis_is_away_answers_this_node_partial(nodes, redis_server):
     a = nodes("a")
     redis_server.stop()

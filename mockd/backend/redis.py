@@ -312,7 +312,10 @@ class RedisBackend(Backend):
 
 
 def _node(value):
-    """A node's entry from Redis, or None when it is not one (garbage, or another program's)."""
+    """A node's entry from Redis, or None when it is not one (garbage, or another program's) or
+    is gone (None: it expired between the scan that found its key and the read)."""
+    if value is None:
+        return None
     try:
         entry = json.loads(value)
     except ValueError:
