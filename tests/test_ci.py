@@ -51,3 +51,61 @@ def test_the_quick_loop_leaves_out_only_slow_tests():
     everything, fast, slow = collected(), collected("-m", "not slow"), collected("-m", "slow")
     assert fast and slow and fast < everything
     assert fast | slow == everything and not fast & slow
+
+
+def _system_deps(tmp_path, *present, root=True):
+    """Run .ci/system-deps with a PATH of stand-ins: ``present`` commands exist, ``id`` says
+    root (or not, without sudo), and ``apt-get`` records its arguments and installs what it is
+    asked for (as empty executables). Returns (the run, apt-get's calls)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    calls = tmp_path / "apt-get.calls"
+
+    def command(name, body):
+        path = bin_dir / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    for name in present:
+        command(name, "exit 0")
+    command("id", f"echo {0 if root else 1000}")
+    command("apt-get", f'echo "$*" >> {calls}\nfor p in "$@"; do case "$p" in -*|install) ;; *) '
+                       f'printf "#!/bin/sh\\n" > {bin_dir}/"$p"; /bin/chmod +x {bin_dir}/"$p";; esac; done')
+    run = subprocess.run(["/bin/sh", str(ROOT / ".ci" / "system-deps")], env={"PATH": str(bin_dir)},
+                         capture_output=True, text=True, timeout=30)
+    return run, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_the_test_command_gets_redis_and_chromium_onto_a_fresh_machine(tmp_path):
+    """README's second command starts with .ci/system-deps: on a machine with neither, it
+    installs Debian's redis-server and chromium (the cluster and browser tests need them)."""
+    assert readme_test_command().startswith("sh .ci/system-deps && ")
+    run, calls = _system_deps(tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert calls == ["install -y -q redis-server chromium"]
+    assert "installing redis-server chromium with apt-get" in run.stderr
+
+
+def test_system_deps_installs_only_what_is_missing(tmp_path):
+    run, calls = _system_deps(tmp_path, "redis-server", "chromium")
+    assert (run.returncode, calls, run.stderr) == (0, [], "")
+    run, calls = _system_deps(tmp_path / "again", "redis-server")
+    assert run.returncode == 0 and calls == ["install -y -q chromium"]
+
+
+def test_system_deps_without_root_or_sudo_says_what_to_install(tmp_path):
+    run, calls = _system_deps(tmp_path, "redis-server", root=False)
+    assert run.returncode == 1 and calls == []
+    assert "chromium missing and this is not root (no sudo either)" in run.stderr
+    assert "apt-get install chromium" in run.stderr
+
+
+def test_without_chromium_the_browser_tests_fail_in_ci_and_skip_elsewhere(monkeypatch):
+    import _browser
+    monkeypatch.setattr(_browser.shutil, "which", lambda name: None)
+    monkeypatch.setattr(_browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI installs both"):
+        next(_browser.launch_browser())
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match=r"sh \.ci/system-deps"):
+        next(_browser.launch_browser())

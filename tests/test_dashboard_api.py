@@ -252,16 +252,17 @@ def test_a_large_yaml_body_with_errors_does_not_stop_the_server(srv):
     answers = []
     posting = threading.Thread(target=lambda: answers.append(srv.admin.request(
         "POST", "/mocks", data=body, headers={"Content-Type": YAML})))
+    client = websocket.create_connection(f"ws://127.0.0.1:{srv.port}/echo", timeout=5)  # before the POST
     posting.start()
-    client = websocket.create_connection(f"ws://127.0.0.1:{srv.port}/echo", timeout=5)
-    slowest = 0.0
+    slowest, ticks = 0.0, 0
     while posting.is_alive():
         started = time.monotonic()
         client.send("tick")
         assert client.recv() == "tick"
-        slowest = max(slowest, time.monotonic() - started)
+        slowest, ticks = max(slowest, time.monotonic() - started), ticks + 1
         time.sleep(0.05)
     posting.join()
+    assert ticks >= 3  # the echo was asked while the body was parsed
     assert answers[0].status == 400 and len(answers[0].json["errors"]) == 20
     assert all("line" in error for error in answers[0].json["errors"])
     assert slowest < 1.0  # blocked for the whole parse before (seconds)

@@ -6,11 +6,11 @@ empty broadcast asks first; the stats chart breaks its line across a server rest
 
 Chromium and Playwright: see tests/_browser.py (skipped without them, but in CI)."""
 import re
-import socket
 
 import pytest
 
 from _browser import DEMO_CONFIG, DESKTOP, document_width, mock_row, ui
+from _redis import free_port
 from mockd.testing import assert_silent, recv_text
 from test_dashboard import TOKEN, expect
 from test_readme_examples import Served
@@ -268,12 +268,6 @@ def test_an_empty_broadcast_asks_first(demo, tabs, ws_client):
     assert recv_text(echo) == ""
     expect(row.get_by_test_id("broadcast-result")).to_have_text("sent to 1")
     assert tab.problems() == []
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_active_connections_line_breaks_across_a_server_restart(tabs, ws_client, tmp_path):

@@ -115,7 +115,7 @@ def create_mock():
     try:
         server().mocks.add(mock)
     except MockConflict as exc:
-        raise conflict_error(exc, spec, text) from None
+        raise conflict_error(exc, text) from None
     return _answer(mock, "created", f"Created {mock.type} mock", 201)
 
 
@@ -144,7 +144,7 @@ def replace_mock(mock_id):
     try:
         server().mocks.replace(mock_id, mock)
     except MockConflict as exc:
-        raise conflict_error(exc, spec, text) from None
+        raise conflict_error(exc, text) from None
     return _answer(mock, "updated", f"Updated {mock.type} mock")
 
 

@@ -72,33 +72,33 @@ def check_id(spec, text, mock_id):
     if text is not None and spec.get("id") not in (None, mock_id):
         message = (f"the id cannot be changed here (this is mock {mock_id!r}): to make {spec['id']!r}, create a "
                    f"new mock, then delete this one")
-        place = in_thread(places_of, text, ["id"]).get("id", (1, 1))
-        raise ApiError(400, "validation_error", message,
-                       errors=[{"message": message, "where": "id", "line": place[0], "column": place[1]}])
+        raise ApiError(400, "validation_error", message, errors=_placed([(message, "id")], text))
 
 
-def conflict_error(exc, spec, text):
+def conflict_error(exc, text):
     """A 409 (:class:`~mockd.errors.MockConflict`) with the place of the id or the path taken,
     for a YAML body (the editor shows it at its line)."""
     where = "id" if exc.code == "duplicate_id" else "websocket.path"
-    error = {"message": str(exc), "where": where}
-    if text is not None:
-        place = in_thread(places_of, text, [where]).get(where)
-        if place is not None:
-            error.update(line=place[0], column=place[1])
-    return ApiError(409, exc.code, str(exc), errors=[error])
+    return ApiError(409, exc.code, str(exc), errors=_placed([(str(exc), where)], text))
 
 
 def validation_error(exc, text):
     """A 400 for ``exc`` (a :class:`ConfigError`) with each problem's place in ``text``."""
-    places = in_thread(places_of, text, [problem.where for problem in exc.errors]) if text is not None else {}
+    problems = [(problem.message, problem.where) for problem in exc.errors]  # MAX_REPORTED at most
+    return ApiError(400, "validation_error", str(exc), errors=_placed(problems, text))
+
+
+def _placed(problems, text):
+    """The ``errors`` entries of ``(message, where)`` pairs, each with its line and column in
+    ``text`` (a YAML body; None for JSON) when found there: one composition for them all."""
+    places = in_thread(places_of, text, [where for _message, where in problems]) if text is not None else {}
     errors = []
-    for problem in exc.errors:  # at most MAX_REPORTED of them (mockd/errors.py)
-        error = {"message": problem.message, "where": problem.where}
-        if problem.where in places:
-            error.update(line=places[problem.where][0], column=places[problem.where][1])
+    for message, where in problems:
+        error = {"message": message, "where": where}
+        if where in places:
+            error.update(line=places[where][0], column=places[where][1])
         errors.append(error)
-    return ApiError(400, "validation_error", str(exc), errors=errors)
+    return errors
 
 
 def built(build, spec, text):

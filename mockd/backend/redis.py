@@ -223,10 +223,11 @@ class RedisBackend(Backend):
             self._lost(exc)
             keys = answers = []
         for key, value, ttl in zip(keys, answers[::2], answers[1::2]):
+            if value is None:
+                continue  # expired between the scan that found its key and its read
             entry = _node(value)
             if entry is None:
-                if value is not None:
-                    log.warning("cluster: %s in Redis is not a node's entry: left out", key.decode("utf-8", "replace"))
+                log.warning("cluster: %s in Redis is not a node's entry: left out", key.decode("utf-8", "replace"))
             elif not beating or ttl > (NODE_TTL - 2.5 * HEARTBEAT) * 1000 or entry["id"] == self.node_id:
                 listed.append(entry)
         # Every node as of its last heartbeat (this one too, so that any node answers alike);
@@ -312,10 +313,7 @@ class RedisBackend(Backend):
 
 
 def _node(value):
-    """A node's entry from Redis, or None when it is not one (garbage, or another program's) or
-    is gone (None: it expired between the scan that found its key and the read)."""
-    if value is None:
-        return None
+    """A node's entry from Redis, or None when it is not one (garbage, or another program's)."""
     try:
         entry = json.loads(value)
     except ValueError:

@@ -52,18 +52,6 @@ function forgottenError() {
   return new ApiError(401, {error: 'unauthorized', message: 'the admin token was forgotten'});
 }
 
-/** The caller's signal (if any) and the session's, as one. */
-function withSession(signal, mine) {
-  if (!signal) return mine;
-  if (AbortSignal.any) return AbortSignal.any([signal, mine]);
-  const both = new AbortController();
-  for (const s of [signal, mine]) {
-    if (s.aborted) both.abort(s.reason);
-    else s.addEventListener('abort', () => both.abort(s.reason), {once: true});
-  }
-  return both.signal;
-}
-
 export function authHeaders() {
   const token = getToken();
   return token ? {Authorization: `Bearer ${token}`} : {};
@@ -121,10 +109,10 @@ export async function readBody(res) {
 
 /**
  * request('POST', '/mocks', {json: {...}}) -> parsed body (JSON, or text for other types).
- * Options: json | yaml (a body), query, headers, signal, full (answer {data, res}).
+ * Options: json | yaml (a body), query, headers, full (answer {data, res}).
  * Throws ApiError with the server's message (and .errors for validation failures).
  */
-export async function request(method, path, {json, yaml, query, headers = {}, signal, full = false} = {}) {
+export async function request(method, path, {json, yaml, query, headers = {}, full = false} = {}) {
   const url = BASE + path + qs(query);
   for (let attempt = 0; ; attempt += 1) {
     const token = getToken();
@@ -141,12 +129,11 @@ export async function request(method, path, {json, yaml, query, headers = {}, si
     let res;
     let data;
     try {
-      res = await fetch(url, {method, headers: sent, body, signal: withSession(signal, mine), cache: 'no-store',
+      res = await fetch(url, {method, headers: sent, body, signal: mine, cache: 'no-store',
         credentials: 'same-origin'});
       data = await readBody(res);
     } catch (err) {
       if (mine.aborted) throw forgottenError();
-      if (err && err.name === 'AbortError') throw err;
       throw new ApiError(0, null, `cannot reach the mockd admin API (${err && err.message ? err.message : err})`);
     }
     if (mine.aborted) throw forgottenError(); // an answer to the forgotten token: not used

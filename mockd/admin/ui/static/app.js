@@ -208,8 +208,6 @@ function render() {
 
 // ------------------------------------------------------------------ leaving unsaved changes
 
-let asking = false;
-
 /** '' or what to ask before `hash` replaces the current view (an editor with changes). */
 function leaveWarning(hash) {
   if (!current || !current.view.leaveWarning) return '';
@@ -218,14 +216,8 @@ function leaveWarning(hash) {
 }
 
 async function askToLeave(message, leave) {
-  asking = true;
-  let yes;
-  try {
-    yes = await confirmDialog(message, {yes: 'Discard'});
-  } finally {
-    asking = false;
-  }
-  if (!yes) return;
+  // A second question while one is open is answered no at once (confirmDialog): nothing happens.
+  if (!(await confirmDialog(message, {yes: 'Discard'}))) return;
   if (current && current.view.discard) current.view.discard();
   leave();
 }
@@ -250,7 +242,7 @@ function heldBack() {
   const message = leaveWarning(location.hash);
   if (!message) return false;
   history.pushState(null, '', shownHash);
-  if (!asking) askToLeave(message, () => history.back());
+  askToLeave(message, () => history.back());
   return true;
 }
 

@@ -58,11 +58,12 @@ export class JournalRows {
   /** FrameFeed's onChange. */
   change({added, reset, reloaded, live}) {
     this.pending += added.length;
+    const flood = live && added.length > BUDGET;
     if (reloaded) {
       this.unpause();
       this.rebuild = true;
-    } else if (this.paused || (live && added.length > BUDGET && this.tbody.firstElementChild)) {
-      if (live && added.length > BUDGET) this.pause();
+    } else if (this.paused || (flood && this.tbody.firstElementChild)) {
+      if (flood) this.pause();
       this.onRender();
       return;
     } else if (reset) {
